@@ -1,0 +1,218 @@
+"""The gradient-descent loop: the notebook's loop, written once.
+
+Each iteration is the notebook's: forward pass and loss, gradient, update,
+report. Generalised in three ways, each optional:
+
+- the step ``t`` is either constant (``w -= t * grad``) or adapted by
+  backtracking: it is halved until the sufficient-decrease test of proximal
+  gradient descent holds, and allowed to grow again after each accepted step;
+- the update can be accelerated (Nesterov / FISTA), with the adaptive restart
+  of O'Donoghue and Candes (2015) whenever the momentum points uphill;
+- the update is a proximal step, so an L1 penalty gives exact zeros.
+
+The solver knows nothing about logistic regression or scikit-learn. It sees a
+``problem`` (``value_and_grad``, ``optimality``) and a ``geometry``
+(``direction``, ``inner``, ``prox``; see ``_objective.Geometry``), never
+warns and never prints: it returns a :class:`SolverResult` and reports each
+iteration to an optional callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+class Problem(Protocol):
+    def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]: ...
+
+    def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float: ...
+
+    def penalty_l1(self, coef: np.ndarray) -> float: ...
+
+
+class StepGeometry(Protocol):
+    def direction(self, grad: np.ndarray) -> np.ndarray: ...
+
+    def inner(self, u: np.ndarray, v: np.ndarray) -> float: ...
+
+    def prox(self, coef: np.ndarray, step: float) -> np.ndarray: ...
+
+
+# callback(iteration, objective, optimality, step)
+Callback = Callable[[int, float, float, float], None]
+
+# Backtracking: shrink and growth factors, and how many halvings make a failure.
+_SHRINK = 0.5
+_GROW = 1.25
+_MAX_HALVINGS = 60
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """What a run of :func:`gradient_descent` returns.
+
+    ``status`` is ``"converged"`` (optimality <= tol), ``"max_iter"``,
+    ``"diverged"`` (a constant step made the objective or the coefficients
+    non-finite; ``coef`` is the last finite iterate) or ``"stalled"``
+    (backtracking could not decrease the objective any more: the limit of
+    floating-point precision). ``objective_history[k]`` is the objective
+    after ``k`` iterations (index 0 is the starting point).
+    """
+
+    coef: np.ndarray
+    n_iter: int
+    status: str
+    optimality: float
+    step: float
+    objective_history: np.ndarray
+
+    @property
+    def converged(self) -> bool:
+        return self.status == "converged"
+
+
+@dataclass
+class _Point:
+    """An iterate, its smooth objective value and gradient, and the full objective."""
+
+    coef: np.ndarray
+    value: float
+    grad: np.ndarray
+    total: float
+
+
+def _evaluate(problem: Problem, coef: np.ndarray) -> _Point:
+    value, grad = problem.value_and_grad(coef)
+    return _Point(coef, value, grad, value + problem.penalty_l1(coef))
+
+
+def _is_finite(point: _Point) -> bool:
+    return bool(np.isfinite(point.value) and np.isfinite(point.coef).all())
+
+
+def _proximal_step(
+    problem: Problem, geometry: StepGeometry, at: _Point, step: float, adaptive: bool
+) -> tuple[_Point | None, float]:
+    """One (proximal) gradient step from ``at``; backtrack if ``adaptive``.
+
+    The test is the standard one for proximal gradient descent:
+    ``f(x) <= f(at) + <grad, x - at> + |x - at|^2 / (2 step)`` in the metric
+    of ``geometry``, with a little slack for rounding. Returns the new point
+    (``None`` if no step passed) and the step that was used.
+    """
+    direction = geometry.direction(at.grad)
+    for _ in range(_MAX_HALVINGS):
+        new = _evaluate(problem, geometry.prox(at.coef - step * direction, step))
+        if not adaptive:
+            return new, step
+        delta = new.coef - at.coef
+        bound = (
+            at.value
+            + float(np.vdot(at.grad, delta))
+            + geometry.inner(delta, delta) / (2 * step)
+        )
+        slack = 16 * np.finfo(at.coef.dtype).eps * max(abs(at.value), 1.0)
+        if np.isfinite(new.value) and new.value <= bound + slack:
+            return new, step
+        step *= _SHRINK
+    return None, step
+
+
+def gradient_descent(
+    problem: Problem,
+    geometry: StepGeometry,
+    coef0: np.ndarray,
+    *,
+    learning_rate: float,
+    adaptive: bool,
+    accelerated: bool,
+    max_iter: int,
+    tol: float,
+    callback: Callback | None = None,
+) -> SolverResult:
+    """Minimise ``problem`` by (proximal, optionally accelerated) gradient descent.
+
+    Parameters
+    ----------
+    problem : Problem
+        Gives the smooth objective and its gradient, the L1 term (for the
+        reported objective) and the optimality measure compared with ``tol``.
+    geometry : StepGeometry
+        The metric of a step (preconditioner) and the proximal operator.
+    coef0 : ndarray
+        Starting point; not modified.
+    learning_rate : float
+        The step ``t`` (constant), or the first step tried (``adaptive``).
+    adaptive : bool
+        Backtrack (halve ``t`` until the step decreases the objective enough)
+        and let ``t`` grow again after each accepted step.
+    accelerated : bool
+        Nesterov momentum with adaptive restart (FISTA when L1 is on).
+    max_iter : int
+        Maximum number of iterations (accepted steps).
+    tol : float
+        Stop when ``problem.optimality`` is at most ``tol``.
+    callback : callable, optional
+        ``callback(iteration, objective, optimality, step)`` at the start
+        (iteration 0) and after each iteration.
+
+    Returns
+    -------
+    SolverResult
+    """
+    # x is the iterate; y is where the gradient is taken (x itself without momentum).
+    x = _evaluate(problem, coef0)
+    y = x
+    theta = 1.0
+    step = learning_rate
+    history = [x.total]
+    optimality = problem.optimality(x.coef, x.grad)
+    status = "converged" if optimality <= tol else "max_iter"
+    n_iter = 0
+    if callback is not None:
+        callback(0, x.total, optimality, step)
+    while status == "max_iter" and n_iter < max_iter:
+        new, step = _proximal_step(problem, geometry, y, step, adaptive)
+        if new is None:
+            status = "stalled"
+            break
+        if not _is_finite(new):
+            status = "diverged"
+            break
+        n_iter += 1
+        if accelerated:
+            # Restart when the momentum points uphill: the step taken from y
+            # and the progress since x disagree, or the objective went up.
+            moving_back = geometry.inner(y.coef - new.coef, new.coef - x.coef) > 0
+            if moving_back or new.total > x.total:
+                theta, y = 1.0, new
+            else:
+                theta_next = (1 + np.sqrt(1 + 4 * theta**2)) / 2
+                beta = (theta - 1) / theta_next
+                theta = theta_next
+                y = _evaluate(problem, new.coef + beta * (new.coef - x.coef))
+                if not _is_finite(y):
+                    theta, y = 1.0, new
+        else:
+            y = new
+        x = new
+        if adaptive:
+            step *= _GROW
+        history.append(x.total)
+        optimality = problem.optimality(x.coef, x.grad)
+        if callback is not None:
+            callback(n_iter, history[-1], optimality, step)
+        if optimality <= tol:
+            status = "converged"
+    return SolverResult(
+        coef=x.coef,
+        n_iter=n_iter,
+        status=status,
+        optimality=optimality,
+        step=step,
+        objective_history=np.asarray(history),
+    )
