@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)
+
+
+def badly_scaled_classification(n_classes: int, n_samples: int = 200, seed: int = 0):
+    """A small, non-separable problem whose features have very different scales
+    and means far from zero: what raw data looks like to plain gradient descent."""
+    X, y = make_classification(
+        n_samples=n_samples,
+        n_features=5,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=n_classes,
+        class_sep=0.5,
+        flip_y=0.1,
+        random_state=seed,
+    )
+    return X * [1, 10, 100, 0.1, 1] + [0, 50, 300, 0, 1], y

@@ -1,0 +1,155 @@
+"""The solver on problems with known answers, independent of logistic regression."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from sklearn_gdlogreg._solver import gradient_descent
+
+
+@dataclass
+class Quadratic:
+    """f(x) = 1/2 x^T A x - b^T x + l1 |x|_1, with a diagonal A."""
+
+    diag: np.ndarray
+    b: np.ndarray
+    l1: float = 0.0
+
+    def value_and_grad(self, x):
+        return 0.5 * x @ (self.diag * x) - self.b @ x, self.diag * x - self.b
+
+    def penalty_l1(self, x):
+        return self.l1 * np.abs(x).sum()
+
+    def optimality(self, x, g):
+        target = np.sign(x - g) * np.maximum(np.abs(x - g) - self.l1, 0)
+        return np.abs(x - target).max()
+
+    def solution(self):
+        return np.sign(self.b) * np.maximum(np.abs(self.b) - self.l1, 0) / self.diag
+
+
+@dataclass
+class Euclidean:
+    l1: float = 0.0
+
+    def direction(self, g):
+        return g
+
+    def inner(self, u, v):
+        return float(np.vdot(u, v))
+
+    def prox(self, x, step):
+        return np.sign(x) * np.maximum(np.abs(x) - step * self.l1, 0)
+
+
+QUADRATIC = Quadratic(diag=np.array([1.0, 10.0, 100.0]), b=np.array([1.0, -2.0, 0.5]))
+
+
+@pytest.mark.parametrize("accelerated", [False, True])
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_reaches_known_minimum(accelerated, adaptive):
+    result = gradient_descent(
+        QUADRATIC,
+        Euclidean(),
+        np.zeros(3),
+        learning_rate=1 / 100 if not adaptive else 1.0,
+        adaptive=adaptive,
+        accelerated=accelerated,
+        max_iter=10_000,
+        tol=1e-10,
+    )
+    assert result.converged
+    np.testing.assert_allclose(result.coef, QUADRATIC.solution(), rtol=1e-8)
+    assert result.objective_history.shape == (result.n_iter + 1,)
+
+
+def test_acceleration_needs_fewer_iterations():
+    runs = [
+        gradient_descent(
+            QUADRATIC,
+            Euclidean(),
+            np.zeros(3),
+            learning_rate=1 / 100,
+            adaptive=False,
+            accelerated=accelerated,
+            max_iter=10_000,
+            tol=1e-8,
+        )
+        for accelerated in (False, True)
+    ]
+    assert runs[1].n_iter < runs[0].n_iter / 2
+
+
+def test_adaptive_steps_never_increase_objective_without_momentum():
+    result = gradient_descent(
+        QUADRATIC,
+        Euclidean(),
+        np.zeros(3),
+        learning_rate=10.0,  # far too large: backtracking must shrink it
+        adaptive=True,
+        accelerated=False,
+        max_iter=10_000,
+        tol=1e-8,
+    )
+    assert result.converged
+    # Non-increasing, up to rounding of the objective.
+    rounding = 1e3 * np.finfo(float).eps * np.abs(result.objective_history).max()
+    assert np.all(np.diff(result.objective_history) <= rounding)
+
+
+def test_l1_gives_exact_zeros():
+    problem = Quadratic(
+        diag=np.array([1.0, 2.0, 4.0]), b=np.array([3.0, 0.2, -1.0]), l1=0.5
+    )
+    for accelerated in (False, True):
+        result = gradient_descent(
+            problem,
+            Euclidean(l1=0.5),
+            np.ones(3),
+            learning_rate=1.0,
+            adaptive=True,
+            accelerated=accelerated,
+            max_iter=10_000,
+            tol=1e-10,
+        )
+        assert result.converged
+        np.testing.assert_allclose(result.coef, problem.solution(), rtol=1e-8)
+        assert result.coef[1] == 0.0  # exactly, not approximately
+
+
+def test_constant_step_too_large_reports_divergence_with_finite_coef():
+    result = gradient_descent(
+        QUADRATIC,
+        Euclidean(),
+        np.zeros(3),
+        learning_rate=1e3,  # |1 - 1e3 * 100| > 1: blows up geometrically
+        adaptive=False,
+        accelerated=False,
+        max_iter=10_000,
+        tol=1e-8,
+    )
+    assert result.status == "diverged"
+    assert np.isfinite(result.coef).all()
+    assert np.isfinite(result.objective_history).all()
+
+
+def test_callback_sees_every_iteration_and_input_is_not_modified():
+    seen = []
+    x0 = np.zeros(3)
+    result = gradient_descent(
+        QUADRATIC,
+        Euclidean(),
+        x0,
+        learning_rate=1 / 100,
+        adaptive=False,
+        accelerated=False,
+        max_iter=50,
+        tol=0.0,
+        callback=lambda it, f, opt, step: seen.append((it, f)),
+    )
+    assert [it for it, _ in seen] == list(range(51))
+    np.testing.assert_allclose([f for _, f in seen], result.objective_history)
+    assert result.status == "max_iter" and result.n_iter == 50
+    assert not x0.any()
