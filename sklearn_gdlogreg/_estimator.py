@@ -68,9 +68,12 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
     max_iter : int, default=1000
         Maximum number of iterations.
     tol : float, default=1e-4
-        Stop when the max-norm of the gradient of the objective (with an L1
-        term: of the proximal-gradient mapping) is at most ``tol``, the rule
-        of ``LogisticRegression``'s lbfgs solver.
+        Stop when the max-norm of the gradient (with an L1 term: of the
+        proximal-gradient mapping) is at most ``tol``, measured with respect
+        to the coefficients of the centred, standardised features and the
+        intercept. On standardised data this is the rule of
+        ``LogisticRegression``'s lbfgs solver; on raw data it means the same
+        whatever the units of the features.
     class_weight : dict or "balanced", default=None
         Weights of the classes, multiplied into the sample weights. See
         ``sklearn.utils.class_weight.compute_class_weight``.
@@ -257,7 +260,7 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
                 coef[n_features] = self.intercept_
         return coef
 
-    def _report(self, iteration: int, objective: float, optimality: float, step: float):
+    def _report(self, iteration: int, objective: float, optimality: float, step):
         """The notebook's printout, every ``verbose`` iterations."""
         if iteration % int(self.verbose) == 0:
             print(
@@ -352,8 +355,8 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:
-            p = expit(scores)
-            return np.column_stack([1 - p, p])
+            # expit(-z) rather than 1 - expit(z): exact for tiny probabilities.
+            return np.column_stack([expit(-scores), expit(scores)])
         return softmax(scores, axis=1)
 
     def predict_log_proba(self, X):

@@ -130,22 +130,6 @@ class LogisticObjective:
             return 0.0
         return self.l1 * float(np.abs(self.split(coef)[0]).sum())
 
-    def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float:
-        """Max-norm of the gradient, or of the proximal-gradient mapping with L1.
-
-        The proximal-gradient mapping with unit step, ``coef - prox(coef -
-        grad)``, equals the gradient when ``l1 = 0`` and is zero exactly at
-        the minimum; its max-norm is what ``tol`` bounds.
-        """
-        if self.l1 == 0:
-            return float(np.abs(grad).max())
-        d = self.n_features
-        mapping_W = coef[:d] - _soft_threshold(coef[:d] - grad[:d], self.l1)
-        worst = float(np.abs(mapping_W).max())
-        if self.fit_intercept:
-            worst = max(worst, float(np.abs(grad[d]).max()))
-        return worst
-
 
 @dataclass(frozen=True)
 class Geometry:
@@ -168,7 +152,9 @@ class Geometry:
     standardised (zero mean, unit variance) and without penalty it is exactly
     the notebook's ``w -= learning_rate * grad``. ``prox`` is the proximal
     operator of the L1 term in the same metric, ``sq_norm`` the squared norm
-    that the backtracking test uses. None of this moves the minimum.
+    that the backtracking test uses, and ``optimality`` measures the gradient
+    in the same coordinates, so that ``tol`` means the same whatever the
+    units of the features. None of this moves the minimum.
     """
 
     mean: np.ndarray | None  # None: no intercept, no centring
@@ -214,6 +200,31 @@ class Geometry:
         if self.mean is not None:
             value += float(np.vdot(u[d] + self.mean @ u[:d], v[d] + self.mean @ v[:d]))
         return value
+
+    def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float:
+        """Max-norm of the gradient of the standardised problem.
+
+        With the L1 term, of the proximal-gradient mapping with unit step,
+        ``theta - prox(theta - grad_theta)``, which is the gradient when
+        ``l1 = 0`` and zero exactly at the minimum. On standardised data
+        (zero mean, unit variance, no penalty) this is the max-norm of the
+        plain gradient: ``LogisticRegression``'s lbfgs stopping rule.
+        """
+        d = self.scale.shape[0]
+        std = np.sqrt(self.scale)
+        grad_W = (
+            grad[:d] if self.mean is None else grad[:d] - np.outer(self.mean, grad[d])
+        )
+        grad_theta = grad_W / std
+        if self.l1 == 0:
+            worst = float(np.abs(grad_theta).max())
+        else:
+            theta = coef[:d] * std
+            mapping = theta - _soft_threshold(theta - grad_theta, self.l1 / std)
+            worst = float(np.abs(mapping).max())
+        if self.mean is not None:
+            worst = max(worst, float(np.abs(grad[d]).max()))
+        return worst
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
         """Proximal operator of ``step * l1 * ||W||_1`` in this metric.

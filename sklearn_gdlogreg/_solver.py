@@ -11,8 +11,9 @@ report. Generalised in three ways, each optional:
 - the update is a proximal step, so an L1 penalty gives exact zeros.
 
 The solver knows nothing about logistic regression or scikit-learn. It sees a
-``problem`` (``value_and_grad``, ``optimality``) and a ``geometry``
-(``direction``, ``inner``, ``prox``; see ``_objective.Geometry``), never
+``problem`` (``value_and_grad``, ``penalty_l1``) and a ``geometry``
+(``direction``, ``inner``, ``prox``, ``optimality``; see
+``_objective.Geometry``), never
 warns and never prints: it returns a :class:`SolverResult` and reports each
 iteration to an optional callback.
 """
@@ -29,8 +30,6 @@ import numpy as np
 class Problem(Protocol):
     def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]: ...
 
-    def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float: ...
-
     def penalty_l1(self, coef: np.ndarray) -> float: ...
 
 
@@ -40,6 +39,8 @@ class StepGeometry(Protocol):
     def inner(self, u: np.ndarray, v: np.ndarray) -> float: ...
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray: ...
+
+    def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float: ...
 
 
 # callback(iteration, objective, optimality, step)
@@ -152,10 +153,11 @@ def gradient_descent(
     Parameters
     ----------
     problem : Problem
-        Gives the smooth objective and its gradient, the L1 term (for the
-        reported objective) and the optimality measure compared with ``tol``.
+        Gives the smooth objective and its gradient, and the L1 term (for the
+        reported objective).
     geometry : StepGeometry
-        The metric of a step (preconditioner) and the proximal operator.
+        The metric of a step (preconditioner), the proximal operator, and the
+        optimality measure compared with ``tol``.
     coef0 : ndarray
         Starting point; not modified.
     learning_rate : float
@@ -168,7 +170,7 @@ def gradient_descent(
     max_iter : int
         Maximum number of iterations (accepted steps).
     tol : float
-        Stop when ``problem.optimality`` is at most ``tol``.
+        Stop when ``geometry.optimality`` is at most ``tol``.
     callback : callable, optional
         ``callback(iteration, objective, optimality, step)`` at the start
         (iteration 0) and after each iteration.
@@ -210,7 +212,7 @@ def _run(
     theta = 1.0
     step = learning_rate
     history = [x.total]
-    optimality = problem.optimality(x.coef, x.grad)
+    optimality = geometry.optimality(x.coef, x.grad)
     status = "converged" if optimality <= tol else "max_iter"
     n_iter = 0
     if callback is not None:
@@ -231,7 +233,7 @@ def _run(
             if moving_back or new.total > x.total:
                 theta, y = 1.0, new
             else:
-                theta_next = (1 + np.sqrt(1 + 4 * theta**2)) / 2
+                theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
                 beta = (theta - 1) / theta_next
                 theta = theta_next
                 y = _evaluate(problem, new.coef + beta * (new.coef - x.coef))
@@ -243,7 +245,7 @@ def _run(
         if adaptive:
             step *= _GROW
         history.append(x.total)
-        optimality = problem.optimality(x.coef, x.grad)
+        optimality = geometry.optimality(x.coef, x.grad)
         if callback is not None:
             callback(n_iter, history[-1], optimality, step)
         if optimality <= tol:

@@ -22,10 +22,6 @@ class Quadratic:
     def penalty_l1(self, x):
         return self.l1 * np.abs(x).sum()
 
-    def optimality(self, x, g):
-        target = np.sign(x - g) * np.maximum(np.abs(x - g) - self.l1, 0)
-        return np.abs(x - target).max()
-
     def solution(self):
         return np.sign(self.b) * np.maximum(np.abs(self.b) - self.l1, 0) / self.diag
 
@@ -42,6 +38,9 @@ class Euclidean:
 
     def prox(self, x, step):
         return np.sign(x) * np.maximum(np.abs(x) - step * self.l1, 0)
+
+    def optimality(self, x, g):
+        return np.abs(x - self.prox(x - g, 1.0)).max()
 
 
 QUADRATIC = Quadratic(diag=np.array([1.0, 10.0, 100.0]), b=np.array([1.0, -2.0, 0.5]))

@@ -1,0 +1,209 @@
+"""The estimator against references: LogisticRegression, statsmodels, real data."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import badly_scaled_classification
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_gdlogreg import GradientDescentLogisticRegression
+
+# The tolerance of "the same model": coefficients relative to their largest entry.
+RTOL = 1e-5
+
+
+def reference(X, y, sample_weight=None, **params):
+    return LogisticRegression(
+        solver="newton-cholesky", tol=1e-12, max_iter=1000, **params
+    ).fit(X, y, sample_weight=sample_weight)
+
+
+def assert_same_model(ours, ref, X):
+    scale = np.abs(ref.coef_).max()
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=RTOL, atol=RTOL * scale)
+    np.testing.assert_allclose(
+        ours.intercept_, ref.intercept_, rtol=RTOL, atol=RTOL * max(scale, 1)
+    )
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=RTOL)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("C", [0.01, 1.0, np.inf])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighting", ["none", "sample_weight", "balanced"])
+def test_same_model_as_logistic_regression(n_classes, C, fit_intercept, weighting):
+    X, y = badly_scaled_classification(n_classes)
+    if n_classes == 2:
+        y = (y > 0).astype(int)  # unbalanced: 2/3 positive
+    params = dict(C=C, fit_intercept=fit_intercept)
+    if weighting == "balanced":
+        params["class_weight"] = "balanced"
+    sample_weight = None
+    if weighting == "sample_weight":
+        sample_weight = np.random.RandomState(1).uniform(0.1, 3, size=len(y))
+    ours = GradientDescentLogisticRegression(tol=1e-8, max_iter=20_000, **params)
+    ours.fit(X, y, sample_weight=sample_weight)
+    assert ours.n_iter_ < 20_000
+    assert_same_model(ours, reference(X, y, sample_weight, **params), X)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+def test_both_solvers_reach_the_same_model(solver):
+    X, y = badly_scaled_classification(3)
+    ours = GradientDescentLogisticRegression(solver=solver, tol=1e-8, max_iter=50_000)
+    assert_same_model(ours.fit(X, y), reference(X, y), X)
+
+
+def test_raw_iris_converges_with_defaults():
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning, no numpy warning
+        ours = GradientDescentLogisticRegression().fit(X, y)
+    assert ours.n_iter_ < 100
+    ref = reference(X, y)
+    # Default tol=1e-4 bounds the gradient, not the probabilities.
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=5e-3)
+    tight = GradientDescentLogisticRegression(tol=1e-8).fit(X, y)
+    assert tight.n_iter_ < 1000
+    assert_same_model(tight, ref, X)
+
+
+def test_maximum_likelihood_on_raw_data_matches_statsmodels():
+    sm = pytest.importorskip("statsmodels.api")
+    data = sm.datasets.spector.load_pandas()  # GPA ~3, TUCE ~20: raw, unscaled
+    X, y = data.exog.to_numpy(), data.endog.to_numpy().astype(int)
+    ours = GradientDescentLogisticRegression(C=np.inf, tol=1e-8, max_iter=20_000).fit(
+        X, y
+    )
+    mle = sm.Logit(y, sm.add_constant(X)).fit(disp=0).params
+    np.testing.assert_allclose(ours.intercept_[0], mle[0], rtol=1e-5)
+    np.testing.assert_allclose(ours.coef_[0], mle[1:], rtol=1e-5)
+
+
+def test_string_labels_and_label_order():
+    X, y = load_wine(return_X_y=True)
+    names = np.array(["barolo", "grignolino", "barbera"])[y]
+    ours = make_pipeline(StandardScaler(), GradientDescentLogisticRegression())
+    ours.fit(X, names)
+    clf = ours[-1]
+    np.testing.assert_array_equal(clf.classes_, ["barbera", "barolo", "grignolino"])
+    assert ours.score(X, names) > 0.98
+    assert set(ours.predict(X)) <= set(names)
+
+
+@pytest.mark.parametrize(
+    "load, threshold",
+    [(load_breast_cancer, 0.96), (load_digits, 0.90), (load_wine, 0.95)],
+)
+def test_cross_validated_accuracy_on_real_data(load, threshold):
+    X, y = load(return_X_y=True)
+    ours = make_pipeline(StandardScaler(), GradientDescentLogisticRegression())
+    ref = make_pipeline(StandardScaler(), LogisticRegression())
+    ours_scores = cross_val_score(ours, X, y, cv=5)
+    ref_scores = cross_val_score(ref, X, y, cv=5)
+    assert ours_scores.mean() > threshold
+    np.testing.assert_allclose(ours_scores.mean(), ref_scores.mean(), atol=0.01)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grid_search_over_learning_rate():
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(
+        StandardScaler(), GradientDescentLogisticRegression(solver="gd")
+    )
+    grid = {
+        "gradientdescentlogisticregression__learning_rate": [1e-3, 0.1, 1.0, "auto"]
+    }
+    search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    # A step of 1e-3 barely moves in 1000 iterations; the larger ones converge.
+    assert scores[0] < scores[2]
+    assert (
+        search.best_params_["gradientdescentlogisticregression__learning_rate"] != 1e-3
+    )
+    assert search.best_score_ > 0.96
+
+
+def test_binary_decision_function_sign_and_shapes():
+    X, y = load_breast_cancer(return_X_y=True)
+    labels = np.where(y == 1, "benign", "malignant")
+    ours = make_pipeline(StandardScaler(), GradientDescentLogisticRegression()).fit(
+        X, labels
+    )
+    clf = ours[-1]
+    scores = ours.decision_function(X)
+    assert scores.shape == (len(y),) and clf.coef_.shape == (1, 30)
+    assert clf.intercept_.shape == (1,)
+    np.testing.assert_array_equal(
+        ours.predict(X), clf.classes_[(scores > 0).astype(int)]
+    )
+    proba = ours.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    np.testing.assert_allclose(np.exp(ours.predict_log_proba(X)), proba, rtol=1e-12)
+
+
+def test_multiclass_shapes_and_log_proba():
+    X, y = load_iris(return_X_y=True)
+    clf = GradientDescentLogisticRegression().fit(X, y)
+    assert clf.coef_.shape == (3, 4) and clf.intercept_.shape == (3,)
+    assert clf.decision_function(X).shape == (150, 3)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X))
+    assert len(clf.loss_curve_) == clf.n_iter_ + 1
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_sparse_and_dense_give_the_same_model(n_classes):
+    X, y = badly_scaled_classification(n_classes)
+    X[np.abs(X) < np.median(np.abs(X), axis=0)] = 0  # make it sparse for real
+    dense = GradientDescentLogisticRegression(tol=1e-8, max_iter=20_000).fit(X, y)
+    for fmt in (sp.csr_matrix, sp.csc_array):
+        sparse = GradientDescentLogisticRegression(tol=1e-8, max_iter=20_000).fit(
+            fmt(X), y
+        )
+        np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(sparse.predict_proba(fmt(X)), dense.predict_proba(X))
+
+
+def test_float32_is_kept_and_close_to_float64():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    ours64 = GradientDescentLogisticRegression(tol=1e-4).fit(X, y)
+    ours32 = GradientDescentLogisticRegression(tol=1e-4).fit(X.astype(np.float32), y)
+    assert ours32.coef_.dtype == np.float32 and ours32.intercept_.dtype == np.float32
+    assert ours32.predict_proba(X.astype(np.float32)).dtype == np.float32
+    np.testing.assert_allclose(ours32.coef_, ours64.coef_, atol=1e-3)
+
+
+def test_warm_start_continues_from_previous_fit():
+    X, y = load_iris(return_X_y=True)
+    clf = GradientDescentLogisticRegression(warm_start=True, tol=1e-6)
+    clf.fit(X, y)
+    first = clf.n_iter_
+    clf.fit(X, y)
+    assert clf.n_iter_ < max(first // 10, 2)
+    cold = GradientDescentLogisticRegression(tol=1e-6).fit(X, y)
+    np.testing.assert_allclose(clf.coef_, cold.coef_, atol=1e-4)
+
+
+def test_verbose_prints_the_notebook_report(capsys):
+    X, y = load_iris(return_X_y=True)
+    GradientDescentLogisticRegression(verbose=10, solver="gd", tol=1e-6).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    iterations = [int(line.split()[1]) for line in lines]
+    assert iterations[:3] == [0, 10, 20]
+    assert all("objective" in line for line in lines)
+
+
+def test_convergence_warning_names_max_iter_and_tol():
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=5.*tol=1e-08"):
+        clf = GradientDescentLogisticRegression(max_iter=5, tol=1e-8).fit(X, y)
+    assert clf.n_iter_ == 5
