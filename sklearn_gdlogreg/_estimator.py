@@ -111,6 +111,7 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn.datasets import load_breast_cancer
     >>> from sklearn_gdlogreg import GradientDescentLogisticRegression
     >>> X, y = load_breast_cancer(return_X_y=True)
