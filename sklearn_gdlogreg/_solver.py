@@ -136,6 +136,9 @@ def _step_is_short_enough(
     return float(np.vdot(new.grad - at.grad, delta)) <= 2 * allowed
 
 
+# A constant step that is too large overflows on its way to "diverged": that
+# is detected and reported, so numpy need not warn about it.
+@np.errstate(over="ignore", invalid="ignore")
 def gradient_descent(
     problem: Problem,
     geometry: StepGeometry,
@@ -179,33 +182,6 @@ def gradient_descent(
     -------
     SolverResult
     """
-    # A constant step that is too large overflows on its way to "diverged":
-    # that is detected and reported, so numpy need not warn about it.
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _run(
-            problem,
-            geometry,
-            coef0,
-            learning_rate,
-            adaptive,
-            accelerated,
-            max_iter,
-            tol,
-            callback,
-        )
-
-
-def _run(
-    problem: Problem,
-    geometry: StepGeometry,
-    coef0: np.ndarray,
-    learning_rate: float,
-    adaptive: bool,
-    accelerated: bool,
-    max_iter: int,
-    tol: float,
-    callback: Callback | None,
-) -> SolverResult:
     # x is the iterate; y is where the gradient is taken (x itself without momentum).
     x = _evaluate(problem, coef0)
     y = x
