@@ -45,11 +45,14 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         ``w -= learning_rate * grad``, taken on the centred and standardised
         problem (on data with zero mean and unit variance and ``C=np.inf`` it
         is exactly the notebook's update of the gradient of the mean loss).
-        Steps above about ``4`` (binary) or ``2`` (multinomial) can diverge;
-        far too large steps stop the fit with a ``ConvergenceWarning`` and
-        the last finite coefficients. ``"auto"`` starts from the safe step of
-        the curvature bound and adapts it by backtracking: it halves the step
-        until the objective decreases enough and lets it grow again after
+        A step too large for the curvature of the loss makes the objective
+        oscillate or grow: on uncorrelated standardised features the
+        curvature bound allows steps up to 4 (binary) or 2 (multinomial),
+        less with correlated features. A step so large that the objective
+        overflows stops the fit with a ``ConvergenceWarning`` and the last
+        finite coefficients. ``"auto"`` starts from that largest step (4 or
+        2) and adapts it by backtracking: it halves the step until the
+        objective decreases enough and lets it grow again after
         each accepted step, so it never needs tuning.
     solver : {"nesterov", "gd"}, default="nesterov"
         ``"gd"`` is plain gradient descent, the notebook's update.

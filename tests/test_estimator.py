@@ -231,3 +231,25 @@ def test_l1_and_elastic_net_match_saga_with_exact_zeros(n_classes, l1_ratio, C):
     )
     if C == 0.05:
         assert (ours.coef_ == 0).any()  # the penalty is strong enough to select
+
+
+def test_constant_step_on_standardised_data_is_the_notebooks_update():
+    # The documented meaning of a float learning_rate: on data with zero mean
+    # and unit variance and no penalty, solver="gd" is exactly the loop
+    # w -= learning_rate * grad, with the (correct) gradient of the mean loss.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    learning_rate, n_iter = 0.5, 7
+    w, b = np.zeros(X.shape[1]), 0.0
+    for _ in range(n_iter):
+        y_pred = 1 / (1 + np.exp(-(X @ w + b)))
+        grad = (y_pred - y) / len(y)
+        w -= learning_rate * X.T @ grad
+        b -= learning_rate * grad.sum()
+    clf = GradientDescentLogisticRegression(
+        solver="gd", learning_rate=learning_rate, C=np.inf, max_iter=n_iter
+    )
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    np.testing.assert_allclose(clf.coef_[0], w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(clf.intercept_[0], b, atol=1e-12)
