@@ -13,8 +13,9 @@ here, so that supporting a new kind of ``X`` means touching this module only:
 - :func:`column_moments` gives the weighted mean and variance of each column,
   which only shape the preconditioner (they do not change the solution).
 
-Neither function copies ``X``: dense blocks are views, sparse ``X`` is
-multiplied as it is.
+Neither function copies ``X``: dense blocks are views and sparse ``X`` is
+multiplied as it is. The one allocation that grows with ``X`` is in
+:func:`column_moments` for sparse ``X``: its non-zero values, squared.
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ class Geometry:
     step ``t`` on the standardised problem: on data that is already
     standardised (zero mean, unit variance) and without penalty it is exactly
     the notebook's ``w -= learning_rate * grad``. ``prox`` is the proximal
-    operator of the L1 term in the same metric, ``sq_norm`` the squared norm
+    operator of the L1 term in the same metric, ``inner`` the inner product
     that the backtracking test uses, and ``optimality`` measures the gradient
     in the same coordinates, so that ``tol`` means the same whatever the
     units of the features. None of this moves the minimum.
@@ -183,14 +183,19 @@ class Geometry:
             l1=objective.l1,
         )
 
-    def direction(self, grad: np.ndarray) -> np.ndarray:
-        """``P grad``: the gradient of the standardised problem, mapped back."""
+    def _centred_grad_W(self, grad: np.ndarray) -> np.ndarray:
+        """The gradient for ``W`` with the intercept held at ``c = b + mean @ W``."""
         d = self.scale.shape[0]
         if self.mean is None:
-            return grad / self.scale
-        grad_W, grad_b = grad[:d], grad[d]
-        step_W = (grad_W - np.outer(self.mean, grad_b)) / self.scale
-        step_b = grad_b - self.mean @ step_W
+            return grad[:d]
+        return grad[:d] - np.outer(self.mean, grad[d])
+
+    def direction(self, grad: np.ndarray) -> np.ndarray:
+        """``P grad``: the gradient of the standardised problem, mapped back."""
+        step_W = self._centred_grad_W(grad) / self.scale
+        if self.mean is None:
+            return step_W
+        step_b = grad[-1] - self.mean @ step_W
         return np.concatenate([step_W, step_b[None]])
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
@@ -212,10 +217,7 @@ class Geometry:
         """
         d = self.scale.shape[0]
         std = np.sqrt(self.scale)
-        grad_W = (
-            grad[:d] if self.mean is None else grad[:d] - np.outer(self.mean, grad[d])
-        )
-        grad_theta = grad_W / std
+        grad_theta = self._centred_grad_W(grad) / std
         if self.l1 == 0:
             worst = float(np.abs(grad_theta).max())
         else:
@@ -223,7 +225,7 @@ class Geometry:
             mapping = theta - _soft_threshold(theta - grad_theta, self.l1 / std)
             worst = float(np.abs(mapping).max())
         if self.mean is not None:
-            worst = max(worst, float(np.abs(grad[d]).max()))
+            worst = max(worst, float(np.abs(grad[-1]).max()))
         return worst
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
