@@ -228,7 +228,7 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
             l2=(1 - self.l1_ratio) * penalty,
             l1=self.l1_ratio * penalty,
         )
-        adaptive = self.learning_rate == "auto"
+        adaptive = isinstance(self.learning_rate, str)  # "auto"
         result = gradient_descent(
             objective,
             Geometry.for_objective(objective, X.dtype),
