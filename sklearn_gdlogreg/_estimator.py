@@ -264,7 +264,9 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
                 coef[n_features] = self.intercept_
         return coef
 
-    def _report(self, iteration: int, objective: float, optimality: float, step):
+    def _report(
+        self, iteration: int, objective: float, optimality: float, step: float
+    ) -> None:
         """The notebook's printout, every ``verbose`` iterations."""
         if iteration % int(self.verbose) == 0:
             print(

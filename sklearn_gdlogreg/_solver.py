@@ -13,9 +13,8 @@ report. Generalised in three ways, each optional:
 The solver knows nothing about logistic regression or scikit-learn. It sees a
 ``problem`` (``value_and_grad``, ``penalty_l1``) and a ``geometry``
 (``direction``, ``inner``, ``prox``, ``optimality``; see
-``_objective.Geometry``), never
-warns and never prints: it returns a :class:`SolverResult` and reports each
-iteration to an optional callback.
+``_objective.Geometry``), never warns and never prints: it returns a
+:class:`SolverResult` and reports each iteration to an optional callback.
 """
 
 from __future__ import annotations

@@ -46,17 +46,27 @@ class Euclidean:
 QUADRATIC = Quadratic(diag=np.array([1.0, 10.0, 100.0]), b=np.array([1.0, -2.0, 0.5]))
 
 
+def solve(problem=QUADRATIC, geometry=None, coef0=None, **options):
+    """Run the solver; each test states only the options that matter to it."""
+    settings = dict(
+        learning_rate=1 / 100, adaptive=False, accelerated=False, max_iter=10_000
+    )
+    settings.update(options)
+    return gradient_descent(
+        problem,
+        Euclidean() if geometry is None else geometry,
+        np.zeros(3) if coef0 is None else coef0,
+        **settings,
+    )
+
+
 @pytest.mark.parametrize("accelerated", [False, True])
 @pytest.mark.parametrize("adaptive", [False, True])
 def test_reaches_known_minimum(accelerated, adaptive):
-    result = gradient_descent(
-        QUADRATIC,
-        Euclidean(),
-        np.zeros(3),
+    result = solve(
         learning_rate=1 / 100 if not adaptive else 1.0,
         adaptive=adaptive,
         accelerated=accelerated,
-        max_iter=10_000,
         tol=1e-10,
     )
     assert result.converged
@@ -65,31 +75,14 @@ def test_reaches_known_minimum(accelerated, adaptive):
 
 
 def test_acceleration_needs_fewer_iterations():
-    runs = [
-        gradient_descent(
-            QUADRATIC,
-            Euclidean(),
-            np.zeros(3),
-            learning_rate=1 / 100,
-            adaptive=False,
-            accelerated=accelerated,
-            max_iter=10_000,
-            tol=1e-8,
-        )
-        for accelerated in (False, True)
-    ]
+    runs = [solve(accelerated=accelerated, tol=1e-8) for accelerated in (False, True)]
     assert runs[1].n_iter < runs[0].n_iter / 2
 
 
 def test_adaptive_steps_never_increase_objective_without_momentum():
-    result = gradient_descent(
-        QUADRATIC,
-        Euclidean(),
-        np.zeros(3),
+    result = solve(
         learning_rate=10.0,  # far too large: backtracking must shrink it
         adaptive=True,
-        accelerated=False,
-        max_iter=10_000,
         tol=1e-8,
     )
     assert result.converged
@@ -103,14 +96,13 @@ def test_l1_gives_exact_zeros():
         diag=np.array([1.0, 2.0, 4.0]), b=np.array([3.0, 0.2, -1.0]), l1=0.5
     )
     for accelerated in (False, True):
-        result = gradient_descent(
+        result = solve(
             problem,
             Euclidean(l1=0.5),
             np.ones(3),
             learning_rate=1.0,
             adaptive=True,
             accelerated=accelerated,
-            max_iter=10_000,
             tol=1e-10,
         )
         assert result.converged
@@ -119,14 +111,8 @@ def test_l1_gives_exact_zeros():
 
 
 def test_constant_step_too_large_reports_divergence_with_finite_coef():
-    result = gradient_descent(
-        QUADRATIC,
-        Euclidean(),
-        np.zeros(3),
+    result = solve(
         learning_rate=1e3,  # |1 - 1e3 * 100| > 1: blows up geometrically
-        adaptive=False,
-        accelerated=False,
-        max_iter=10_000,
         tol=1e-8,
     )
     assert result.status == "diverged"
@@ -137,13 +123,8 @@ def test_constant_step_too_large_reports_divergence_with_finite_coef():
 def test_callback_sees_every_iteration_and_input_is_not_modified():
     seen = []
     x0 = np.zeros(3)
-    result = gradient_descent(
-        QUADRATIC,
-        Euclidean(),
-        x0,
-        learning_rate=1 / 100,
-        adaptive=False,
-        accelerated=False,
+    result = solve(
+        coef0=x0,
         max_iter=50,
         tol=0.0,
         callback=lambda it, f, opt, step: seen.append((it, f)),
