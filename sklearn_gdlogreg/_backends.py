@@ -3,104 +3,197 @@
 Everything the solver ever asks of the data goes through the two functions
 here, so that supporting a new kind of ``X`` means touching this module only:
 
-- :func:`linear_pass` computes, for coefficients ``(W, b)``, the linear
-  predictions ``Z = X @ W + b`` block by block, hands each block to a
-  *pointwise* function supplied by the objective (which returns the block's
+- :func:`linear_pass` computes, for one or more coefficient pairs ``(W, b)``,
+  the linear predictions ``Z = X @ W + b`` block by block, hands each block to
+  a *pointwise* function supplied by the objective (which returns the block's
   loss and residual ``R``), and accumulates ``X.T @ R`` and ``sum(R)``.
-  Dense ``X`` is read in row blocks small enough to stay in cache, so one call
-  reads ``X`` from memory once instead of twice and never allocates an
-  ``(n_samples, n_outputs)`` temporary larger than a block.
-- :func:`column_moments` gives the weighted mean and variance of each column,
-  which only shape the preconditioner (they do not change the solution).
+  ``X`` is read in row blocks small enough to stay in cache, so one call
+  reads ``X`` from memory once, whatever the number of points, and never
+  allocates a temporary larger than a block.
+- :func:`column_moments` gives the weighted mean and variance of each column
+  in one read of ``X``; they only shape the preconditioner (they do not
+  change the solution).
 
-Neither function copies ``X``: dense blocks are views and sparse ``X`` is
-multiplied as it is. The one allocation that grows with ``X`` is in
-:func:`column_moments` for sparse ``X``: its non-zero values, squared.
+Neither function copies ``X``: dense blocks are views, and sparse blocks are
+views of the CSR arrays (see :func:`_compressed_view`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-# A block of rows is sized to stay in a core's cache (a few MiB at most).
+# A block of rows is sized to stay in the cache (a few MiB at most).
 _BLOCK_BYTES = 2**21
 
 Pointwise = Callable[[np.ndarray, slice], tuple[float, np.ndarray]]
 
 
-def _row_blocks(X, n_bytes: int = _BLOCK_BYTES):
-    """Yield slices of rows of ``X`` of about ``n_bytes`` each (one for sparse X)."""
+def _compressed_view(like, layout: str, arrays, shape):
+    """A CSR or CSC (``layout``) matrix or array, as ``like``, over ``arrays``.
+
+    ``arrays`` are ``(data, indices, indptr)`` and are used as they are, not
+    copied: scipy's constructor copies arrays that are slices of larger ones
+    (``_prune_array``), but assigning the documented ``data``, ``indices``
+    and ``indptr`` attributes of an empty matrix does not.
+    """
+    kind = "array" if isinstance(like, sp.sparray) else "matrix"
+    view = getattr(sp, f"{layout}_{kind}")(shape, dtype=like.dtype)
+    view.data, view.indices, view.indptr = arrays
+    return view
+
+
+def _csr_rows(X, rows: slice):
+    """Rows ``rows`` of CSR ``X`` and their transpose (CSC), as views."""
+    start, stop = X.indptr[rows.start], X.indptr[rows.stop]
+    arrays = (
+        X.data[start:stop],
+        X.indices[start:stop],
+        X.indptr[rows.start : rows.stop + 1] - start,
+    )
+    n_rows = rows.stop - rows.start
+    block = _compressed_view(X, "csr", arrays, (n_rows, X.shape[1]))
+    transpose = _compressed_view(X, "csc", arrays, (X.shape[1], n_rows))
+    return block, transpose
+
+
+def _row_blocks(X) -> Iterator[tuple[slice, Any, Any]]:
+    """Yield ``(rows, X[rows], X[rows].T)`` for blocks of about ``_BLOCK_BYTES``.
+
+    CSC matrices cannot be cut into row blocks cheaply and come as one block.
+    """
     n_samples, n_features = X.shape
-    if sp.issparse(X):
-        yield slice(0, n_samples)
+    if sp.issparse(X) and X.format == "csc":
+        yield slice(0, n_samples), X, X.T
         return
-    rows = max(1, n_bytes // max(1, n_features * X.itemsize))
-    for start in range(0, n_samples, rows):
-        yield slice(start, min(start + rows, n_samples))
+    if sp.issparse(X):
+        bytes_per_row = (
+            (X.data.itemsize + X.indices.itemsize) * X.nnz / max(1, n_samples)
+        )
+    else:
+        bytes_per_row = n_features * X.itemsize
+    step = max(1, int(_BLOCK_BYTES // max(1.0, bytes_per_row)))
+    for start in range(0, n_samples, step):
+        rows = slice(start, min(start + step, n_samples))
+        if sp.issparse(X):
+            yield (rows, *_csr_rows(X, rows))
+        else:
+            X_b = X[rows]
+            yield rows, X_b, X_b.T
 
 
 def linear_pass(
-    X, W: np.ndarray, b: np.ndarray, pointwise: Pointwise
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Loss and gradient pieces of a linear model in one read of ``X``.
+    X, points: Sequence[tuple[np.ndarray, np.ndarray]], pointwise: Pointwise
+) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Loss and gradient pieces of a linear model at several points, one read of ``X``.
 
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
-    W : ndarray of shape (n_features, n_outputs)
-    b : ndarray of shape (n_outputs,)
+    points : sequence of ``(W, b)``
+        ``W`` of shape (n_features,) or (n_features, n_outputs), ``b`` of
+        shape (1,) or (n_outputs,) to match.
     pointwise : callable
-        ``pointwise(Z_block, rows) -> (loss_sum, R_block)``.
+        ``pointwise(Z_block, rows) -> (loss_sum, R_block)``, with ``R_block``
+        of the shape of ``Z_block``.
 
     Returns
     -------
-    loss : float
-        Sum of the blocks' losses.
-    grad_W : ndarray of shape (n_features, n_outputs)
-        ``X.T @ R``.
-    grad_b : ndarray of shape (n_outputs,)
-        ``R.sum(axis=0)``.
+    list of ``(loss, grad_W, grad_b)``, one per point
+        The sum of the blocks' losses, ``X.T @ R`` and ``R.sum(axis=0)``.
     """
-    grad_W = np.zeros_like(W)
-    grad_b = np.zeros_like(b)
-    loss = 0.0
-    for rows in _row_blocks(X):
-        X_b = X[rows]
-        Z = X_b @ W
-        Z += b
-        loss_b, R = pointwise(Z, rows)
-        loss += loss_b
-        grad_W += X_b.T @ R
-        grad_b += R.sum(axis=0)
-    return loss, grad_W, grad_b
+    losses = [0.0] * len(points)
+    grads_W = [np.zeros_like(W) for W, _ in points]
+    grads_b = [np.zeros_like(b) for _, b in points]
+    for rows, X_b, X_b_T in _row_blocks(X):
+        for i, (W, b) in enumerate(points):
+            Z = X_b @ W
+            Z += b
+            loss, R = pointwise(Z, rows)
+            losses[i] += loss
+            grads_W[i] += X_b_T @ R
+            grads_b[i] += R.sum(axis=0)
+    return list(zip(losses, grads_W, grads_b, strict=True))
 
 
-def column_moments(X, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and variance of each column of ``X``, in float64.
+def column_moments(
+    X, weights: np.ndarray, covariance: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and variance (or covariance) of the columns of ``X``, one read.
 
-    ``weights`` must sum to one. Computed block by block in float64 so that
-    float32 data and features of magnitude up to about 1e150 neither overflow
-    nor lose the variance to cancellation (dense ``X`` uses the two-pass
-    formula). For sparse ``X`` the variance is ``E[x^2] - mean^2``, clipped at
-    zero: it only shapes the preconditioner, so its rounding is harmless.
+    ``weights`` must sum to one. Returns the mean, of shape (n_features,),
+    and the variances, of shape (n_features,), or with ``covariance`` (dense
+    ``X`` only) the covariance matrix, of shape (n_features, n_features),
+    all in float64. Each block is summarised (mean, then centred sums of
+    squares or products, over the cached block) and the blocks are merged
+    with the update of Chan, Golub and LeVeque, so there is no cancellation,
+    and float64 features of magnitude up to about 1e150 do not overflow.
+    Dense blocks are summarised in X's precision (float32 is twice as fast,
+    and its rounding only blurs the preconditioner a little), or in float64
+    where float32 squares would overflow. For sparse blocks the centred sum
+    of squares is ``sum w x^2 - w mean^2`` (clipped at zero): the moments
+    only shape the preconditioner, so that rounding is harmless.
     """
-    weights = np.asarray(weights, dtype=np.float64)
-    if sp.issparse(X):
-        mean = np.asarray(X.T @ weights, dtype=np.float64).ravel()
-        # Same sparsity structure (shared index arrays), squared values.
-        squared = type(X)(
-            (np.square(X.data, dtype=np.float64), X.indices, X.indptr), shape=X.shape
-        )
-        second = np.asarray(squared.T @ weights).ravel()
-        return mean, np.maximum(second - mean**2, 0.0)
+    if covariance and sp.issparse(X):
+        raise ValueError("covariance=True needs a dense X")
+    # Sparse moments subtract E[x]^2 from E[x^2]: float64 keeps that exact enough.
+    dtype = np.float64 if sp.issparse(X) else X.dtype
+    mean, spread = _moments(X, weights, covariance, dtype)
+    if not np.isfinite(spread).all():
+        mean, spread = _moments(X, weights, covariance, np.float64)
+    return mean, spread
+
+
+def _moments(X, weights, covariance: bool, dtype):
+    weights = np.asarray(weights, dtype=dtype)
     mean = np.zeros(X.shape[1])
-    for rows in _row_blocks(X):
-        mean += np.asarray(X[rows], dtype=np.float64).T @ weights[rows]
-    var = np.zeros(X.shape[1])
-    for rows in _row_blocks(X):
-        centred = np.asarray(X[rows], dtype=np.float64) - mean
-        var += np.square(centred).T @ weights[rows]
-    return mean, var
+    shape = (X.shape[1],) * (2 if covariance else 1)
+    spread = np.zeros(shape)  # weighted centred sums of squares (or products)
+    seen = 0.0  # weight of the blocks merged so far
+    with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
+        for rows, X_b, X_b_T in _row_blocks(X):
+            w_b = weights[rows]
+            weight_b = float(w_b.sum(dtype=np.float64))
+            if weight_b == 0:
+                continue
+            mean_b, spread_b = _block_moments(X_b, X_b_T, w_b, weight_b, covariance)
+            delta = mean_b - mean
+            total = seen + weight_b
+            mean += delta * (weight_b / total)
+            spread += spread_b
+            spread += (np.outer(delta, delta) if covariance else delta**2) * (
+                seen * weight_b / total
+            )
+            seen = total
+    return mean, spread / seen
+
+
+def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
+    """Weighted mean and centred sums of squares (or products) of one block.
+
+    In the precision of ``w_b``. Dense blocks use the corrected two-pass
+    algorithm: centre on the computed mean, then correct for what its
+    rounding left over (``residual``), so the sums are those about the
+    block's exact mean, as the merge needs.
+    """
+    mean_b = np.asarray(X_b_T @ w_b).ravel() / weight_b
+    if sp.issparse(X_b):
+        squared = np.square(X_b_T.data, dtype=w_b.dtype)
+        squares = _compressed_view(
+            X_b_T, X_b_T.format, (squared, X_b_T.indices, X_b_T.indptr), X_b_T.shape
+        )
+        second = np.asarray(squares @ w_b, dtype=np.float64).ravel()
+        mean_b = mean_b.astype(np.float64)
+        return mean_b, np.maximum(second - weight_b * mean_b**2, 0.0)
+    centred = np.subtract(X_b, mean_b, dtype=w_b.dtype)
+    residual = (w_b @ centred).astype(np.float64) / weight_b
+    if covariance:
+        centred *= np.sqrt(w_b)[:, None]
+        spread_b = centred.T @ centred - weight_b * np.outer(residual, residual)
+    else:
+        np.square(centred, out=centred)
+        spread_b = w_b @ centred - weight_b * residual**2
+    return mean_b + residual, spread_b.astype(np.float64)

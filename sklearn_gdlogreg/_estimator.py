@@ -231,7 +231,9 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         adaptive = isinstance(self.learning_rate, str)  # "auto"
         result = gradient_descent(
             objective,
-            Geometry.for_objective(objective, X.dtype),
+            # "auto" steps in the full metric; constant steps stay plain
+            # gradient descent on the standardised problem (the notebook's).
+            Geometry.for_objective(objective, X.dtype, decorrelate=adaptive),
             self._initial_coef(classes, X.shape[1], objective.n_outputs, X.dtype),
             learning_rate=1 / objective.curvature if adaptive else self.learning_rate,
             adaptive=adaptive,

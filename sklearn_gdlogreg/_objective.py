@@ -31,17 +31,40 @@ centred and standardised problem, written in the original coordinates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.special import expit, log_expit
 
-from ._backends import column_moments, linear_pass
+from ._backends import Pointwise, column_moments, linear_pass
 
 # The curvature of the loss in z is at most 1/4 (sigmoid) or 1/2 (softmax):
 # the constant ``c`` of the Lipschitz bound ``c * ||[X, 1]||^2``.
 BINARY_CURVATURE = 0.25
 MULTINOMIAL_CURVATURE = 0.5
+
+# Above this many features, the full (decorrelating) metric costs more to set
+# up (a Gram matrix: about n_features / 10 passes over X) than it usually saves.
+MAX_DECORRELATED_FEATURES = 256
+
+
+def _cholesky_with_jitter(matrix: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of ``matrix + jitter * I``, with the smallest
+    jitter (from 1e-10, times 100 up to 1e-2) that makes it positive definite.
+
+    ``matrix`` has a unit diagonal, so the jitter bounds its condition
+    number; exactly collinear columns make it singular. None if it fails.
+    """
+    identity = np.eye(matrix.shape[0])
+    for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+        try:
+            return np.linalg.cholesky(matrix + jitter * identity)
+        except np.linalg.LinAlgError:
+            continue
+    return None
 
 
 def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
@@ -89,13 +112,22 @@ class LogisticObjective:
             return W, coef[self.n_features]
         return W, np.zeros(self.n_outputs, dtype=coef.dtype)
 
-    def _binary_pointwise(self, Z: np.ndarray, rows: slice):
-        z = Z[:, 0]
+    def _binary_pointwise(self, z: np.ndarray, rows: slice):
         y, s = self.y[rows], self.weights[rows]
-        # log(1 + e^z) - y z, finite for any finite z.
-        loss = s @ (np.logaddexp(0, z) - y * z)
-        R = s * (expit(z) - y)
-        return float(loss), R[:, None]
+        sign = 2 * y - 1
+        margin = z * sign  # positive: the true class is predicted
+        # loss = log(1 + e^-margin) = -log(expit(margin)), from scipy's fast
+        # expit; where expit underflows (margin < -745 in float64), log_expit.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = -float(s @ np.log(expit(margin)))
+        if not np.isfinite(loss):
+            loss = -float(s @ log_expit(margin))
+        # Residual s (p - y) = -s sign expit(-margin), accurate when small.
+        R = expit(-margin)
+        R *= sign
+        R *= s
+        np.negative(R, out=R)
+        return loss, R
 
     def _multinomial_pointwise(self, Z: np.ndarray, rows: slice):
         y, s = self.y[rows], self.weights[rows]
@@ -111,19 +143,33 @@ class LogisticObjective:
         E *= s[:, None]
         return float(loss), E
 
+    def values_and_grads(
+        self, coefs: Sequence[np.ndarray]
+    ) -> list[tuple[float, np.ndarray]]:
+        """Objective (without the L1 term) and its gradient at each of ``coefs``.
+
+        All the points share one read of ``X`` (see ``linear_pass``).
+        """
+        pointwise: Pointwise
+        if self.n_outputs == 1:  # 1-D W and Z: matrix-vector products
+            points = [(W[:, 0], b) for W, b in map(self.split, coefs)]
+            pointwise = self._binary_pointwise
+        else:
+            points = [self.split(coef) for coef in coefs]
+            pointwise = self._multinomial_pointwise
+        results = []
+        for (W, _), (loss, grad_W, grad_b) in zip(
+            points, linear_pass(self.X, points, pointwise), strict=True
+        ):
+            loss += 0.5 * self.l2 * float(np.vdot(W, W))
+            grad_W += self.l2 * W
+            grad = np.vstack([grad_W.reshape(W.shape[0], -1), grad_b.reshape(1, -1)])
+            results.append((loss, grad if self.fit_intercept else grad[:-1]))
+        return results
+
     def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective (without the L1 term) and its gradient, in one pass over X."""
-        W, b = self.split(coef)
-        pointwise = (
-            self._binary_pointwise
-            if self.n_outputs == 1
-            else self._multinomial_pointwise
-        )
-        loss, grad_W, grad_b = linear_pass(self.X, W, b, pointwise)
-        loss += 0.5 * self.l2 * float(np.vdot(W, W))
-        grad_W += self.l2 * W
-        grad = np.concatenate([grad_W, grad_b[None]]) if self.fit_intercept else grad_W
-        return loss, grad
+        return self.values_and_grads([coef])[0]
 
     def penalty_l1(self, coef: np.ndarray) -> float:
         if self.l1 == 0:
@@ -135,39 +181,68 @@ class LogisticObjective:
 class Geometry:
     """The metric of a step: gradient descent on the centred, standardised problem.
 
-    Gradient descent crawls when columns have very different scales or when
-    the intercept is far from zero (raw features around 100). Both are fixed
-    by an exact change of variables, written here in the original
-    coordinates so that nothing else needs to know about it:
+    Gradient descent crawls when columns have very different scales, when
+    they are correlated, or when the intercept is far from zero (raw
+    features around 100). All three are fixed by a change of variables,
+    written here in the original coordinates so that nothing else needs to
+    know about it:
 
     - centring: with an unpenalised intercept, ``c = b + mean @ W`` and
       ``X - mean`` describe the same model; the intercept then no longer
       fights the slope;
     - scaling: each row ``j`` of ``W`` is measured in units of
       ``sqrt(scale_j)``, with ``scale_j = var_j + l2 / curvature`` (the
-      diagonal of the Hessian bound, divided by the curvature constant).
+      diagonal of the Hessian bound, divided by the curvature constant);
+    - decorrelation (optional, ``correlation`` set): the metric of ``W`` is
+      the whole Hessian bound ``cov + l2 / curvature``, not only its
+      diagonal (Bohning's bound, 1992). The step is then safe in every
+      direction at once, however correlated the features.
 
     A step ``coef - t * direction(grad)`` is then plain gradient descent with
-    step ``t`` on the standardised problem: on data that is already
-    standardised (zero mean, unit variance) and without penalty it is exactly
-    the notebook's ``w -= learning_rate * grad``. ``prox`` is the proximal
-    operator of the L1 term in the same metric, ``inner`` the inner product
-    that the backtracking test uses, and ``optimality`` measures the gradient
-    in the same coordinates, so that ``tol`` means the same whatever the
+    step ``t`` on the transformed problem: with the diagonal metric, on data
+    that is already standardised (zero mean, unit variance) and without
+    penalty it is exactly the notebook's ``w -= learning_rate * grad``.
+    ``prox`` is the proximal operator of the L1 term in the same metric
+    (diagonal metric only), ``inner`` the inner product that the
+    backtracking test uses, and ``optimality`` measures the gradient in the
+    standardised coordinates, so that ``tol`` means the same whatever the
     units of the features. None of this moves the minimum.
     """
 
     mean: np.ndarray | None  # None: no intercept, no centring
     scale: np.ndarray
     l1: float
+    # The Hessian bound in standardised units (unit diagonal) and its
+    # Cholesky factor, float64; None for the diagonal metric.
+    correlation: np.ndarray | None = None
+    cholesky: np.ndarray | None = None
 
     @classmethod
-    def for_objective(cls, objective: LogisticObjective, dtype) -> Geometry:
-        mean, var = column_moments(objective.X, objective.weights)
+    def for_objective(
+        cls, objective: LogisticObjective, dtype, decorrelate: bool = False
+    ) -> Geometry:
+        """The geometry of ``objective``'s problem, from one read of ``X``.
+
+        With ``decorrelate``, the full metric is used where it applies: no
+        L1 term, dense ``X``, and at most ``MAX_DECORRELATED_FEATURES``
+        features (its setup costs about ``n_features / 10`` passes over X).
+        """
+        decorrelate = (
+            decorrelate
+            and objective.l1 == 0
+            and not sp.issparse(objective.X)
+            and objective.n_features <= MAX_DECORRELATED_FEATURES
+        )
+        mean, moments = column_moments(
+            objective.X, objective.weights, covariance=decorrelate
+        )
+        var = np.diag(moments).copy() if decorrelate else moments
         if not objective.fit_intercept:
             # Without an intercept there is nothing to absorb the mean:
-            # scale by the second moment and do not centre.
+            # use second moments and do not centre.
             var = var + mean**2
+            if decorrelate:
+                moments = moments + np.outer(mean, mean)
         else:
             # A constant column (variance at rounding level) carries no
             # information once centred; give it a scale that keeps its
@@ -177,11 +252,36 @@ class Geometry:
         scale = var + objective.l2 / objective.curvature
         tiny, huge = np.finfo(dtype).tiny, np.finfo(dtype).max
         scale = np.clip(np.where(scale > 0, scale, 1.0), tiny, huge)
+        correlation = cholesky = None
+        if decorrelate:
+            std = np.sqrt(scale)
+            correlation = moments / std[:, None] / std[None, :]
+            np.fill_diagonal(correlation, 1.0)
+            cholesky = _cholesky_with_jitter(correlation)
+            if cholesky is None:
+                correlation = None
         return cls(
             mean=mean.astype(dtype) if objective.fit_intercept else None,
             scale=scale.astype(dtype)[:, None],
             l1=objective.l1,
+            correlation=correlation,
+            cholesky=cholesky,
         )
+
+    def _solve(self, v: np.ndarray) -> np.ndarray:
+        """``metric^-1 v`` for the rows of ``W``."""
+        if self.cholesky is None:
+            return v / self.scale
+        std = np.sqrt(self.scale)
+        solved = scipy.linalg.cho_solve((self.cholesky, True), v / std)
+        return (solved / std).astype(v.dtype, copy=False)
+
+    def _apply(self, v: np.ndarray) -> np.ndarray:
+        """``metric v`` for the rows of ``W``."""
+        if self.correlation is None:
+            return v * self.scale
+        std = np.sqrt(self.scale)
+        return std * (self.correlation @ (std * v))
 
     def _centred_grad_W(self, grad: np.ndarray) -> np.ndarray:
         """The gradient for ``W`` with the intercept held at ``c = b + mean @ W``."""
@@ -191,17 +291,17 @@ class Geometry:
         return grad[:d] - np.outer(self.mean, grad[d])
 
     def direction(self, grad: np.ndarray) -> np.ndarray:
-        """``P grad``: the gradient of the standardised problem, mapped back."""
-        step_W = self._centred_grad_W(grad) / self.scale
+        """``P grad``: the gradient of the transformed problem, mapped back."""
+        step_W = self._solve(self._centred_grad_W(grad))
         if self.mean is None:
             return step_W
         step_b = grad[-1] - self.mean @ step_W
         return np.concatenate([step_W, step_b[None]])
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
-        """``<u, P^-1 v>``, the inner product of the standardised coordinates."""
+        """``<u, P^-1 v>``, the inner product of the transformed coordinates."""
         d = self.scale.shape[0]
-        value = float(np.vdot(u[:d] * self.scale, v[:d]))
+        value = float(np.vdot(u[:d], self._apply(v[:d])))
         if self.mean is not None:
             value += float(np.vdot(u[d] + self.mean @ u[:d], v[d] + self.mean @ v[:d]))
         return value

@@ -19,7 +19,7 @@ The solver knows nothing about logistic regression or scikit-learn. It sees a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,7 +27,9 @@ import numpy as np
 
 
 class Problem(Protocol):
-    def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]: ...
+    def values_and_grads(
+        self, coefs: Sequence[np.ndarray]
+    ) -> list[tuple[float, np.ndarray]]: ...
 
     def penalty_l1(self, coef: np.ndarray) -> float: ...
 
@@ -85,54 +87,89 @@ class _Point:
     total: float
 
 
-def _evaluate(problem: Problem, coef: np.ndarray) -> _Point:
-    value, grad = problem.value_and_grad(coef)
-    return _Point(coef, value, grad, value + problem.penalty_l1(coef))
+def _evaluate(problem: Problem, *coefs: np.ndarray) -> list[_Point]:
+    """The points at ``coefs``, all from one call (one read of the data)."""
+    values_and_grads = problem.values_and_grads(coefs)
+    return [
+        _Point(coef, value, grad, value + problem.penalty_l1(coef))
+        for coef, (value, grad) in zip(coefs, values_and_grads, strict=True)
+    ]
 
 
 def _is_finite(point: _Point) -> bool:
     return bool(np.isfinite(point.value) and np.isfinite(point.coef).all())
 
 
+# extrapolate(new_coef) -> the next point to evaluate along with new_coef, or None
+Extrapolate = Callable[[np.ndarray], np.ndarray | None]
+
+
 def _proximal_step(
-    problem: Problem, geometry: StepGeometry, at: _Point, step: float, adaptive: bool
-) -> tuple[_Point | None, float]:
+    problem: Problem,
+    geometry: StepGeometry,
+    at: _Point,
+    step: float,
+    adaptive: bool,
+    extrapolate: Extrapolate,
+) -> tuple[_Point | None, _Point | None, float]:
     """One (proximal) gradient step from ``at``; backtrack if ``adaptive``.
 
-    Returns the new point (``None`` if no step passed the test) and the step
-    that was used. See :func:`_step_is_short_enough` for the test.
+    The momentum point ``extrapolate(new)`` is evaluated together with the
+    new point, so an accelerated iteration reads the data once. Returns the
+    new point (``None`` if no step passed the test), the momentum point
+    (``None`` if there is none) and the step that was used. See
+    :func:`_step_is_short_enough` for the test.
     """
     direction = geometry.direction(at.grad)
     for _ in range(_MAX_HALVINGS):
-        new = _evaluate(problem, geometry.prox(at.coef - step * direction, step))
-        if not adaptive or _step_is_short_enough(geometry, at, new, step):
-            return new, step
+        new_coef = geometry.prox(at.coef - step * direction, step)
+        ahead_coef = extrapolate(new_coef)
+        if ahead_coef is None:
+            new, ahead = _evaluate(problem, new_coef)[0], None
+        else:
+            new, ahead = _evaluate(problem, new_coef, ahead_coef)
+        if not adaptive:
+            return new, ahead, step
+        curvature = _curvature(geometry, at, new, step)
+        if curvature * step <= 1:
+            # Grow the step, but not past what the curvature seen allows.
+            return new, ahead, min(step * _GROW, 1 / max(curvature, 1e-300))
         step *= _SHRINK
-    return None, step
+    return None, None, step
 
 
-def _step_is_short_enough(
-    geometry: StepGeometry, at: _Point, new: _Point, step: float
-) -> bool:
-    """The backtracking test of proximal gradient descent.
+def _moving_back(geometry: StepGeometry, x: _Point, y: _Point, new: np.ndarray) -> bool:
+    """Whether the step taken from ``y`` undoes the progress since ``x``.
 
-    The usual test is the descent lemma, ``f(new) <= f(at) + <grad, d> +
-    |d|^2 / (2 step)`` with ``d = new - at`` in the metric of ``geometry``.
-    Near the minimum its terms are far smaller than the rounding error of
-    ``f`` (``|d|^2`` is quadratic in the distance to the minimum), so there it
-    compares gradients instead: the curvature along ``d``, ``<grad(new) -
-    grad(at), d> / |d|^2``, must be at most ``1 / step`` (the same test for a
-    quadratic). This is the rule of TFOCS (Becker, Candes and Grant, 2011).
+    The gradient restart test of O'Donoghue and Candes (2015).
+    """
+    return geometry.inner(y.coef - new, new - x.coef) > 0
+
+
+def _curvature(geometry: StepGeometry, at: _Point, new: _Point, step: float) -> float:
+    """The curvature of the smooth objective between ``at`` and ``new``.
+
+    A step ``t`` passes the backtracking test of proximal gradient descent
+    when this is at most ``1 / t``. It is measured by the descent lemma:
+    ``f(new) <= f(at) + <grad, d> + |d|^2 / (2 t)`` with ``d = new - at`` in
+    the metric of ``geometry`` holds when ``2 (f(new) - f(at) - <grad, d>) /
+    |d|^2 <= 1 / t``. Near the minimum the terms of that difference are far
+    smaller than the rounding error of ``f`` (``|d|^2`` is quadratic in the
+    distance to the minimum), so there it compares gradients instead:
+    ``<grad(new) - grad(at), d> / |d|^2`` (the same number for a quadratic).
+    This is the rule of TFOCS (Becker, Candes and Grant, 2011).
     """
     if not np.isfinite(new.value):
-        return False
+        return np.inf
     delta = new.coef - at.coef
-    allowed = geometry.inner(delta, delta) / (2 * step)
+    length = geometry.inner(delta, delta)
+    if length == 0:
+        return 0.0
     rounding = 1e3 * np.finfo(at.coef.dtype).eps * max(abs(at.value), 1.0)
-    if allowed > rounding:
+    if length / (2 * step) > rounding:
         excess = new.value - at.value - float(np.vdot(at.grad, delta))
-        return excess <= allowed
-    return float(np.vdot(new.grad - at.grad, delta)) <= 2 * allowed
+        return 2 * excess / length
+    return float(np.vdot(new.grad - at.grad, delta)) / length
 
 
 # A constant step that is too large overflows on its way to "diverged": that
@@ -182,8 +219,7 @@ def gradient_descent(
     SolverResult
     """
     # x is the iterate; y is where the gradient is taken (x itself without momentum).
-    x = _evaluate(problem, coef0)
-    y = x
+    x = y = _evaluate(problem, coef0)[0]
     theta = 1.0
     step = learning_rate
     history = [x.total]
@@ -193,7 +229,17 @@ def gradient_descent(
     if callback is not None:
         callback(0, x.total, optimality, step)
     while status == "max_iter" and n_iter < max_iter:
-        new, step = _proximal_step(problem, geometry, y, step, adaptive)
+        theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
+        beta = (theta - 1) / theta_next if accelerated else 0.0
+
+        def extrapolate(new_coef, x=x, y=y, beta=beta):
+            if beta == 0 or _moving_back(geometry, x, y, new_coef):
+                return None
+            return new_coef + beta * (new_coef - x.coef)
+
+        new, ahead, step = _proximal_step(
+            problem, geometry, y, step, adaptive, extrapolate
+        )
         if new is None:
             status = "stalled"
             break
@@ -201,24 +247,17 @@ def gradient_descent(
             status = "diverged"
             break
         n_iter += 1
-        if accelerated:
-            # Restart when the momentum points uphill: the step taken from y
-            # and the progress since x disagree, or the objective went up.
-            moving_back = geometry.inner(y.coef - new.coef, new.coef - x.coef) > 0
-            if moving_back or new.total > x.total:
-                theta, y = 1.0, new
-            else:
-                theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
-                beta = (theta - 1) / theta_next
-                theta = theta_next
-                y = _evaluate(problem, new.coef + beta * (new.coef - x.coef))
-                if not _is_finite(y):
-                    theta, y = 1.0, new
-        else:
+        if not accelerated:
             y = new
+        elif (
+            new.total > x.total  # the objective went up: restart
+            or _moving_back(geometry, x, y, new.coef)
+            or (ahead is not None and not _is_finite(ahead))
+        ):
+            theta, y = 1.0, new
+        else:
+            theta, y = theta_next, new if ahead is None else ahead
         x = new
-        if adaptive:
-            step *= _GROW
         history.append(x.total)
         optimality = geometry.optimality(x.coef, x.grad)
         if callback is not None:

@@ -169,17 +169,29 @@ def test_sparse_and_dense_give_the_same_model(n_classes):
             fmt(X), y
         )
         np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(sparse.predict_proba(fmt(X)), dense.predict_proba(X))
+        np.testing.assert_allclose(
+            sparse.predict_proba(fmt(X)), dense.predict_proba(X), rtol=1e-6
+        )
 
 
-def test_float32_is_kept_and_close_to_float64():
+@pytest.mark.parametrize("standardise", [True, False])
+def test_float32_is_kept_and_as_accurate_as_float32_allows(standardise):
     X, y = load_breast_cancer(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    ours64 = GradientDescentLogisticRegression(tol=1e-4).fit(X, y)
-    ours32 = GradientDescentLogisticRegression(tol=1e-4).fit(X.astype(np.float32), y)
+    if standardise:
+        X = StandardScaler().fit_transform(X)
+    reference = LogisticRegression(
+        solver="newton-cholesky", tol=1e-12, max_iter=1000
+    ).fit(X, y)
+    X32 = X.astype(np.float32)
+    ours32 = GradientDescentLogisticRegression(tol=1e-6).fit(X32, y)
     assert ours32.coef_.dtype == np.float32 and ours32.intercept_.dtype == np.float32
-    assert ours32.predict_proba(X.astype(np.float32)).dtype == np.float32
-    np.testing.assert_allclose(ours32.coef_, ours64.coef_, atol=1e-3)
+    proba = ours32.predict_proba(X32)
+    assert proba.dtype == np.float32
+    # What to expect of float32 at tol=1e-6 (README): coefficients to about
+    # 1e-3 of the largest, probabilities to about 2e-4.
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(ours32.coef_, reference.coef_, atol=1e-3 * scale)
+    np.testing.assert_allclose(proba, reference.predict_proba(X), atol=2e-4)
 
 
 def test_warm_start_continues_from_previous_fit():

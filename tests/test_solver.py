@@ -16,8 +16,10 @@ class Quadratic:
     b: np.ndarray
     l1: float = 0.0
 
-    def value_and_grad(self, x):
-        return 0.5 * x @ (self.diag * x) - self.b @ x, self.diag * x - self.b
+    def values_and_grads(self, xs):
+        return [
+            (0.5 * x @ (self.diag * x) - self.b @ x, self.diag * x - self.b) for x in xs
+        ]
 
     def penalty_l1(self, x):
         return self.l1 * np.abs(x).sum()

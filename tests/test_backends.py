@@ -1,0 +1,108 @@
+"""The data backend: blocked passes and moments, against plain numpy."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import sklearn_gdlogreg._backends as backends
+from sklearn_gdlogreg._backends import column_moments, linear_pass
+
+
+def squared_pointwise(y):
+    """A stand-in for the logistic loss: 1/2 (z - y)^2 per row, residual z - y."""
+
+    def pointwise(Z, rows):
+        R = Z - y[rows].reshape(Z.shape[0], *Z.shape[1:])
+        return 0.5 * float(np.sum(R**2)), R
+
+    return pointwise
+
+
+def sparse_data(rng, dtype=np.float64):
+    X = rng.normal(size=(57, 6)).astype(dtype)
+    X[rng.uniform(size=X.shape) < 0.6] = 0
+    return X
+
+
+@pytest.mark.parametrize(
+    "container", [np.asarray, sp.csr_matrix, sp.csr_array, sp.csc_matrix]
+)
+@pytest.mark.parametrize("n_outputs", [None, 3])  # None: 1-D W and Z
+def test_blocked_pass_at_several_points_equals_numpy(
+    rng, monkeypatch, container, n_outputs
+):
+    X = sparse_data(rng)
+    shape = (X.shape[1],) if n_outputs is None else (X.shape[1], n_outputs)
+    y = rng.normal(size=(X.shape[0], *shape[1:]))
+    points = [
+        (rng.normal(size=shape), rng.normal(size=shape[1:] or (1,))) for _ in range(2)
+    ]
+    monkeypatch.setattr(backends, "_BLOCK_BYTES", 5 * 8 * X.shape[1])  # a few rows
+    got = linear_pass(container(X), points, squared_pointwise(y))
+    for (W, b), (loss, grad_W, grad_b) in zip(points, got, strict=True):
+        R = X @ W + b - y
+        np.testing.assert_allclose(loss, 0.5 * np.sum(R**2), rtol=1e-12)
+        np.testing.assert_allclose(grad_W, X.T @ R, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(grad_b, np.atleast_1d(R.sum(axis=0)), rtol=1e-12)
+
+
+def test_sparse_row_blocks_are_views_of_the_data(rng, monkeypatch):
+    X = sp.csr_matrix(sparse_data(rng))
+    monkeypatch.setattr(backends, "_BLOCK_BYTES", 64)
+    blocks = list(backends._row_blocks(X))
+    assert len(blocks) > 3
+    for rows, block, transpose in blocks:
+        assert np.shares_memory(block.data, X.data)
+        assert np.shares_memory(transpose.indices, X.indices)
+        np.testing.assert_array_equal(block.toarray(), X[rows].toarray())
+        np.testing.assert_array_equal(transpose.toarray(), X[rows].T.toarray())
+
+
+def weighted_reference(X, weights):
+    mean = weights @ X
+    centred = X - mean
+    return mean, centred.T @ (centred * weights[:, None])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance", [False, True])
+def test_moments_match_numpy_over_many_blocks(rng, monkeypatch, dtype, covariance):
+    # Means far from zero and scales far apart: the merge must not cancel.
+    X = (
+        rng.normal(size=(301, 5)) * [1, 1e3, 1e-3, 1, 5] + [0, 300, -7, 1e4, 0]
+    ).astype(dtype)
+    weights = rng.uniform(size=301)
+    weights[:40] = 0  # whole blocks of zero weight are skipped
+    weights /= weights.sum()
+    monkeypatch.setattr(backends, "_BLOCK_BYTES", 7 * 8 * X.shape[1])
+    mean, spread = column_moments(X, weights, covariance=covariance)
+    ref_mean, ref_cov = weighted_reference(X.astype(np.float64), weights)
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(mean, ref_mean, rtol=rtol)
+    expected = ref_cov if covariance else np.diag(ref_cov)
+    scale = (
+        np.sqrt(np.outer(np.diag(ref_cov), np.diag(ref_cov)))
+        if covariance
+        else expected
+    )
+    np.testing.assert_array_less(np.abs(spread - expected), rtol * scale + 1e-300)
+    if not covariance:
+        sparse_mean, sparse_var = column_moments(sp.csr_matrix(X), weights)
+        np.testing.assert_allclose(sparse_mean, ref_mean, rtol=rtol)
+        np.testing.assert_allclose(sparse_var, expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "magnitude"), [(np.float64, 1e150), (np.float32, 1e20)]
+)
+def test_moments_of_huge_features_do_not_overflow(rng, dtype, magnitude):
+    # float32 squares of 1e20 overflow; the moments fall back to float64.
+    X = (rng.normal(size=(50, 2)) * magnitude).astype(dtype)
+    weights = np.full(50, 1 / 50)
+    with np.errstate(all="raise"):
+        for covariance in (False, True):
+            _, spread = column_moments(X, weights, covariance=covariance)
+            variance = np.diag(spread) if covariance else spread
+            np.testing.assert_allclose(
+                variance, X.astype(np.float64).var(axis=0), rtol=1e-5
+            )
