@@ -63,19 +63,22 @@ def _csr_rows(X, rows: slice):
 def _row_blocks(X) -> Iterator[tuple[slice, Any, Any]]:
     """Yield ``(rows, X[rows], X[rows].T)`` for blocks of about ``_BLOCK_BYTES``.
 
-    CSC matrices cannot be cut into row blocks cheaply and come as one block.
+    CSC matrices cannot be cut into row blocks cheaply and come as one block
+    (so their temporaries have n_samples rows).
     """
     n_samples, n_features = X.shape
     if sp.issparse(X) and X.format == "csc":
         yield slice(0, n_samples), X, X.T
         return
     if sp.issparse(X):
-        bytes_per_row = (
-            (X.data.itemsize + X.indices.itemsize) * X.nnz / max(1, n_samples)
-        )
+        # A quarter of the size: a sparse block's temporaries (its squares,
+        # the float64 copy scipy makes of float32 data) are large next to it.
+        n_bytes = _BLOCK_BYTES / 4
+        bytes_per_row = (X.data.itemsize + X.indices.itemsize) * X.nnz / n_samples
     else:
+        n_bytes = _BLOCK_BYTES
         bytes_per_row = n_features * X.itemsize
-    step = max(1, int(_BLOCK_BYTES // max(1.0, bytes_per_row)))
+    step = max(1, int(n_bytes // max(1.0, bytes_per_row)))
     for start in range(0, n_samples, step):
         rows = slice(start, min(start + step, n_samples))
         if sp.issparse(X):

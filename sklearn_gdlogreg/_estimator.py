@@ -198,20 +198,28 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
             dtype=[np.float64, np.float32],
         )
         check_classification_targets(y)
-        classes, y_codes = np.unique(y, return_inverse=True)
+        # Not np.unique(y, return_inverse=True): it holds five arrays of
+        # len(y) at once, and memory during fit is meant to stay small.
+        classes = np.unique(y)
         if classes.shape[0] < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, "
                 f"but the data contains only one class: {classes[0]!r}."
             )
+        # Codes in the smallest integer type: one byte a sample below 256 classes.
+        y_codes = np.searchsorted(classes, y).astype(
+            np.min_scalar_type(classes.shape[0] - 1)
+        )
         weights = _validated_sample_weight(sample_weight, X.shape[0], X.dtype)
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=classes, y=y, sample_weight=weights
             )
-            weights = weights * per_class[y_codes].astype(X.dtype)
+            weights *= per_class.astype(X.dtype)[y_codes]
         total = float(weights.sum())
-        if np.count_nonzero(np.bincount(y_codes, weights=weights)) < 2:
+        class_totals = np.zeros(classes.shape[0])
+        np.add.at(class_totals, y_codes, weights)  # bincount would copy y_codes
+        if np.count_nonzero(class_totals) < 2:
             raise ValueError(
                 "Only one class has a non-zero total weight after sample_weight "
                 "and class_weight are applied; at least 2 classes are needed."
@@ -219,10 +227,11 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
 
         n_classes = classes.shape[0]
         penalty = 0.0 if np.isinf(self.C) else 1.0 / (self.C * total)
+        weights /= weights.dtype.type(total)
         objective = LogisticObjective(
             X=X,
-            y=y_codes.astype(X.dtype) if n_classes == 2 else y_codes,
-            weights=weights / weights.dtype.type(total),
+            y=y_codes,
+            weights=weights,
             n_outputs=1 if n_classes == 2 else n_classes,
             fit_intercept=self.fit_intercept,
             l2=(1 - self.l1_ratio) * penalty,
@@ -393,7 +402,11 @@ def _validated_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray
     if isinstance(sample_weight, Real):
         sample_weight = np.full(n_samples, sample_weight)
     weights = check_array(
-        sample_weight, ensure_2d=False, dtype=dtype, input_name="sample_weight"
+        sample_weight,
+        ensure_2d=False,
+        dtype=dtype,
+        copy=True,  # the caller scales it in place
+        input_name="sample_weight",
     )
     if weights.shape != (n_samples,):
         raise ValueError(

@@ -79,7 +79,7 @@ class LogisticObjective:
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
-        Integer class codes (float 0/1 for the binary case).
+        Class codes 0, ..., K-1, of any integer (or float) type.
     weights : ndarray of shape (n_samples,)
         Normalised sample weights, summing to one.
     n_outputs : int
@@ -114,7 +114,7 @@ class LogisticObjective:
 
     def _binary_pointwise(self, z: np.ndarray, rows: slice):
         y, s = self.y[rows], self.weights[rows]
-        sign = 2 * y - 1
+        sign = 2 * y.astype(z.dtype) - 1
         margin = z * sign  # positive: the true class is predicted
         # loss = log(1 + e^-margin) = -log(expit(margin)), from scipy's fast
         # expit; where expit underflows (margin < -745 in float64), log_expit.

@@ -48,10 +48,11 @@ def test_blocked_pass_at_several_points_equals_numpy(
 
 def test_sparse_row_blocks_are_views_of_the_data(rng, monkeypatch):
     X = sp.csr_matrix(sparse_data(rng))
-    monkeypatch.setattr(backends, "_BLOCK_BYTES", 64)
+    monkeypatch.setattr(backends, "_BLOCK_BYTES", 4 * 200)  # about 8 rows
     blocks = list(backends._row_blocks(X))
     assert len(blocks) > 3
     for rows, block, transpose in blocks:
+        assert block.nnz > 0
         assert np.shares_memory(block.data, X.data)
         assert np.shares_memory(transpose.indices, X.indices)
         np.testing.assert_array_equal(block.toarray(), X[rows].toarray())
