@@ -1,22 +1,32 @@
-"""Wall time of a fit against the peers, measured in one run.
+"""Wall time, objective and memory of a fit against the peers, in one run.
 
 Fits, alternating over repeats, ``GradientDescentLogisticRegression()`` with
 default settings, ``LogisticRegression()`` (lbfgs),
 ``SGDClassifier(loss="log_loss")`` and a plain notebook-style loop (constant
-step, full gradient, fixed iterations) on standardised ``make_classification``
-data, and prints wall time, iterations, the final objective (the same
-formula, ``LogisticRegression``'s divided by ``C * n``, for every model) and
-the time divided by lbfgs's. Also prints one plain ``X @ v`` (the memory
-bandwidth floor of a pass) and our time per iteration divided by it.
+step, full gradient, 100 iterations) on standardised ``make_classification``
+data (float64 and float32) and on sparse CSR data, and prints for each:
 
-Run: ``python benchmarks/bench_fit.py`` (``--sizes 300000 1000000`` for the
-full grid, ``--repeats 3``).
+- the best wall time and the iterations;
+- the final objective, the same formula for every model
+  (``LogisticRegression``'s divided by ``C * n``), and its gap to lbfgs's,
+  relative;
+- the time divided by lbfgs's;
+- the peak memory ``fit`` allocates (``tracemalloc``), as a % of X's size.
+
+For our estimator it also prints the cost of one loss-and-gradient pass and
+of one iteration (the fit's time beyond a ``max_iter=1`` fit, per further
+iteration) divided by one plain ``X @ v`` (the memory-bandwidth floor), and
+the float32 speed-up.
+
+Run: ``python benchmarks/bench_fit.py`` (300k rows), or
+``python benchmarks/bench_fit.py --sizes 300000 1000000 --repeats 3``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -29,16 +39,15 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 
+OURS, LBFGS = "ours (defaults)", "LogisticRegression"
+
 
 def objective(model, X, y, C=1.0) -> float:
-    """LogisticRegression's objective divided by C * n (binary, L2)."""
-    z = np.asarray(X @ model.coef_.ravel().astype(np.float64)) + float(
-        model.intercept_[0]
-    )
+    """LogisticRegression's objective divided by C * n (binary, L2), in float64."""
+    w = model.coef_.ravel().astype(np.float64)
+    z = np.asarray(X @ w, dtype=np.float64) + float(model.intercept_[0])
     loss = np.mean(np.logaddexp(0, z) - y * z)
-    return float(
-        loss + 0.5 / (C * len(y)) * np.sum(model.coef_.astype(np.float64) ** 2)
-    )
+    return float(loss + 0.5 / (C * len(y)) * (w @ w))
 
 
 class NotebookLoop:
@@ -58,51 +67,98 @@ class NotebookLoop:
         return self
 
 
-def models():
-    return {
-        "ours (defaults)": lambda: GradientDescentLogisticRegression(),
-        "LogisticRegression": lambda: LogisticRegression(),
-        "SGDClassifier": lambda: SGDClassifier(loss="log_loss"),
-        "notebook loop": lambda: NotebookLoop(),
-    }
+MODELS = {
+    OURS: GradientDescentLogisticRegression,
+    LBFGS: LogisticRegression,
+    "SGDClassifier": lambda: SGDClassifier(loss="log_loss"),
+    "notebook loop": NotebookLoop,
+}
 
 
-def time_matvec(X, repeats=5) -> float:
-    v = np.ones(X.shape[1], dtype=X.dtype)
+def best_time(function, repeats: int) -> float:
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        X @ v
+        function()
         best = min(best, time.perf_counter() - start)
     return best
 
 
-def run(X, y, repeats: int, label: str) -> None:
-    matvec = time_matvec(X)
-    times: dict[str, list[float]] = {name: [] for name in models()}
+def nbytes(X) -> int:
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def peak_fit_memory(make, X, y) -> int:
+    """Peak bytes allocated while fitting (numpy reports to tracemalloc)."""
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    make().fit(X, y)
+    peak = tracemalloc.get_traced_memory()[1] - start
+    tracemalloc.stop()
+    return peak
+
+
+def run(X, y, repeats: int, label: str) -> dict[str, float]:
+    v = np.ones(X.shape[1], dtype=X.dtype)
+    matvec = best_time(lambda: X @ v, 5)
+    times: dict[str, list[float]] = {name: [] for name in MODELS}
     fitted = {}
     for _ in range(repeats):
-        for name, make in models().items():  # alternate, so noise hits all alike
+        for name, make in MODELS.items():  # alternate, so noise hits all alike
             model = make()
             start = time.perf_counter()
             model.fit(X, y)
             times[name].append(time.perf_counter() - start)
             fitted[name] = model
-    print(f"\n{label}: one X @ v takes {matvec * 1e3:.1f} ms")
-    print(
-        f"  {'model':<20} {'time (s)':>9} {'iters':>6} {'objective':>14} {'/ lbfgs':>8}"
+    one_iteration = best_time(
+        lambda: GradientDescentLogisticRegression(max_iter=1).fit(X, y), repeats
     )
-    reference = min(times["LogisticRegression"])
+    reference = objective(fitted[LBFGS], X, y)
+    print(
+        f"\n{label}: X is {nbytes(X) / 2**20:.0f} MiB, one X @ v takes "
+        f"{matvec * 1e3:.1f} ms"
+    )
+    print(
+        f"  {'model':<19} {'time (s)':>8} {'iters':>6} {'objective':>13} "
+        f"{'gap':>9} {'/ lbfgs':>8} {'peak mem':>9}"
+    )
     for name, model in fitted.items():
         best = min(times[name])
-        n_iter = int(np.ravel(model.n_iter_)[0])
+        value = objective(model, X, y)
+        memory = peak_fit_memory(MODELS[name], X, y)
         print(
-            f"  {name:<20} {best:9.3f} {n_iter:6d} {objective(model, X, y):14.10f} "
-            f"{best / reference:8.2f}"
+            f"  {name:<19} {best:8.3f} {int(np.ravel(model.n_iter_)[0]):6d} "
+            f"{value:13.9f} {(value - reference) / reference:9.1e} "
+            f"{best / min(times[LBFGS]):8.2f} {100 * memory / nbytes(X):8.1f}%"
         )
-    ours = fitted["ours (defaults)"]
-    per_iter = min(times["ours (defaults)"]) / max(ours.n_iter_, 1)
-    print(f"  ours: time per iteration / one X @ v = {per_iter / matvec:.2f}")
+    ours = fitted[OURS]
+    objective_function = _objective_of(ours, X, y)
+    coef = np.zeros((X.shape[1] + 1, 1), dtype=X.dtype)
+    one_pass = best_time(lambda: objective_function.value_and_grad(coef), 5)
+    per_iteration = (min(times[OURS]) - one_iteration) / max(ours.n_iter_ - 1, 1)
+    print(
+        f"  ours: one loss-and-gradient pass / one X @ v = {one_pass / matvec:.2f}; "
+        f"one iteration / one X @ v = {per_iteration / matvec:.2f}"
+    )
+    return {"ours": min(times[OURS])}
+
+
+def _objective_of(model, X, y):
+    """Our objective on (X, y), as the estimator builds it, to time one pass."""
+    from sklearn_gdlogreg._objective import LogisticObjective
+
+    codes = (y == model.classes_[1]).astype(np.uint8)
+    return LogisticObjective(
+        X=X,
+        y=codes,
+        weights=np.full(X.shape[0], 1 / X.shape[0], dtype=X.dtype),
+        n_outputs=1,
+        fit_intercept=True,
+        l2=1 / X.shape[0],
+        l1=0.0,
+    )
 
 
 def main() -> None:
@@ -121,23 +177,20 @@ def main() -> None:
         )
         X = StandardScaler().fit_transform(X)
         y = y.astype(np.float64)
-        for dtype in (np.float64, np.float32):
-            run(
-                X.astype(dtype),
-                y,
-                args.repeats,
-                f"dense {n_samples} x {args.n_features} {dtype.__name__}",
-            )
+        label = f"dense {n_samples} x {args.n_features}"
+        f64 = run(X, y, args.repeats, f"{label} float64")
+        f32 = run(X.astype(np.float32), y, args.repeats, f"{label} float32")
+        print(f"\nfloat32 speed-up of ours: {f64['ours'] / f32['ours']:.2f}x")
+        del X
         X_sparse = sp.random(
             n_samples, 10 * args.n_features, density=0.01, format="csr", random_state=0
         )
         w = np.random.RandomState(0).normal(size=X_sparse.shape[1])
-        y_sparse = (
-            X_sparse @ w + 0.5 * np.random.RandomState(1).normal(size=n_samples) > 0
-        )
+        noise = 0.5 * np.random.RandomState(1).normal(size=n_samples)
+        y_sparse = (X_sparse @ w + noise > 0).astype(np.float64)
         run(
             X_sparse,
-            y_sparse.astype(np.float64),
+            y_sparse,
             args.repeats,
             f"sparse CSR {n_samples} x {X_sparse.shape[1]}, 1% non-zero",
         )

@@ -71,9 +71,9 @@ def _row_blocks(X) -> Iterator[tuple[slice, Any, Any]]:
         yield slice(0, n_samples), X, X.T
         return
     if sp.issparse(X):
-        # A quarter of the size: a sparse block's temporaries (its squares,
-        # the float64 copy scipy makes of float32 data) are large next to it.
-        n_bytes = _BLOCK_BYTES / 4
+        # Half the size: a sparse block's temporaries (its squares, the
+        # float64 copy scipy makes of float32 data) are large next to it.
+        n_bytes = _BLOCK_BYTES / 2
         bytes_per_row = (X.data.itemsize + X.indices.itemsize) * X.nnz / n_samples
     else:
         n_bytes = _BLOCK_BYTES
@@ -101,7 +101,7 @@ def linear_pass(
         shape (1,) or (n_outputs,) to match.
     pointwise : callable
         ``pointwise(Z_block, rows) -> (loss_sum, R_block)``, with ``R_block``
-        of the shape of ``Z_block``.
+        of the shape of ``Z_block``. It may overwrite ``Z_block``.
 
     Returns
     -------

@@ -17,7 +17,7 @@ def make_objective(rng, n_outputs, fit_intercept=True, l2=0.1, l1=0.0, X=None):
     weights = rng.uniform(0.1, 2, size=X.shape[0])
     return LogisticObjective(
         X=X,
-        y=y.astype(float) if n_outputs == 1 else y,
+        y=y,
         weights=weights / weights.sum(),
         n_outputs=n_outputs,
         fit_intercept=fit_intercept,
