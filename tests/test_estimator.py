@@ -75,16 +75,40 @@ def test_raw_iris_converges_with_defaults():
     assert_same_model(tight, ref, X)
 
 
-def test_maximum_likelihood_on_raw_data_matches_statsmodels():
+def statsmodels_data(name):
+    """Raw, unscaled data from statsmodels: features and integer labels."""
     sm = pytest.importorskip("statsmodels.api")
-    data = sm.datasets.spector.load_pandas()  # GPA ~3, TUCE ~20: raw, unscaled
-    X, y = data.exog.to_numpy(), data.endog.to_numpy().astype(int)
-    ours = GradientDescentLogisticRegression(C=np.inf, tol=1e-8, max_iter=20_000).fit(
-        X, y
-    )
-    mle = sm.Logit(y, sm.add_constant(X)).fit(disp=0).params
-    np.testing.assert_allclose(ours.intercept_[0], mle[0], rtol=1e-5)
-    np.testing.assert_allclose(ours.coef_[0], mle[1:], rtol=1e-5)
+    if name == "spector":  # GPA ~3, TUCE ~20
+        data = sm.datasets.spector.load_pandas()
+        return data.exog.to_numpy(), data.endog.to_numpy().astype(int)
+    if name == "fair":  # ages ~30, years married ~10; any affair or none
+        data = sm.datasets.fair.load_pandas()
+        return data.exog.to_numpy(), (data.endog.to_numpy() > 0).astype(int)
+    # anes96: party identification, 7 classes; population logs, ages, incomes
+    data = sm.datasets.anes96.load_pandas()
+    columns = ["logpopul", "selfLR", "age", "educ", "income"]
+    return data.exog[columns].to_numpy(), data.endog.to_numpy().astype(int)
+
+
+@pytest.mark.parametrize("name", ["spector", "fair", "anes96"])
+def test_maximum_likelihood_on_raw_data_matches_statsmodels(name):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y = statsmodels_data(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # within max_iter=1000
+        ours = GradientDescentLogisticRegression(C=np.inf, tol=1e-8).fit(X, y)
+    design = sm.add_constant(X)
+    if len(ours.classes_) == 2:
+        mle = sm.Logit(y, design).fit(disp=0).params
+        found = np.concatenate([ours.intercept_, ours.coef_[0]])
+    else:
+        # MNLogit measures every class against class 0; the symmetric
+        # softmax's differences to class 0 are the same parameters.
+        mle = sm.MNLogit(y, design).fit(disp=0, maxiter=200).params
+        coef = np.vstack([ours.intercept_, ours.coef_.T])
+        found = coef[:, 1:] - coef[:, [0]]
+    # Four significant digits.
+    np.testing.assert_allclose(found, mle, rtol=5e-5)
 
 
 def test_string_labels_and_label_order():
@@ -265,3 +289,22 @@ def test_constant_step_on_standardised_data_is_the_notebooks_update():
         clf.fit(X, y)
     np.testing.assert_allclose(clf.coef_[0], w, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(clf.intercept_[0], b, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["nesterov", "gd"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_feature_units_do_not_change_the_iterations(solver, n_classes):
+    # Centring and the metric make the steps independent of the features'
+    # units: rescaled and shifted features give the same iterates (only
+    # rounding differs), hence about the same number of iterations.
+    X, y = badly_scaled_classification(n_classes)
+    scale, shift = np.array([1e-3, 1, 1e3, 10, 1e2]), np.array([5, -1e3, 0, 1e4, 2])
+    fits = [
+        GradientDescentLogisticRegression(solver=solver, C=np.inf, tol=1e-8).fit(Z, y)
+        for Z in (X, X * scale + shift)
+    ]
+    assert abs(fits[0].n_iter_ - fits[1].n_iter_) <= 2
+    np.testing.assert_allclose(fits[1].coef_ * scale, fits[0].coef_, rtol=1e-5)
+    np.testing.assert_allclose(
+        fits[1].predict_proba(X * scale + shift), fits[0].predict_proba(X), atol=1e-7
+    )

@@ -1,0 +1,56 @@
+"""Lean memory: fit never copies X, and allocates little besides (issue 3).
+
+The peak of what ``fit`` allocates, measured with ``tracemalloc`` (numpy
+reports its allocations to it), must stay under 10% of X's size. What it does
+allocate is a few arrays of length n_samples (labels, weights; 9 to 17 bytes
+a sample) and temporaries the size of one block of rows (about 2 MiB), so X
+needs a few hundred bytes a row and some tens of MiB for the 10% to hold.
+"""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_gdlogreg import GradientDescentLogisticRegression
+
+
+def data_size(X) -> int:
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def make_X(kind, rng):
+    n_samples = 60_000
+    if kind == "csr":  # 50 non-zeros a row, one in each 40 columns: 600 bytes a row
+        indices = np.arange(0, 2_000, 40) + rng.randint(0, 40, size=(n_samples, 50))
+        X = sp.csr_matrix(
+            (
+                rng.normal(size=indices.size),
+                indices.ravel(),
+                np.arange(n_samples + 1) * 50,
+            ),
+            shape=(n_samples, 2_000),
+        )
+    else:
+        X = rng.normal(size=(n_samples, 200)).astype(np.dtype(kind[:7]))
+        if kind.endswith("F"):
+            X = np.asfortranarray(X)
+    y = X @ rng.normal(scale=0.1, size=X.shape[1]) + rng.normal(size=n_samples) > 0
+    return X, y.astype(int)
+
+
+@pytest.mark.parametrize("kind", ["float64", "float32", "float64, F-ordered", "csr"])
+def test_peak_memory_of_fit_is_under_a_tenth_of_X(kind):
+    X, y = make_X(kind, np.random.RandomState(0))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        clf = GradientDescentLogisticRegression().fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert clf.coef_.dtype == (np.float32 if kind == "float32" else np.float64)
+    assert peak < 0.1 * data_size(X), f"{peak / data_size(X):.1%} of X"
