@@ -176,7 +176,6 @@ def main() -> None:
             random_state=0,
         )
         X = StandardScaler().fit_transform(X)
-        y = y.astype(np.float64)
         label = f"dense {n_samples} x {args.n_features}"
         f64 = run(X, y, args.repeats, f"{label} float64")
         f32 = run(X.astype(np.float32), y, args.repeats, f"{label} float32")
@@ -187,7 +186,7 @@ def main() -> None:
         )
         w = np.random.RandomState(0).normal(size=X_sparse.shape[1])
         noise = 0.5 * np.random.RandomState(1).normal(size=n_samples)
-        y_sparse = (X_sparse @ w + noise > 0).astype(np.float64)
+        y_sparse = (X_sparse @ w + noise > 0).astype(int)
         run(
             X_sparse,
             y_sparse,

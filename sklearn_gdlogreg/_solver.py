@@ -5,13 +5,16 @@ report. Generalised in three ways, each optional:
 
 - the step ``t`` is either constant (``w -= t * grad``) or adapted by
   backtracking: it is halved until the sufficient-decrease test of proximal
-  gradient descent holds, and allowed to grow again after each accepted step;
+  gradient descent holds, and allowed to grow again after each accepted step
+  (by ``_GROW`` at most, and not past the curvature just measured);
 - the update can be accelerated (Nesterov / FISTA), with the adaptive restart
-  of O'Donoghue and Candes (2015) whenever the momentum points uphill;
+  of O'Donoghue and Candes (2015) whenever the momentum points uphill. The
+  new point and the next momentum point are evaluated together, in one call
+  (one read of the data);
 - the update is a proximal step, so an L1 penalty gives exact zeros.
 
 The solver knows nothing about logistic regression or scikit-learn. It sees a
-``problem`` (``value_and_grad``, ``penalty_l1``) and a ``geometry``
+``problem`` (``values_and_grads``, ``penalty_l1``) and a ``geometry``
 (``direction``, ``inner``, ``prox``, ``optimality``; see
 ``_objective.Geometry``), never warns and never prints: it returns a
 :class:`SolverResult` and reports each iteration to an optional callback.
