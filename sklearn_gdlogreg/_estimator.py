@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -20,7 +21,9 @@ from ._objective import Geometry, LogisticObjective
 from ._solver import SolverResult, gradient_descent
 
 
-class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
+class GradientDescentLogisticRegression(
+    CallbackSupportMixin, ClassifierMixin, BaseEstimator
+):
     """Logistic regression trained by (accelerated) gradient descent.
 
     Minimises exactly the objective of scikit-learn's ``LogisticRegression``
@@ -171,8 +174,14 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model by gradient descent.
+
+        Each iteration is reported to the callbacks set with
+        ``set_callbacks`` (``sklearn.callback``) as a subtask ``"gd-iter"``
+        of the fit, as ``LogisticRegression``'s lbfgs iterations are; a
+        callback can stop the fit after any iteration.
 
         Parameters
         ----------
@@ -238,6 +247,7 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
             l1=self.l1_ratio * penalty,
         )
         adaptive = isinstance(self.learning_rate, str)  # "auto"
+        reporter = _IterationReporter(self, X, y, sample_weight, objective, classes)
         result = gradient_descent(
             objective,
             # "auto" steps in the full metric; constant steps stay plain
@@ -249,16 +259,15 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
             accelerated=self.solver == "nesterov",
             max_iter=self.max_iter,
             tol=self.tol,
-            callback=self._report if self.verbose else None,
+            callback=reporter,
         )
         self._warn_unless_converged(result)
 
-        W, b = objective.split(result.coef)
-        self.classes_ = classes
-        self.coef_ = np.ascontiguousarray(W.T)
-        self.intercept_ = np.array(b, dtype=X.dtype)
+        for name, value in _fitted_attributes(objective, result.coef, classes).items():
+            setattr(self, name, value)
         self.n_iter_ = result.n_iter
         self.loss_curve_ = result.objective_history
+        reporter.close()
         return self
 
     def _initial_coef(self, classes, n_features, n_outputs, dtype) -> np.ndarray:
@@ -275,18 +284,8 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
                 coef[n_features] = self.intercept_
         return coef
 
-    def _report(
-        self, iteration: int, objective: float, optimality: float, step: float
-    ) -> None:
-        """The notebook's printout, every ``verbose`` iterations."""
-        if iteration % int(self.verbose) == 0:
-            print(
-                f"iteration {iteration:>6}   objective {objective:.10g}   "
-                f"gradient max-norm {optimality:.3g}   step {step:.3g}"
-            )
-
     def _warn_unless_converged(self, result: SolverResult) -> None:
-        if result.converged:
+        if result.converged or result.status == "stopped":  # stopped: as asked
             return
         reason = {
             "max_iter": f"did not converge in max_iter={self.max_iter} iterations",
@@ -420,3 +419,78 @@ def _validated_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray
             "sample_weight is all zero; at least one sample needs a positive weight."
         )
     return weights
+
+
+def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:
+    """``classes_``, ``coef_`` and ``intercept_`` for the solver's ``coef``."""
+    W, b = objective.split(coef)
+    return {
+        "classes_": classes,
+        "coef_": np.ascontiguousarray(W.T),
+        "intercept_": np.array(b, dtype=coef.dtype),
+    }
+
+
+class _IterationReporter:
+    """What the estimator does with each iteration of the solver.
+
+    Prints the notebook's report every ``verbose`` iterations, and reports
+    the fit and its iterations to scikit-learn's callbacks (``set_callbacks``)
+    as ``LogisticRegression``'s lbfgs path does: the fit is a task, each
+    iteration a subtask ``"gd-iter"`` that begins at the iteration's starting
+    point and ends at its result. Like lbfgs's, the last subtask is begun
+    but never run; ``close`` ends it empty.
+    """
+
+    def __init__(self, estimator, X, y, sample_weight, objective, classes):
+        self.estimator, self.X, self.y = estimator, X, y
+        self.objective, self.classes = objective, classes
+        self.verbose = int(estimator.verbose)
+        self.metadata = (
+            None if sample_weight is None else {"sample_weight": sample_weight}
+        )
+        self.context = self.task = None
+        if hasattr(estimator, "_skl_callbacks"):
+            self.context = estimator._init_callback_context(
+                max_subtasks=estimator.max_iter + 1
+            )
+            self.context.call_on_fit_task_begin(
+                estimator=estimator, X=X, y=y, metadata=self.metadata
+            )
+
+    def __call__(self, iteration, coef, objective, optimality, step) -> bool:
+        if self.verbose and iteration % self.verbose == 0:
+            print(
+                f"iteration {iteration:>6}   objective {objective:.10g}   "
+                f"gradient max-norm {optimality:.3g}   step {step:.3g}"
+            )
+        if self.context is None:
+            return False
+        stop = False
+        hooks = {
+            "estimator": self.estimator,
+            "X": self.X,
+            "y": self.y,
+            "metadata": self.metadata,
+        }
+        # Evaluated only if a callback asks for a fitted estimator.
+        attributes = lambda: _fitted_attributes(self.objective, coef, self.classes)  # noqa: E731
+        if self.task is not None:
+            stop = self.task.call_on_fit_task_end(
+                **hooks, reconstruction_attributes=attributes
+            )
+        self.task = self.context.subcontext(task_name="gd-iter")
+        self.task.call_on_fit_task_begin(**hooks, reconstruction_attributes=attributes)
+        return stop
+
+    def close(self) -> None:
+        if self.context is None:
+            return
+        self.task.call_on_fit_task_end(estimator=self.estimator)
+        self.context.call_on_fit_task_end(
+            estimator=self.estimator,
+            X=self.X,
+            y=self.y,
+            metadata=self.metadata,
+            reconstruction_attributes={},
+        )

@@ -47,8 +47,8 @@ class StepGeometry(Protocol):
     def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float: ...
 
 
-# callback(iteration, objective, optimality, step)
-Callback = Callable[[int, float, float, float], None]
+# callback(iteration, coef, objective, optimality, step) -> True to stop the run
+Callback = Callable[[int, np.ndarray, float, float, float], bool | None]
 
 # Backtracking: shrink and growth factors, and how many halvings make a failure.
 _SHRINK = 0.5
@@ -64,7 +64,8 @@ class SolverResult:
     ``"diverged"`` (a constant step made the objective or the coefficients
     non-finite; ``coef`` is the last finite iterate) or ``"stalled"``
     (backtracking could not decrease the objective any more: the limit of
-    floating-point precision). ``objective_history[k]`` is the objective
+    floating-point precision) or ``"stopped"`` (the callback asked to stop).
+    ``objective_history[k]`` is the objective
     after ``k`` iterations (index 0 is the starting point).
     """
 
@@ -214,8 +215,9 @@ def gradient_descent(
     tol : float
         Stop when ``geometry.optimality`` is at most ``tol``.
     callback : callable, optional
-        ``callback(iteration, objective, optimality, step)`` at the start
-        (iteration 0) and after each iteration.
+        ``callback(iteration, coef, objective, optimality, step)`` at the
+        start (iteration 0) and after each iteration; ``coef`` must not be
+        modified. If it returns True, the run stops there.
 
     Returns
     -------
@@ -229,8 +231,9 @@ def gradient_descent(
     optimality = geometry.optimality(x.coef, x.grad)
     status = "converged" if optimality <= tol else "max_iter"
     n_iter = 0
-    if callback is not None:
-        callback(0, x.total, optimality, step)
+    stop = callback is not None and callback(0, x.coef, x.total, optimality, step)
+    if stop and status != "converged":
+        status = "stopped"
     while status == "max_iter" and n_iter < max_iter:
         theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
         beta = (theta - 1) / theta_next if accelerated else 0.0
@@ -263,10 +266,13 @@ def gradient_descent(
         x = new
         history.append(x.total)
         optimality = geometry.optimality(x.coef, x.grad)
-        if callback is not None:
-            callback(n_iter, history[-1], optimality, step)
+        stop = callback is not None and callback(
+            n_iter, x.coef, x.total, optimality, step
+        )
         if optimality <= tol:
             status = "converged"
+        elif stop:
+            status = "stopped"
     return SolverResult(
         coef=x.coef,
         n_iter=n_iter,

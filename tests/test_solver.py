@@ -129,9 +129,21 @@ def test_callback_sees_every_iteration_and_input_is_not_modified():
         coef0=x0,
         max_iter=50,
         tol=0.0,
-        callback=lambda it, f, opt, step: seen.append((it, f)),
+        callback=lambda it, coef, f, opt, step: seen.append((it, f)),
     )
     assert [it for it, _ in seen] == list(range(51))
     np.testing.assert_allclose([f for _, f in seen], result.objective_history)
     assert result.status == "max_iter" and result.n_iter == 50
     assert not x0.any()
+
+
+def test_callback_can_stop_the_run():
+    seen = []
+
+    def stop_after_three(it, coef, f, opt, step):
+        seen.append(coef.copy())
+        return it == 3
+
+    result = solve(coef0=np.zeros(3), max_iter=50, tol=0.0, callback=stop_after_three)
+    assert result.status == "stopped" and result.n_iter == 3
+    np.testing.assert_array_equal(seen[-1], result.coef)
