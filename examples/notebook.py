@@ -13,10 +13,18 @@ respect to the linear score is exactly ``y_pred - y`` (the sigmoid's
 derivative cancels against the log-loss's). The extra factor, at most 1/4,
 shrinks and distorts every step.
 
-Run: ``python examples/notebook.py``
+It writes ``notebook.png``: the mean log-loss per iteration of the
+notebook's loop with its gradient and with the corrected one, and of the
+estimator's constant-step loop.
+
+Run: ``python examples/notebook.py [--output DIR]``
 """
 
+import warnings
+
 import numpy as np
+from _output import output_dir
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 
@@ -55,16 +63,43 @@ def mean_log_loss(x, y, w, b):
 
 
 def notebook_loop(x, y, learning_rate, n_iter, corrected):
-    """The notebook's loop, with its gradient or the correct one."""
+    """The notebook's loop, with its gradient or the correct one.
+
+    Returns the weights, the bias and the mean log-loss before each update
+    and after the last.
+    """
     w, b = np.zeros((x.shape[1], 1)), np.zeros((1, 1))
+    losses = []
     for _ in range(n_iter):
+        losses.append(mean_log_loss(x, y, w, b))
         y_pred = sigmoid(x @ w + b)  # forward pass
         grad_y_pred = y_pred - y  # gradient of the log-loss w.r.t. the score
         if not corrected:
             grad_y_pred = sigmoid_derivative(grad_y_pred) * grad_y_pred  # the bug
         w -= learning_rate * x.T @ grad_y_pred  # update
         b -= learning_rate * grad_y_pred.sum(axis=0)
-    return w, b
+    losses.append(mean_log_loss(x, y, w, b))
+    return w, b, losses
+
+
+def save_figure(curves, path) -> None:
+    """Draw the loss curves, if matplotlib is installed (the examples extra)."""
+    try:
+        from _output import pyplot, save
+
+        plt = pyplot()
+    except ImportError:
+        print("(matplotlib is not installed: no figure)")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, losses in curves.items():
+        ax.plot(losses, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("mean log-loss")
+    ax.set_title("The notebook's data: its loop, its gradient and the estimator")
+    ax.legend()
+    save(fig, path.parent, path.name)
 
 
 def main() -> None:
@@ -73,10 +108,14 @@ def main() -> None:
     y = generate_Y(batch_size, output_size)
 
     print("The notebook's loop (sum of losses, learning_rate=1e-2, 500 iterations):")
+    curves = {}
     for corrected in (False, True):
-        w, b = notebook_loop(x, y, learning_rate=1e-2, n_iter=500, corrected=corrected)
+        w, b, losses = notebook_loop(
+            x, y, learning_rate=1e-2, n_iter=500, corrected=corrected
+        )
         label = "corrected gradient" if corrected else "notebook's gradient"
         print(f"  {label:<20} mean log-loss {mean_log_loss(x, y, w, b):.6f}")
+        curves[f"notebook loop, {label}"] = losses
 
     # The estimator minimises the *mean* loss (plus an L2 penalty, C=1 by
     # default, which also keeps these separable classes from driving the
@@ -97,6 +136,16 @@ def main() -> None:
         f"{auto.n_iter_} iterations to the same objective "
         f"({auto.loss_curve_[-1]:.8f} vs {clf.loss_curve_[-1]:.8f})."
     )
+    # The estimator's loss_curve_ includes the L2 term (C=1); without it:
+    no_penalty = GradientDescentLogisticRegression(
+        C=np.inf, solver="gd", learning_rate=1.0, max_iter=500, tol=0.0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0: all 500
+        curves["estimator, solver='gd', learning_rate=1, C=inf"] = no_penalty.fit(
+            x, y.ravel()
+        ).loss_curve_
+    save_figure(curves, output_dir(__doc__.splitlines()[0]) / "notebook.png")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Logistic regression by gradient descent, as a scikit-learn estimator."""
 
 from ._estimator import GradientDescentLogisticRegression
+from .plotting import LossCurveDisplay
 
-__all__ = ["GradientDescentLogisticRegression"]
+__all__ = ["GradientDescentLogisticRegression", "LossCurveDisplay"]
 __version__ = "0.1.0"

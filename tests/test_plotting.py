@@ -1,0 +1,71 @@
+"""LossCurveDisplay draws what the estimators recorded."""
+
+import matplotlib
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from sklearn_gdlogreg import GradientDescentLogisticRegression, LossCurveDisplay
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+@pytest.fixture
+def fits():
+    X, y = load_iris(return_X_y=True)
+    return [
+        GradientDescentLogisticRegression(solver=solver).fit(X, y)
+        for solver in ("gd", "nesterov")
+    ]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_from_estimator_draws_the_loss_curve(fits):
+    display = LossCurveDisplay.from_estimator(fits[0], name="plain")
+    (line,) = display.lines_
+    np.testing.assert_array_equal(line.get_ydata(), fits[0].loss_curve_)
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(fits[0].n_iter_ + 1))
+    assert display.ax_.get_legend().get_texts()[0].get_text() == "plain"
+    assert display.figure_ is display.ax_.figure
+    assert display.ax_.get_xlabel() == "iteration"
+
+
+def test_overlay_on_one_axes_and_default_labels(fits):
+    _, ax = plt.subplots()
+    display = LossCurveDisplay.from_estimators(fits, ax=ax, kind="gap")
+    assert display.ax_ is ax and len(ax.get_lines()) == 2
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "solver='gd'",
+        "GradientDescentLogisticRegression",
+    ]
+    assert ax.get_yscale() == "log"
+    lowest = min(fit.loss_curve_.min() for fit in fits)
+    gap = display.lines_[0].get_ydata()
+    expected = fits[0].loss_curve_ - lowest
+    finite = np.isfinite(gap)
+    np.testing.assert_allclose(gap[finite], expected[finite])
+    assert (expected[~finite] <= 0).all()
+    # Another display on the same axes adds its curve.
+    LossCurveDisplay.from_estimator(fits[1], ax=ax, name="again")
+    assert len(ax.get_lines()) == 3
+
+
+def test_bad_input_gives_clear_errors(fits):
+    with pytest.raises(ValueError, match="kind must be one of"):
+        LossCurveDisplay.from_estimators(fits, kind="loss")
+    with pytest.raises(ValueError, match="empty"):
+        LossCurveDisplay.from_estimators({})
+    with pytest.raises(ValueError, match="2 loss curves but 1 names"):
+        LossCurveDisplay(loss_curves=[[1.0], [2.0]], names=["a"])
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        LossCurveDisplay.from_estimator(GradientDescentLogisticRegression())
+    with pytest.raises(TypeError, match="dict of name to estimator"):
+        LossCurveDisplay.from_estimators(3)
