@@ -1,6 +1,16 @@
+import os
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+
+try:  # property tests: fixed examples in CI (.ci/run), fresh ones elsewhere
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+except ImportError:
+    pass
 
 
 @pytest.fixture
