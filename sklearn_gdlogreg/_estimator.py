@@ -37,9 +37,14 @@ class GradientDescentLogisticRegression(
     with the same ``C`` and ``l1_ratio``; with ``C=np.inf`` it gives the
     maximum-likelihood estimate. The loop is a teaching notebook's (forward
     pass, loss, gradient, update, report), made exact, robust and fast: the
-    gradient is the true one, steps are taken on an implicitly centred and
-    standardised problem (an exact change of variables that never copies
-    ``X``), and the L1 part is handled by proximal steps.
+    gradient is the true one, steps are taken on an implicitly centred,
+    standardised and (with ``learning_rate="auto"``) decorrelated problem (an
+    exact change of variables that never copies ``X``), each iteration reads
+    ``X`` once, and the L1 part is handled by proximal steps.
+
+    Each iteration is reported to scikit-learn's callbacks
+    (``set_callbacks``, ``sklearn.callback``), and ``LossCurveDisplay``
+    draws ``loss_curve_``.
 
     Parameters
     ----------
@@ -55,8 +60,12 @@ class GradientDescentLogisticRegression(
         overflows stops the fit with a ``ConvergenceWarning`` and the last
         finite coefficients. ``"auto"`` starts from that largest step (4 or
         2) and adapts it by backtracking: it halves the step until the
-        objective decreases enough and lets it grow again after
-        each accepted step, so it never needs tuning.
+        objective decreases enough and lets it grow again after each
+        accepted step (by 1.25 at most, and not past the curvature it has
+        just measured), so it never needs tuning. With ``"auto"``, dense
+        ``X`` of at most 256 features and no L1 term, the steps are also
+        taken in the metric of the whole Hessian bound (the covariance of
+        the features), which removes the effect of correlated features.
     solver : {"nesterov", "gd"}, default="nesterov"
         ``"gd"`` is plain gradient descent, the notebook's update.
         ``"nesterov"`` adds Nesterov momentum with adaptive restart (FISTA
@@ -110,6 +119,7 @@ class GradientDescentLogisticRegression(
 
     See Also
     --------
+    LossCurveDisplay : Plot ``loss_curve_`` of one or several fits.
     sklearn.linear_model.LogisticRegression : The same model, fitted by
         quasi-Newton, Newton or coordinate-descent solvers.
     sklearn.linear_model.SGDClassifier : Stochastic gradient descent,

@@ -50,6 +50,11 @@ class LossCurveDisplay:
     figure_ : matplotlib Figure
         The figure holding ``ax_``.
 
+    See Also
+    --------
+    GradientDescentLogisticRegression : Records ``loss_curve_`` when fitted.
+    sklearn.inspection.DecisionBoundaryDisplay : The model's decision regions.
+
     Examples
     --------
     >>> import matplotlib
