@@ -60,3 +60,21 @@ def test_skops_round_trip_trusts_only_our_estimator(case):
     assert sio.get_untrusted_types(data=data) == [OUR_TYPE]
     loaded = sio.loads(data, trusted=[OUR_TYPE])
     assert_same_predictions(loaded, model, X)
+
+
+def test_callbacks_are_saved_unless_removed():
+    sio = pytest.importorskip("skops.io")
+    from sklearn.callback import ScoringMonitor
+
+    X, y = load_iris(return_X_y=True)
+    clf = GradientDescentLogisticRegression().set_callbacks(
+        ScoringMonitor(scoring="accuracy")
+    )
+    clf.fit(X, y)
+    assert OUR_TYPE in sio.get_untrusted_types(data=sio.dumps(clf))
+    assert len(sio.get_untrusted_types(data=sio.dumps(clf))) > 1
+    data = sio.dumps(clf.set_callbacks())  # as the README says
+    assert sio.get_untrusted_types(data=data) == [OUR_TYPE]
+    np.testing.assert_array_equal(
+        sio.loads(data, trusted=[OUR_TYPE]).predict_proba(X), clf.predict_proba(X)
+    )
