@@ -69,3 +69,43 @@ def test_bad_input_gives_clear_errors(fits):
         LossCurveDisplay.from_estimator(GradientDescentLogisticRegression())
     with pytest.raises(TypeError, match="dict of name to estimator"):
         LossCurveDisplay.from_estimators(3)
+
+
+def test_matplotlib_is_imported_only_to_draw():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sklearn_gdlogreg; from sklearn_gdlogreg import LossCurveDisplay; "
+        "print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_overlay_the_candidates_of_a_grid_search():
+    # The README's recipe: refit each candidate, then overlay the curves.
+    import warnings
+
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid = GridSearchCV(
+            GradientDescentLogisticRegression(solver="gd"),
+            {"learning_rate": [0.5, 2.0, "auto"]},
+        ).fit(X, y)
+        fits = {
+            str(params): clone(grid.estimator).set_params(**params).fit(X, y)
+            for params in grid.cv_results_["params"]
+        }
+    display = LossCurveDisplay.from_estimators(fits, kind="gap")
+    labels = [text.get_text() for text in display.ax_.get_legend().get_texts()]
+    assert labels == [str(params) for params in grid.cv_results_["params"]]
+    for line, fit in zip(display.lines_, fits.values(), strict=True):
+        assert len(line.get_ydata()) == fit.n_iter_ + 1
