@@ -29,7 +29,8 @@ import scipy.sparse as sp
 # A block of rows is sized to stay in the cache (a few MiB at most).
 _BLOCK_BYTES = 2**21
 
-Pointwise = Callable[[np.ndarray, slice], tuple[float, np.ndarray]]
+# pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block)
+Pointwise = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 
 
 def _compressed_view(like, layout: str, arrays, shape):
@@ -89,33 +90,55 @@ def _row_blocks(X) -> Iterator[tuple[slice, Any, Any]]:
 
 
 def linear_pass(
-    X, points: Sequence[tuple[np.ndarray, np.ndarray]], pointwise: Pointwise
+    X,
+    y: np.ndarray,
+    weights: np.ndarray,
+    points: Sequence[tuple[np.ndarray, np.ndarray]],
+    pointwise: Pointwise,
 ) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """Loss and gradient pieces of a linear model at several points, one read of ``X``.
 
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
+    y, weights : ndarray of shape (n_samples,)
+        Labels and sample weights, handed to ``pointwise`` block by block.
     points : sequence of ``(W, b)``
         ``W`` of shape (n_features,) or (n_features, n_outputs), ``b`` of
         shape (1,) or (n_outputs,) to match.
     pointwise : callable
-        ``pointwise(Z_block, rows) -> (loss_sum, R_block)``, with ``R_block``
-        of the shape of ``Z_block``. It may overwrite ``Z_block``.
+        ``pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block)``,
+        with ``R_block`` of the shape of ``Z_block``. It may overwrite
+        ``Z_block``.
 
     Returns
     -------
     list of ``(loss, grad_W, grad_b)``, one per point
         The sum of the blocks' losses, ``X.T @ R`` and ``R.sum(axis=0)``.
     """
+    if is_dask(X):
+        parts = _dask_map(_linear_pass, X, [y, weights], points, pointwise)
+        return [
+            (
+                sum(part[i][0] for part in parts),
+                sum(part[i][1] for part in parts),
+                sum(part[i][2] for part in parts),
+            )
+            for i in range(len(points))
+        ]
+    return _linear_pass(X, y, weights, points, pointwise)
+
+
+def _linear_pass(X, y, weights, points, pointwise):
     losses = [0.0] * len(points)
     grads_W = [np.zeros_like(W) for W, _ in points]
     grads_b = [np.zeros_like(b) for _, b in points]
     for rows, X_b, X_b_T in _row_blocks(X):
+        y_b, w_b = y[rows], weights[rows]
         for i, (W, b) in enumerate(points):
             Z = X_b @ W
             Z += b
-            loss, R = pointwise(Z, rows)
+            loss, R = pointwise(Z, y_b, w_b)
             losses[i] += loss
             grads_W[i] += X_b_T @ R
             grads_b[i] += R.sum(axis=0)
@@ -144,34 +167,46 @@ def column_moments(
         raise ValueError("covariance=True needs a dense X")
     # Sparse moments subtract E[x]^2 from E[x^2]: float64 keeps that exact enough.
     dtype = np.float64 if sp.issparse(X) else X.dtype
-    mean, spread = _moments(X, weights, covariance, dtype)
-    if not np.isfinite(spread).all():
-        mean, spread = _moments(X, weights, covariance, np.float64)
-    return mean, spread
+    for precision in (dtype, np.float64):
+        if is_dask(X):  # each chunk summarised where it lives, merged here
+            parts = _dask_map(_moments, X, [weights], covariance, precision)
+        else:
+            parts = [_moments(X, weights, covariance, precision)]
+        mean, spread, seen = _merge_moments(parts, covariance)
+        if np.isfinite(spread).all():
+            break
+    return mean, spread / seen
 
 
 def _moments(X, weights, covariance: bool, dtype):
+    """``(mean, spread, weight)`` of X's rows: Chan's merge of its blocks."""
     weights = np.asarray(weights, dtype=dtype)
-    mean = np.zeros(X.shape[1])
-    shape = (X.shape[1],) * (2 if covariance else 1)
-    spread = np.zeros(shape)  # weighted centred sums of squares (or products)
-    seen = 0.0  # weight of the blocks merged so far
+    summary = (0.0, 0.0, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
         for rows, X_b, X_b_T in _row_blocks(X):
             w_b = weights[rows]
             weight_b = float(w_b.sum(dtype=np.float64))
-            if weight_b == 0:
-                continue
-            mean_b, spread_b = _block_moments(X_b, X_b_T, w_b, weight_b, covariance)
-            delta = mean_b - mean
-            total = seen + weight_b
-            mean += delta * (weight_b / total)
-            spread += spread_b
-            spread += (np.outer(delta, delta) if covariance else delta**2) * (
-                seen * weight_b / total
-            )
-            seen = total
-    return mean, spread / seen
+            if weight_b > 0:
+                block = _block_moments(X_b, X_b_T, w_b, weight_b, covariance)
+                # Merged as it comes: one (n_features, n_features) sum at a time.
+                summary = _merge_moments([summary, (*block, weight_b)], covariance)
+    return summary
+
+
+def _merge_moments(parts, covariance: bool):
+    """Merge ``(mean, spread, weight)`` summaries (Chan, Golub and LeVeque)."""
+    parts = [part for part in parts if part[2] > 0]
+    if not parts:  # no weight at all (a chunk may have none)
+        return 0.0, 0.0, 0.0
+    mean, spread, seen = parts[0]
+    for mean_b, spread_b, weight_b in parts[1:]:
+        delta = mean_b - mean
+        total = seen + weight_b
+        mean = mean + delta * (weight_b / total)
+        shift = np.outer(delta, delta) if covariance else delta**2
+        spread = spread + spread_b + shift * (seen * weight_b / total)
+        seen = total
+    return mean, spread, seen
 
 
 def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
@@ -200,3 +235,29 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
         np.square(centred, out=centred)
         spread_b = w_b @ centred - weight_b * residual**2
     return mean_b + residual, spread_b.astype(np.float64)
+
+
+def is_dask(X) -> bool:
+    """Whether ``X`` is a dask array (dask itself is optional)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "to_delayed")
+
+
+def _dask_map(function, X, vectors, *args):
+    """``function(X_chunk, *vector_chunks, *args)`` on every row chunk, one compute.
+
+    X's chunks must span all its columns; the ``vectors`` (labels, weights)
+    are chunked like its rows. Only the chunks' small results come back to
+    the client: X itself never leaves the workers.
+    """
+    import dask
+
+    X_chunks = X.to_delayed().ravel()
+    vector_chunks = [vector.to_delayed().ravel() for vector in vectors]
+    if X.numblocks[1] != 1 or any(len(c) != len(X_chunks) for c in vector_chunks):
+        raise ValueError(
+            "X must be chunked by rows only, with y and sample_weight chunked "
+            "like its rows."
+        )
+    task = dask.delayed(function, pure=True)
+    chunks = zip(X_chunks, *vector_chunks, strict=True)
+    return dask.compute(*(task(*chunk, *args) for chunk in chunks))

@@ -17,6 +17,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _dask
+from ._dask import is_dask_collection
 from ._objective import Geometry, LogisticObjective
 from ._solver import SolverResult, gradient_descent
 
@@ -209,6 +211,54 @@ class GradientDescentLogisticRegression(
             The fitted estimator.
         """
         self._validate_params()
+        if is_dask_collection(X):
+            X, y_codes, weights, classes, total = _dask.validated_fit_data(
+                X, y, sample_weight, self.class_weight
+            )
+            self.n_features_in_ = X.shape[1]
+            weights = weights / weights.dtype.type(total)
+        else:
+            X, y_codes, weights, classes, total = self._validated_fit_data(
+                X, y, sample_weight
+            )
+        n_classes = classes.shape[0]
+        penalty = 0.0 if np.isinf(self.C) else 1.0 / (self.C * total)
+        objective = LogisticObjective(
+            X=X,
+            y=y_codes,
+            weights=weights,
+            n_outputs=1 if n_classes == 2 else n_classes,
+            fit_intercept=self.fit_intercept,
+            l2=(1 - self.l1_ratio) * penalty,
+            l1=self.l1_ratio * penalty,
+        )
+        adaptive = isinstance(self.learning_rate, str)  # "auto"
+        reporter = _IterationReporter(self, X, y, sample_weight, objective, classes)
+        result = gradient_descent(
+            objective,
+            # "auto" steps in the full metric; constant steps stay plain
+            # gradient descent on the standardised problem (the notebook's).
+            Geometry.for_objective(objective, X.dtype, decorrelate=adaptive),
+            self._initial_coef(classes, X.shape[1], objective.n_outputs, X.dtype),
+            learning_rate=1 / objective.curvature if adaptive else self.learning_rate,
+            adaptive=adaptive,
+            accelerated=self.solver == "nesterov",
+            max_iter=self.max_iter,
+            tol=self.tol,
+            callback=reporter,
+        )
+        self._warn_unless_converged(result)
+
+        for name, value in _fitted_attributes(objective, result.coef, classes).items():
+            setattr(self, name, value)
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.objective_history
+        reporter.close()
+        return self
+
+    def _validated_fit_data(self, X, y, sample_weight):
+        """In-memory input for ``fit``: validated X, class codes, normalised
+        sample weights (class weights folded in), classes and total weight."""
         X, y = validate_data(
             self,
             X,
@@ -244,41 +294,8 @@ class GradientDescentLogisticRegression(
                 "and class_weight are applied; at least 2 classes are needed."
             )
 
-        n_classes = classes.shape[0]
-        penalty = 0.0 if np.isinf(self.C) else 1.0 / (self.C * total)
         weights /= weights.dtype.type(total)
-        objective = LogisticObjective(
-            X=X,
-            y=y_codes,
-            weights=weights,
-            n_outputs=1 if n_classes == 2 else n_classes,
-            fit_intercept=self.fit_intercept,
-            l2=(1 - self.l1_ratio) * penalty,
-            l1=self.l1_ratio * penalty,
-        )
-        adaptive = isinstance(self.learning_rate, str)  # "auto"
-        reporter = _IterationReporter(self, X, y, sample_weight, objective, classes)
-        result = gradient_descent(
-            objective,
-            # "auto" steps in the full metric; constant steps stay plain
-            # gradient descent on the standardised problem (the notebook's).
-            Geometry.for_objective(objective, X.dtype, decorrelate=adaptive),
-            self._initial_coef(classes, X.shape[1], objective.n_outputs, X.dtype),
-            learning_rate=1 / objective.curvature if adaptive else self.learning_rate,
-            adaptive=adaptive,
-            accelerated=self.solver == "nesterov",
-            max_iter=self.max_iter,
-            tol=self.tol,
-            callback=reporter,
-        )
-        self._warn_unless_converged(result)
-
-        for name, value in _fitted_attributes(objective, result.coef, classes).items():
-            setattr(self, name, value)
-        self.n_iter_ = result.n_iter
-        self.loss_curve_ = result.objective_history
-        reporter.close()
-        return self
+        return X, y_codes, weights, classes, total
 
     def _initial_coef(self, classes, n_features, n_outputs, dtype) -> np.ndarray:
         """Zeros, or the previous fit's coefficients with ``warm_start``."""
@@ -337,14 +354,18 @@ class GradientDescentLogisticRegression(
             For a binary problem, positive scores mean ``classes_[1]``.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            reset=False,
-        )
-        scores = X @ self.coef_.T + self.intercept_
+        if is_dask_collection(X):  # lazy: a dask array of scores
+            X = _dask.validated_X(X, self.n_features_in_)
+            scores = X @ self.coef_.T.astype(X.dtype) + self.intercept_
+        else:
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+                reset=False,
+            )
+            scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X):
@@ -360,11 +381,7 @@ class GradientDescentLogisticRegression(
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        scores = self.decision_function(X)
-        indices = (
-            (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
-        )
-        return self.classes_[indices]
+        return self._from_scores(X, self._labels, per_class=False)
 
     def predict_proba(self, X):
         """Probability of each class.
@@ -379,11 +396,7 @@ class GradientDescentLogisticRegression(
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            # expit(-z) rather than 1 - expit(z): exact for tiny probabilities.
-            return np.column_stack([expit(-scores), expit(scores)])
-        return softmax(scores, axis=1)
+        return self._from_scores(X, _probabilities, per_class=True)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class, computed stably.
@@ -398,10 +411,22 @@ class GradientDescentLogisticRegression(
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities, in the order of ``classes_``.
         """
+        return self._from_scores(X, _log_probabilities, per_class=True)
+
+    def _labels(self, scores: np.ndarray) -> np.ndarray:
+        indices = (
+            (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        )
+        return self.classes_[indices]
+
+    def _from_scores(self, X, function, per_class: bool):
+        """``function`` of the scores (one column per class if ``per_class``);
+        by chunks, lazily, for dask input."""
         scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return np.column_stack([log_expit(-scores), log_expit(scores)])
-        return log_softmax(scores, axis=1)
+        if is_dask_collection(scores):
+            n_columns = len(self.classes_) if per_class else None
+            return _dask.map_rows(scores, function, n_columns)
+        return function(scores)
 
 
 def _validated_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray:
@@ -429,6 +454,19 @@ def _validated_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray
             "sample_weight is all zero; at least one sample needs a positive weight."
         )
     return weights
+
+
+def _probabilities(scores: np.ndarray) -> np.ndarray:
+    if scores.ndim == 1:
+        # expit(-z) rather than 1 - expit(z): exact for tiny probabilities.
+        return np.column_stack([expit(-scores), expit(scores)])
+    return softmax(scores, axis=1)
+
+
+def _log_probabilities(scores: np.ndarray) -> np.ndarray:
+    if scores.ndim == 1:
+        return np.column_stack([log_expit(-scores), log_expit(scores)])
+    return log_softmax(scores, axis=1)
 
 
 def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:

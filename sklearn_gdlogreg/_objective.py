@@ -71,6 +71,45 @@ def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
     return np.sign(v) * np.maximum(np.abs(v) - threshold, 0)
 
 
+def binary_pointwise(z: np.ndarray, y: np.ndarray, s: np.ndarray):
+    """Loss sum and residual of a block: sigmoid, labels ``y`` in {0, 1}.
+
+    ``z`` (overwritten) are the scores, ``s`` the normalised weights.
+    """
+    sign = np.array([-1, 1], dtype=z.dtype).take(y)  # class 0: -1, class 1: +1
+    margin = z
+    margin *= sign  # positive: the true class is predicted
+    q = expit(margin)  # the probability of the true class
+    # loss = log(1 + e^-margin) = -log(q); where q underflows to 0
+    # (margin < -745 in float64), log_expit.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = -float(s @ np.log(q))
+    if not np.isfinite(loss):
+        loss = -float(s @ log_expit(margin))
+    # Residual s (p - y) = -s sign (1 - q). Where q rounds to 1 this is
+    # off by at most eps * s, absolutely: far below any tol.
+    R = q
+    R -= 1
+    R *= sign
+    R *= s
+    return loss, R
+
+
+def multinomial_pointwise(Z: np.ndarray, y: np.ndarray, s: np.ndarray):
+    """Loss sum and residual of a block: softmax, labels ``y`` in {0, ..., K-1}."""
+    rows_idx = np.arange(Z.shape[0])
+    # log-sum-exp with the row maximum subtracted: exp never overflows.
+    Z_max = Z.max(axis=1, keepdims=True)
+    E = np.exp(Z - Z_max)
+    sum_E = E.sum(axis=1)
+    log_norm = Z_max[:, 0] + np.log(sum_E)
+    loss = s @ (log_norm - Z[rows_idx, y])
+    E /= sum_E[:, None]  # E is now the softmax P
+    E[rows_idx, y] -= 1
+    E *= s[:, None]
+    return float(loss), E
+
+
 @dataclass(frozen=True)
 class LogisticObjective:
     """Weighted, penalised binary or multinomial logistic loss.
@@ -112,40 +151,6 @@ class LogisticObjective:
             return W, coef[self.n_features]
         return W, np.zeros(self.n_outputs, dtype=coef.dtype)
 
-    def _binary_pointwise(self, z: np.ndarray, rows: slice):
-        y, s = self.y[rows], self.weights[rows]
-        sign = np.array([-1, 1], dtype=z.dtype).take(y)  # class 0: -1, class 1: +1
-        margin = z
-        margin *= sign  # positive: the true class is predicted
-        q = expit(margin)  # the probability of the true class
-        # loss = log(1 + e^-margin) = -log(q); where q underflows to 0
-        # (margin < -745 in float64), log_expit.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss = -float(s @ np.log(q))
-        if not np.isfinite(loss):
-            loss = -float(s @ log_expit(margin))
-        # Residual s (p - y) = -s sign (1 - q). Where q rounds to 1 this is
-        # off by at most eps * s, absolutely: far below any tol.
-        R = q
-        R -= 1
-        R *= sign
-        R *= s
-        return loss, R
-
-    def _multinomial_pointwise(self, Z: np.ndarray, rows: slice):
-        y, s = self.y[rows], self.weights[rows]
-        rows_idx = np.arange(Z.shape[0])
-        # log-sum-exp with the row maximum subtracted: exp never overflows.
-        Z_max = Z.max(axis=1, keepdims=True)
-        E = np.exp(Z - Z_max)
-        sum_E = E.sum(axis=1)
-        log_norm = Z_max[:, 0] + np.log(sum_E)
-        loss = s @ (log_norm - Z[rows_idx, y])
-        E /= sum_E[:, None]  # E is now the softmax P
-        E[rows_idx, y] -= 1
-        E *= s[:, None]
-        return float(loss), E
-
     def values_and_grads(
         self, coefs: Sequence[np.ndarray]
     ) -> list[tuple[float, np.ndarray]]:
@@ -156,13 +161,15 @@ class LogisticObjective:
         pointwise: Pointwise
         if self.n_outputs == 1:  # 1-D W and Z: matrix-vector products
             points = [(W[:, 0], b) for W, b in map(self.split, coefs)]
-            pointwise = self._binary_pointwise
+            pointwise = binary_pointwise
         else:
             points = [self.split(coef) for coef in coefs]
-            pointwise = self._multinomial_pointwise
+            pointwise = multinomial_pointwise
         results = []
         for (W, _), (loss, grad_W, grad_b) in zip(
-            points, linear_pass(self.X, points, pointwise), strict=True
+            points,
+            linear_pass(self.X, self.y, self.weights, points, pointwise),
+            strict=True,
         ):
             loss += 0.5 * self.l2 * float(np.vdot(W, W))
             grad_W += self.l2 * W

@@ -8,14 +8,12 @@ import sklearn_gdlogreg._backends as backends
 from sklearn_gdlogreg._backends import column_moments, linear_pass
 
 
-def squared_pointwise(y):
-    """A stand-in for the logistic loss: 1/2 (z - y)^2 per row, residual z - y."""
-
-    def pointwise(Z, rows):
-        R = Z - y[rows].reshape(Z.shape[0], *Z.shape[1:])
-        return 0.5 * float(np.sum(R**2)), R
-
-    return pointwise
+def squared_pointwise(Z, y, weights):
+    """A stand-in for the logistic loss: w/2 (z - y)^2 per row, residual w (z - y)."""
+    w = weights.reshape(-1, *([1] * (Z.ndim - 1)))
+    R = Z - y.reshape(Z.shape)
+    loss = 0.5 * float(np.sum(w * R**2))
+    return loss, w * R
 
 
 def sparse_data(rng, dtype=np.float64):
@@ -38,12 +36,16 @@ def test_blocked_pass_at_several_points_equals_numpy(
         (rng.normal(size=shape), rng.normal(size=shape[1:] or (1,))) for _ in range(2)
     ]
     monkeypatch.setattr(backends, "_BLOCK_BYTES", 5 * 8 * X.shape[1])  # a few rows
-    got = linear_pass(container(X), points, squared_pointwise(y))
+    weights = rng.uniform(size=X.shape[0])
+    got = linear_pass(container(X), y, weights, points, squared_pointwise)
+    w = weights.reshape(-1, *([1] * (y.ndim - 1)))
     for (W, b), (loss, grad_W, grad_b) in zip(points, got, strict=True):
         R = X @ W + b - y
-        np.testing.assert_allclose(loss, 0.5 * np.sum(R**2), rtol=1e-12)
-        np.testing.assert_allclose(grad_W, X.T @ R, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(grad_b, np.atleast_1d(R.sum(axis=0)), rtol=1e-12)
+        np.testing.assert_allclose(loss, 0.5 * np.sum(w * R**2), rtol=1e-12)
+        np.testing.assert_allclose(grad_W, X.T @ (w * R), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            grad_b, np.atleast_1d((w * R).sum(axis=0)), rtol=1e-12
+        )
 
 
 def test_sparse_row_blocks_are_views_of_the_data(rng, monkeypatch):
