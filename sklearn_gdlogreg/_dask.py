@@ -85,8 +85,9 @@ def _take(values: np.ndarray, codes):
 def validated_fit_data(X, y, sample_weight, class_weight):
     """Validate and encode dask input for ``fit``, in two small computes.
 
-    Returns ``X``, the class codes, the sample weights (class weights
-    folded in, not normalised), the classes and the total weight.
+    Returns ``X``, the class codes, the normalised sample weights (class
+    weights folded in), the classes and the total weight, as the in-memory
+    path does.
     """
     import dask
     import dask.array as da
@@ -135,7 +136,8 @@ def validated_fit_data(X, y, sample_weight, class_weight):
             "Only one class has a non-zero total weight after sample_weight "
             "and class_weight are applied; at least 2 classes are needed."
         )
-    return X, codes, weights, classes, float(class_totals.sum())
+    total = float(class_totals.sum())
+    return X, codes, weights / weights.dtype.type(total), classes, total
 
 
 def _class_weights(class_weight, classes, class_totals) -> np.ndarray:

@@ -216,7 +216,7 @@ class GradientDescentLogisticRegression(
                 X, y, sample_weight, self.class_weight
             )
             self.n_features_in_ = X.shape[1]
-            weights = weights / weights.dtype.type(total)
+            self.__dict__.pop("feature_names_in_", None)  # from an earlier fit
         else:
             X, y_codes, weights, classes, total = self._validated_fit_data(
                 X, y, sample_weight
