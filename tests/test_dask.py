@@ -135,3 +135,17 @@ def test_bad_dask_input_gives_clear_errors(client):
     clf = GradientDescentLogisticRegression().fit(dX, dy)
     with pytest.raises(ValueError, match="features"):
         clf.predict(dX[:, :3])
+
+
+def test_dask_dataframe_and_series(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y, _ = data(2)
+    frame = dd.from_pandas(pd.DataFrame(X), npartitions=3)
+    labels = dd.from_pandas(pd.Series(y), npartitions=3)
+    clf = GradientDescentLogisticRegression().fit(frame, labels)
+    reference = GradientDescentLogisticRegression().fit(X, y)
+    np.testing.assert_allclose(clf.coef_, reference.coef_, rtol=1e-6, atol=1e-9)
+    proba = clf.predict_proba(frame)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_allclose(proba.compute(), reference.predict_proba(X), atol=1e-7)
