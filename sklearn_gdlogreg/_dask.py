@@ -96,6 +96,8 @@ def validated_fit_data(X, y, sample_weight, class_weight):
     y = _aligned(y, X, "y")
     if sample_weight is None:
         weights = _ones_like(y, X.dtype)
+    elif np.ndim(sample_weight) == 0:  # one weight for every sample
+        weights = _ones_like(y, X.dtype) * X.dtype.type(sample_weight)
     else:
         weights = _aligned(sample_weight, X, "sample_weight").astype(X.dtype)
     # First pass: the classes and the checks that need all the data.

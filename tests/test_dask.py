@@ -135,6 +135,12 @@ def test_bad_dask_input_gives_clear_errors(client):
     clf = GradientDescentLogisticRegression().fit(dX, dy)
     with pytest.raises(ValueError, match="features"):
         clf.predict(dX[:, :3])
+    with pytest.raises(ValueError, match="all zero"):
+        GradientDescentLogisticRegression().fit(dX, dy, sample_weight=0.0)
+    # A scalar weight of 3 for every sample: the objective of C=3.
+    scaled = GradientDescentLogisticRegression().fit(dX, dy, sample_weight=3.0)
+    same = GradientDescentLogisticRegression(C=3.0).fit(X, y)
+    np.testing.assert_allclose(scaled.coef_, same.coef_, rtol=1e-6, atol=1e-9)
 
 
 def test_dask_dataframe_and_series(client):
