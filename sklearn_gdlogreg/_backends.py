@@ -15,7 +15,10 @@ here, so that supporting a new kind of ``X`` means touching this module only:
   change the solution).
 
 Neither function copies ``X``: dense blocks are views, and sparse blocks are
-views of the CSR arrays (see :func:`_compressed_view`).
+views of the CSR arrays (see :func:`_compressed_view`). For a dask array,
+each call maps the same blocked pass over X's row chunks where they live and
+sums the small per-chunk results on the client: one ``dask.compute`` per
+call, and X never leaves the workers (:func:`_dask_map`).
 """
 
 from __future__ import annotations
