@@ -51,20 +51,22 @@ MULTINOMIAL_CURVATURE = 0.5
 MAX_DECORRELATED_FEATURES = 256
 
 
-def _cholesky_with_jitter(matrix: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of ``matrix + jitter * I``, with the smallest
+def _cholesky_with_jitter(matrix: np.ndarray):
+    """``matrix + jitter * I`` and its lower Cholesky factor, with the smallest
     jitter (from 1e-10, times 100 up to 1e-2) that makes it positive definite.
 
     ``matrix`` has a unit diagonal, so the jitter bounds its condition
-    number; exactly collinear columns make it singular. None if it fails.
+    number; exactly collinear columns make it singular. (None, None) if it
+    fails.
     """
     identity = np.eye(matrix.shape[0])
     for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+        jittered = matrix + jitter * identity
         try:
-            return np.linalg.cholesky(matrix + jitter * identity)
+            return jittered, np.linalg.cholesky(jittered)
         except np.linalg.LinAlgError:
             continue
-    return None
+    return None, None
 
 
 def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
@@ -267,9 +269,7 @@ class Geometry:
             std = np.sqrt(scale)
             correlation = moments / std[:, None] / std[None, :]
             np.fill_diagonal(correlation, 1.0)
-            cholesky = _cholesky_with_jitter(correlation)
-            if cholesky is None:
-                correlation = None
+            correlation, cholesky = _cholesky_with_jitter(correlation)
         return cls(
             mean=mean.astype(dtype) if objective.fit_intercept else None,
             scale=scale.astype(dtype)[:, None],

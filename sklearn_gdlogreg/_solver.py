@@ -121,8 +121,9 @@ def _proximal_step(
     The momentum point ``extrapolate(new)`` is evaluated together with the
     new point, so an accelerated iteration reads the data once. Returns the
     new point (``None`` if no step passed the test), the momentum point
-    (``None`` if there is none) and the step that was used. See
-    :func:`_step_is_short_enough` for the test.
+    (``None`` if there is none) and the step to try next: the accepted step,
+    grown by ``_GROW`` at most and not past ``1 / curvature`` (see
+    :func:`_curvature` for the test), or the constant step.
     """
     direction = geometry.direction(at.grad)
     for _ in range(_MAX_HALVINGS):

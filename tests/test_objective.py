@@ -115,11 +115,13 @@ def test_blocked_pass_equals_single_block(rng, monkeypatch):
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
 
 
+@pytest.mark.parametrize("decorrelate", [False, True])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_geometry_is_a_metric_and_its_inverse(rng, fit_intercept):
+def test_geometry_is_a_metric_and_its_inverse(rng, fit_intercept, decorrelate):
     # direction = P g and inner(u, v) = <u, P^-1 v>: so inner(P g, v) = <g, v>.
     obj = make_objective(rng, 3, fit_intercept=fit_intercept)
-    geometry = Geometry.for_objective(obj, np.float64)
+    geometry = Geometry.for_objective(obj, np.float64, decorrelate=decorrelate)
+    assert (geometry.cholesky is not None) == decorrelate
     g, v = rng.normal(size=(2, *coef_shape(obj)))
     np.testing.assert_allclose(
         geometry.inner(geometry.direction(g), v), np.vdot(g, v), rtol=1e-10
