@@ -85,9 +85,9 @@ def _take(values: np.ndarray, codes):
 def validated_fit_data(X, y, sample_weight, class_weight):
     """Validate and encode dask input for ``fit``, in two small computes.
 
-    Returns ``X``, the class codes, the normalised sample weights (class
-    weights folded in), the classes and the total weight, as the in-memory
-    path does.
+    Returns ``X``, the class codes, the sample weights (class weights
+    folded in), the classes and each class's total weight, as the in-memory
+    path does; the estimator checks the classes and normalises the weights.
     """
     import dask
     import dask.array as da
@@ -113,11 +113,6 @@ def validated_fit_data(X, y, sample_weight, class_weight):
         raise ValueError("sample_weight contains NaN or infinity.")
     if negative:
         raise ValueError("sample_weight has negative values; weights must be >= 0.")
-    if classes.shape[0] < 2:
-        raise ValueError(
-            "This solver needs samples of at least 2 classes in the data, "
-            f"but the data contains only one class: {classes[0]!r}."
-        )
     code_type = np.min_scalar_type(classes.shape[0] - 1)
     codes = y.map_blocks(
         lambda block: np.searchsorted(classes, block).astype(code_type), dtype=code_type
@@ -133,13 +128,7 @@ def validated_fit_data(X, y, sample_weight, class_weight):
         per_class = _class_weights(class_weight, classes, class_totals)
         weights = weights * _take(per_class.astype(X.dtype), codes)
         class_totals = class_totals * per_class
-    if np.count_nonzero(class_totals) < 2:
-        raise ValueError(
-            "Only one class has a non-zero total weight after sample_weight "
-            "and class_weight are applied; at least 2 classes are needed."
-        )
-    total = float(class_totals.sum())
-    return X, codes, weights / weights.dtype.type(total), classes, total
+    return X, codes, weights, classes, class_totals
 
 
 def _class_weights(class_weight, classes, class_totals) -> np.ndarray:

@@ -212,15 +212,18 @@ class GradientDescentLogisticRegression(
         """
         self._validate_params()
         if is_dask_collection(X):
-            X, y_codes, weights, classes, total = _dask.validated_fit_data(
+            X, y_codes, weights, classes, class_totals = _dask.validated_fit_data(
                 X, y, sample_weight, self.class_weight
             )
             self.n_features_in_ = X.shape[1]
             self.__dict__.pop("feature_names_in_", None)  # from an earlier fit
         else:
-            X, y_codes, weights, classes, total = self._validated_fit_data(
+            X, y_codes, weights, classes, class_totals = self._validated_fit_data(
                 X, y, sample_weight
             )
+        _check_classes(classes, class_totals)
+        total = float(class_totals.sum())
+        weights /= weights.dtype.type(total)  # in place; dask: a new lazy array
         n_classes = classes.shape[0]
         penalty = 0.0 if np.isinf(self.C) else 1.0 / (self.C * total)
         objective = LogisticObjective(
@@ -257,8 +260,9 @@ class GradientDescentLogisticRegression(
         return self
 
     def _validated_fit_data(self, X, y, sample_weight):
-        """In-memory input for ``fit``: validated X, class codes, normalised
-        sample weights (class weights folded in), classes and total weight."""
+        """In-memory input for ``fit``: validated X, class codes, sample
+        weights (class weights folded in, a new array), classes and each
+        class's total weight."""
         X, y = validate_data(
             self,
             X,
@@ -270,11 +274,6 @@ class GradientDescentLogisticRegression(
         # Not np.unique(y, return_inverse=True): it holds five arrays of
         # len(y) at once, and memory during fit is meant to stay small.
         classes = np.unique(y)
-        if classes.shape[0] < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {classes[0]!r}."
-            )
         # Codes in the smallest integer type: one byte a sample below 256 classes.
         y_codes = np.searchsorted(classes, y).astype(
             np.min_scalar_type(classes.shape[0] - 1)
@@ -285,17 +284,9 @@ class GradientDescentLogisticRegression(
                 self.class_weight, classes=classes, y=y, sample_weight=weights
             )
             weights *= per_class.astype(X.dtype)[y_codes]
-        total = float(weights.sum())
         class_totals = np.zeros(classes.shape[0])
         np.add.at(class_totals, y_codes, weights)  # bincount would copy y_codes
-        if np.count_nonzero(class_totals) < 2:
-            raise ValueError(
-                "Only one class has a non-zero total weight after sample_weight "
-                "and class_weight are applied; at least 2 classes are needed."
-            )
-
-        weights /= weights.dtype.type(total)
-        return X, y_codes, weights, classes, total
+        return X, y_codes, weights, classes, class_totals
 
     def _initial_coef(self, classes, n_features, n_outputs, dtype) -> np.ndarray:
         """Zeros, or the previous fit's coefficients with ``warm_start``."""
@@ -454,6 +445,20 @@ def _validated_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray
             "sample_weight is all zero; at least one sample needs a positive weight."
         )
     return weights
+
+
+def _check_classes(classes: np.ndarray, class_totals: np.ndarray) -> None:
+    """At least two classes, and two with a positive total weight."""
+    if classes.shape[0] < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, "
+            f"but the data contains only one class: {classes[0]!r}."
+        )
+    if np.count_nonzero(class_totals) < 2:
+        raise ValueError(
+            "Only one class has a non-zero total weight after sample_weight "
+            "and class_weight are applied; at least 2 classes are needed."
+        )
 
 
 def _probabilities(scores: np.ndarray) -> np.ndarray:
