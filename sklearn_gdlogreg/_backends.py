@@ -18,19 +18,29 @@ Neither function copies ``X``: dense blocks are views, and sparse blocks are
 views of the CSR arrays (see :func:`_compressed_view`). For a dask array,
 each call maps the same blocked pass over X's row chunks where they live and
 sums the small per-chunk results on the client: one ``dask.compute`` per
-call, and X never leaves the workers (:func:`_dask_map`).
+call, and X never leaves the workers (:func:`_dask_map`). For an array of
+another array-API library (PyTorch, CuPy; see ``_array_api``), the pass runs
+on X's device in large blocks, with every point's columns in one product,
+and one transfer brings the sums back to the host
+(:func:`_device_linear_pass`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._array_api import astype, host_dtype, like, namespace, to_numpy
+
 # A block of rows is sized to stay in the cache (a few MiB at most).
 _BLOCK_BYTES = 2**21
+# On a device (a GPU) each block costs a few kernel launches and a block's
+# temporaries are small next to its memory: blocks of 1 GiB of X.
+_DEVICE_BLOCK_BYTES = 2**30
 
 # pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block)
 Pointwise = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, np.ndarray]]
@@ -64,12 +74,14 @@ def _csr_rows(X, rows: slice):
     return block, transpose
 
 
-def _row_blocks(X) -> Iterator[tuple[slice, Any, Any]]:
-    """Yield ``(rows, X[rows], X[rows].T)`` for blocks of about ``_BLOCK_BYTES``.
+def _row_blocks(X, block_bytes: int | None = None) -> Iterator[tuple[slice, Any, Any]]:
+    """Yield ``(rows, X[rows], X[rows].T)`` for blocks of about ``block_bytes``
+    (by default ``_BLOCK_BYTES``).
 
     CSC matrices cannot be cut into row blocks cheaply and come as one block
     (so their temporaries have n_samples rows).
     """
+    block_bytes = block_bytes or _BLOCK_BYTES
     n_samples, n_features = X.shape
     if sp.issparse(X) and X.format == "csc":
         yield slice(0, n_samples), X, X.T
@@ -77,18 +89,18 @@ def _row_blocks(X) -> Iterator[tuple[slice, Any, Any]]:
     if sp.issparse(X):
         # Half the size: a sparse block's temporaries (its squares, the
         # float64 copy scipy makes of float32 data) are large next to it.
-        n_bytes = _BLOCK_BYTES / 2
+        n_bytes = block_bytes / 2
         bytes_per_row = (X.data.itemsize + X.indices.itemsize) * X.nnz / n_samples
     else:
-        n_bytes = _BLOCK_BYTES
-        bytes_per_row = n_features * X.itemsize
+        n_bytes = block_bytes
+        bytes_per_row = n_features * host_dtype(X).itemsize
     step = max(1, int(n_bytes // max(1.0, bytes_per_row)))
     for start in range(0, n_samples, step):
         rows = slice(start, min(start + step, n_samples))
         if sp.issparse(X):
             yield (rows, *_csr_rows(X, rows))
         else:
-            X_b = X[rows]
+            X_b = X[rows, :]
             yield rows, X_b, X_b.T
 
 
@@ -129,6 +141,8 @@ def linear_pass(
             )
             for i in range(len(points))
         ]
+    if namespace(X) is not np and not sp.issparse(X):
+        return _device_linear_pass(X, y, weights, points, pointwise)
     return _linear_pass(X, y, weights, points, pointwise)
 
 
@@ -145,7 +159,54 @@ def _linear_pass(X, y, weights, points, pointwise):
             losses[i] += loss
             grads_W[i] += X_b_T @ R
             grads_b[i] += R.sum(axis=0)
-    return list(zip(losses, grads_W, grads_b, strict=True))
+    sums = zip(losses, grads_W, grads_b, strict=True)
+    return [(float(loss), grad_W, grad_b) for loss, grad_W, grad_b in sums]
+
+
+def _device_linear_pass(X, y, weights, points, pointwise):
+    """:func:`linear_pass` for an array of another array-API library, on its device.
+
+    The points' columns are stacked into one matrix, so that each (large)
+    row block takes one product ``X_b @ W`` and one ``R.T @ X_b`` whatever
+    the number of points: a device is bound by reading X, not by arithmetic
+    (on the host, separate matrix-vector products on cached blocks are
+    faster). ``R.T @ X_b``, not ``X_b.T @ R``: PyTorch on the CPU runs the
+    latter four times slower. The sums stay on the device until one
+    transfer brings them all back to the host.
+    """
+    xp = namespace(X)
+    n_features = X.shape[1]
+    columns = [W.reshape(n_features, -1) for W, _ in points]
+    ends = list(accumulate(c.shape[1] for c in columns))
+    spans = list(zip([0, *ends[:-1]], ends, strict=True))  # each point's columns
+    W_all = like(np.concatenate(columns, axis=1), X)
+    b_all = like(np.concatenate([np.ravel(b) for _, b in points]), X)
+    sums = None
+    for rows, X_b, _ in _row_blocks(X, _DEVICE_BLOCK_BYTES):
+        Z = X_b @ W_all + b_all
+        losses, residuals = [], []
+        for (W, _), (start, end) in zip(points, spans, strict=True):
+            Z_i = Z[:, start:end] if W.ndim == 2 else Z[:, start]
+            loss, R = pointwise(Z_i, y[rows], weights[rows])
+            losses.append(xp.reshape(loss, (1,)))
+            residuals.append(xp.reshape(R, (-1, end - start)))
+        R = xp.concat(residuals, axis=1)
+        block = xp.concat([*losses, xp.reshape(R.T @ X_b, (-1,)), xp.sum(R, axis=0)])
+        sums = block if sums is None else sums + block
+    # Back on the host: the losses, then R.T @ X row by row, then sum(R).
+    host = to_numpy(sums).astype(columns[0].dtype, copy=False)
+    losses, grads_W, grads_b = np.split(
+        host, [len(points), len(points) + n_features * ends[-1]]
+    )
+    grads_W = grads_W.reshape(ends[-1], n_features).T
+    return [
+        (
+            float(loss),
+            grads_W[:, start:end].reshape(W.shape),
+            grads_b[start:end].reshape(b.shape),
+        )
+        for loss, (W, b), (start, end) in zip(losses, points, spans, strict=True)
+    ]
 
 
 def column_moments(
@@ -169,7 +230,7 @@ def column_moments(
     if covariance and sp.issparse(X):
         raise ValueError("covariance=True needs a dense X")
     # Sparse moments subtract E[x]^2 from E[x^2]: float64 keeps that exact enough.
-    dtype = np.float64 if sp.issparse(X) else X.dtype
+    dtype = np.float64 if sp.issparse(X) else host_dtype(X)
     for precision in (dtype, np.float64):
         if is_dask(X):  # each chunk summarised where it lives, merged here
             parts = _dask_map(_moments, X, [weights], covariance, precision)
@@ -183,12 +244,15 @@ def column_moments(
 
 def _moments(X, weights, covariance: bool, dtype):
     """``(mean, spread, weight)`` of X's rows: Chan's merge of its blocks."""
-    weights = np.asarray(weights, dtype=dtype)
+    xp = namespace(X)
+    weights = astype(weights, dtype)
+    # On a device, a quarter of the pass's blocks: each is centred in a copy.
+    block_bytes = _BLOCK_BYTES if xp is np else _DEVICE_BLOCK_BYTES // 4
     summary = (0.0, 0.0, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
-        for rows, X_b, X_b_T in _row_blocks(X):
+        for rows, X_b, X_b_T in _row_blocks(X, block_bytes):
             w_b = weights[rows]
-            weight_b = float(w_b.sum(dtype=np.float64))
+            weight_b = float(xp.sum(w_b, dtype=xp.float64))
             if weight_b > 0:
                 block = _block_moments(X_b, X_b_T, w_b, weight_b, covariance)
                 # Merged as it comes: one (n_features, n_features) sum at a time.
@@ -215,13 +279,13 @@ def _merge_moments(parts, covariance: bool):
 def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     """Weighted mean and centred sums of squares (or products) of one block.
 
-    In the precision of ``w_b``. Dense blocks use the corrected two-pass
-    algorithm: centre on the computed mean, then correct for what its
-    rounding left over (``residual``), so the sums are those about the
-    block's exact mean, as the merge needs.
+    In the precision of ``w_b``, returned in float64 on the host. Dense
+    blocks use the corrected two-pass algorithm: centre on the computed
+    mean, then correct for what its rounding left over (``residual``), so
+    the sums are those about the block's exact mean, as the merge needs.
     """
-    mean_b = np.asarray(X_b_T @ w_b).ravel() / weight_b
     if sp.issparse(X_b):
+        mean_b = np.asarray(X_b_T @ w_b).ravel() / weight_b
         squared = np.square(X_b_T.data, dtype=w_b.dtype)
         squares = _compressed_view(
             X_b_T, X_b_T.format, (squared, X_b_T.indices, X_b_T.indptr), X_b_T.shape
@@ -229,15 +293,25 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
         second = np.asarray(squares @ w_b, dtype=np.float64).ravel()
         mean_b = mean_b.astype(np.float64)
         return mean_b, np.maximum(second - weight_b * mean_b**2, 0.0)
-    centred = np.subtract(X_b, mean_b, dtype=w_b.dtype)
-    residual = (w_b @ centred).astype(np.float64) / weight_b
+    xp = namespace(X_b)
+    if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
+        X_b = astype(X_b, host_dtype(w_b))
+        X_b_T = X_b.T
+    mean_b = (X_b_T @ w_b) / weight_b
+    centred = X_b - mean_b
+    residual = _host64(w_b @ centred) / weight_b
     if covariance:
-        centred *= np.sqrt(w_b)[:, None]
-        spread_b = centred.T @ centred - weight_b * np.outer(residual, residual)
+        centred *= xp.sqrt(w_b)[:, None]
+        products = _host64(centred.T @ centred)
+        spread_b = products - weight_b * np.outer(residual, residual)
     else:
-        np.square(centred, out=centred)
-        spread_b = w_b @ centred - weight_b * residual**2
-    return mean_b + residual, spread_b.astype(np.float64)
+        centred *= centred
+        spread_b = _host64(w_b @ centred) - weight_b * residual**2
+    return _host64(mean_b) + residual, spread_b
+
+
+def _host64(x) -> np.ndarray:
+    return to_numpy(x).astype(np.float64)
 
 
 def is_dask(X) -> bool:

@@ -7,19 +7,34 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
+from ._array_api import (
+    astype,
+    check_same_namespace,
+    dispatched,
+    host_dtype,
+    like,
+    namespace,
+    to_numpy,
+)
 from ._dask import is_dask_collection
-from ._objective import Geometry, LogisticObjective
+from ._objective import (
+    Geometry,
+    LogisticObjective,
+    expit,
+    log_expit,
+    log_softmax,
+    softmax,
+)
 from ._solver import SolverResult, gradient_descent
 
 
@@ -184,6 +199,8 @@ class GradientDescentLogisticRegression(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Arrays of PyTorch, CuPy, ... under array_api_dispatch (_array_api).
+        tags.array_api_support = True
         return tags
 
     @with_callbacks
@@ -217,13 +234,17 @@ class GradientDescentLogisticRegression(
             )
             self.n_features_in_ = X.shape[1]
             self.__dict__.pop("feature_names_in_", None)  # from an earlier fit
+        elif dispatched(X):
+            X, y_codes, weights, classes, class_totals = self._validated_device_data(
+                X, y, sample_weight
+            )
         else:
             X, y_codes, weights, classes, class_totals = self._validated_fit_data(
                 X, y, sample_weight
             )
         _check_classes(classes, class_totals)
         total = float(class_totals.sum())
-        weights /= weights.dtype.type(total)  # in place; dask: a new lazy array
+        weights /= total  # in place; dask: a new lazy array
         n_classes = classes.shape[0]
         penalty = 0.0 if np.isinf(self.C) else 1.0 / (self.C * total)
         objective = LogisticObjective(
@@ -236,13 +257,14 @@ class GradientDescentLogisticRegression(
             l1=self.l1_ratio * penalty,
         )
         adaptive = isinstance(self.learning_rate, str)  # "auto"
+        dtype = host_dtype(X)  # the solver's coefficients are numpy, on the host
         reporter = _IterationReporter(self, X, y, sample_weight, objective, classes)
         result = gradient_descent(
             objective,
             # "auto" steps in the full metric; constant steps stay plain
             # gradient descent on the standardised problem (the notebook's).
-            Geometry.for_objective(objective, X.dtype, decorrelate=adaptive),
-            self._initial_coef(classes, X.shape[1], objective.n_outputs, X.dtype),
+            Geometry.for_objective(objective, dtype, decorrelate=adaptive),
+            self._initial_coef(classes, X.shape[1], objective.n_outputs, dtype),
             learning_rate=1 / objective.curvature if adaptive else self.learning_rate,
             adaptive=adaptive,
             accelerated=self.solver == "nesterov",
@@ -255,7 +277,7 @@ class GradientDescentLogisticRegression(
         for name, value in _fitted_attributes(objective, result.coef, classes).items():
             setattr(self, name, value)
         self.n_iter_ = result.n_iter
-        self.loss_curve_ = result.objective_history
+        self.loss_curve_ = like(result.objective_history, X)
         reporter.close()
         return self
 
@@ -270,6 +292,28 @@ class GradientDescentLogisticRegression(
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
         )
+        return X, *self._encoded_targets(y, sample_weight, X.dtype)
+
+    def _validated_device_data(self, X, y, sample_weight):
+        """Input for ``fit`` from another array-API library (PyTorch, CuPy):
+        X validated in its own namespace; the labels encoded on the host (as
+        ``classes_`` of strings must be), their codes and the weights then
+        moved to X's device."""
+        xp = namespace(X)
+        X = validate_data(self, X, dtype=[xp.float64, xp.float32])
+        y = column_or_1d(to_numpy(y), warn=True)
+        check_consistent_length(X, y)
+        if sample_weight is not None and not isinstance(sample_weight, Real):
+            sample_weight = to_numpy(sample_weight)
+        y_codes, weights, classes, class_totals = self._encoded_targets(
+            y, sample_weight, host_dtype(X)
+        )
+        # int64 codes: PyTorch indexes with nothing else.
+        return X, like(y_codes, X, np.int64), like(weights, X), classes, class_totals
+
+    def _encoded_targets(self, y, sample_weight, dtype):
+        """Class codes, sample weights (class weights folded in, a new array
+        of ``dtype``), classes and each class's total weight, for numpy ``y``."""
         check_classification_targets(y)
         # Not np.unique(y, return_inverse=True): it holds five arrays of
         # len(y) at once, and memory during fit is meant to stay small.
@@ -278,15 +322,15 @@ class GradientDescentLogisticRegression(
         y_codes = np.searchsorted(classes, y).astype(
             np.min_scalar_type(classes.shape[0] - 1)
         )
-        weights = _validated_sample_weight(sample_weight, X.shape[0], X.dtype)
+        weights = _validated_sample_weight(sample_weight, y.shape[0], dtype)
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=classes, y=y, sample_weight=weights
             )
-            weights *= per_class.astype(X.dtype)[y_codes]
+            weights *= per_class.astype(dtype)[y_codes]
         class_totals = np.zeros(classes.shape[0])
         np.add.at(class_totals, y_codes, weights)  # bincount would copy y_codes
-        return X, y_codes, weights, classes, class_totals
+        return y_codes, weights, classes, class_totals
 
     def _initial_coef(self, classes, n_features, n_outputs, dtype) -> np.ndarray:
         """Zeros, or the previous fit's coefficients with ``warm_start``."""
@@ -295,11 +339,11 @@ class GradientDescentLogisticRegression(
             self.warm_start
             and hasattr(self, "coef_")
             and self.coef_.shape == (n_outputs, n_features)
-            and np.array_equal(self.classes_, classes)
+            and np.array_equal(to_numpy(self.classes_), classes)
         ):
-            coef[:n_features] = self.coef_.T
+            coef[:n_features] = to_numpy(self.coef_).T
             if self.fit_intercept:
-                coef[n_features] = self.intercept_
+                coef[n_features] = to_numpy(self.intercept_)
         return coef
 
     def _warn_unless_converged(self, result: SolverResult) -> None:
@@ -344,10 +388,22 @@ class GradientDescentLogisticRegression(
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For a binary problem, positive scores mean ``classes_[1]``.
         """
+        return self._scores(X, "decision_function")
+
+    def _scores(self, X, method: str):
+        """``decision_function``, for ``method`` (named in errors)."""
         check_is_fitted(self)
+        check_same_namespace(X, self.coef_, f"{type(self).__name__}.{method}")
         if is_dask_collection(X):  # lazy: a dask array of scores
             X = _dask.validated_X(X, self.n_features_in_)
-            scores = X @ self.coef_.T.astype(X.dtype) + self.intercept_
+            scores = X @ to_numpy(self.coef_).T.astype(X.dtype) + to_numpy(
+                self.intercept_
+            )
+        elif dispatched(X):  # in X's namespace, on its device
+            xp = namespace(X)
+            X = validate_data(self, X, dtype=[xp.float64, xp.float32], reset=False)
+            coef = xp.astype(self.coef_, X.dtype)
+            scores = X @ coef.T + xp.astype(self.intercept_, X.dtype)
         else:
             X = validate_data(
                 self,
@@ -356,7 +412,7 @@ class GradientDescentLogisticRegression(
                 dtype=[np.float64, np.float32],
                 reset=False,
             )
-            scores = X @ self.coef_.T + self.intercept_
+            scores = X @ to_numpy(self.coef_).T + to_numpy(self.intercept_)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X):
@@ -372,7 +428,7 @@ class GradientDescentLogisticRegression(
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self._from_scores(X, self._labels, per_class=False)
+        return self._from_scores(X, self._labels, "predict")
 
     def predict_proba(self, X):
         """Probability of each class.
@@ -387,7 +443,7 @@ class GradientDescentLogisticRegression(
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        return self._from_scores(X, _probabilities, per_class=True)
+        return self._from_scores(X, _probabilities, "predict_proba")
 
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class, computed stably.
@@ -402,20 +458,26 @@ class GradientDescentLogisticRegression(
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities, in the order of ``classes_``.
         """
-        return self._from_scores(X, _log_probabilities, per_class=True)
+        return self._from_scores(X, _log_probabilities, "predict_log_proba")
 
-    def _labels(self, scores: np.ndarray) -> np.ndarray:
-        indices = (
-            (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
-        )
-        return self.classes_[indices]
+    def _labels(self, scores):
+        xp = namespace(scores)
+        if scores.ndim == 1:
+            indices = astype(scores > 0, np.int64)
+        else:
+            indices = xp.argmax(scores, axis=1)
+        if namespace(self.classes_) is xp:
+            return xp.take(self.classes_, indices, axis=0)
+        # Classes that X's namespace cannot hold (strings), or scores made
+        # in numpy from a model fitted on a device: numpy labels.
+        return to_numpy(self.classes_)[to_numpy(indices)]
 
-    def _from_scores(self, X, function, per_class: bool):
-        """``function`` of the scores (one column per class if ``per_class``);
-        by chunks, lazily, for dask input."""
-        scores = self.decision_function(X)
+    def _from_scores(self, X, function, method: str):
+        """``function`` of the scores, for ``method`` (named in errors); by
+        chunks, lazily, for dask input."""
+        scores = self._scores(X, method)
         if is_dask_collection(scores):
-            n_columns = len(self.classes_) if per_class else None
+            n_columns = None if method == "predict" else len(self.classes_)
             return _dask.map_rows(scores, function, n_columns)
         return function(scores)
 
@@ -461,26 +523,29 @@ def _check_classes(classes: np.ndarray, class_totals: np.ndarray) -> None:
         )
 
 
-def _probabilities(scores: np.ndarray) -> np.ndarray:
+def _probabilities(scores):
     if scores.ndim == 1:
         # expit(-z) rather than 1 - expit(z): exact for tiny probabilities.
-        return np.column_stack([expit(-scores), expit(scores)])
-    return softmax(scores, axis=1)
+        return namespace(scores).stack([expit(-scores), expit(scores)], axis=1)
+    return softmax(scores)
 
 
-def _log_probabilities(scores: np.ndarray) -> np.ndarray:
+def _log_probabilities(scores):
     if scores.ndim == 1:
-        return np.column_stack([log_expit(-scores), log_expit(scores)])
-    return log_softmax(scores, axis=1)
+        return namespace(scores).stack([log_expit(-scores), log_expit(scores)], axis=1)
+    return log_softmax(scores)
 
 
 def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:
-    """``classes_``, ``coef_`` and ``intercept_`` for the solver's ``coef``."""
+    """``classes_``, ``coef_`` and ``intercept_`` for the solver's ``coef``,
+    in the namespace and on the device of the objective's X (``classes_``
+    only if that namespace can hold them: numbers, not strings)."""
     W, b = objective.split(coef)
+    X = objective.X
     return {
-        "classes_": classes,
-        "coef_": np.ascontiguousarray(W.T),
-        "intercept_": np.array(b, dtype=coef.dtype),
+        "classes_": like(classes, X) if classes.dtype.kind in "biuf" else classes,
+        "coef_": like(np.ascontiguousarray(W.T), X),
+        "intercept_": like(np.array(b, dtype=coef.dtype), X),
     }
 
 

@@ -37,8 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from scipy.special import expit, log_expit
+import scipy.special
 
+from ._array_api import astype, host_dtype, namespace
 from ._backends import Pointwise, column_moments, linear_pass
 
 # The curvature of the loss in z is at most 1/4 (sigmoid) or 1/2 (softmax):
@@ -73,21 +74,63 @@ def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
     return np.sign(v) * np.maximum(np.abs(v) - threshold, 0)
 
 
-def binary_pointwise(z: np.ndarray, y: np.ndarray, s: np.ndarray):
+def expit(z):
+    """The sigmoid ``1 / (1 + e^-z)``: scipy's for numpy, else a stable formula."""
+    xp = namespace(z)
+    if xp is np:
+        return scipy.special.expit(z)
+    e = xp.exp(-xp.abs(z))  # never overflows
+    return xp.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def log_expit(z):
+    """``log(expit(z))``, exact for large ``|z|`` (scipy's for numpy)."""
+    xp = namespace(z)
+    if xp is np:
+        return scipy.special.log_expit(z)
+    return xp.minimum(z, 0.0) - xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def log_softmax(Z):
+    """Log-softmax of each row of ``Z`` (scipy's for numpy)."""
+    xp = namespace(Z)
+    if xp is np:
+        return scipy.special.log_softmax(Z, axis=1)
+    shifted = Z - xp.max(Z, axis=1, keepdims=True)  # exp never overflows
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def softmax(Z):
+    """Softmax of each row of ``Z`` (scipy's for numpy)."""
+    xp = namespace(Z)
+    if xp is np:
+        return scipy.special.softmax(Z, axis=1)
+    return xp.exp(log_softmax(Z))
+
+
+def binary_pointwise(z, y, s):
     """Loss sum and residual of a block: sigmoid, labels ``y`` in {0, 1}.
 
-    ``z`` (overwritten) are the scores, ``s`` the normalised weights.
+    ``z`` (overwritten) are the scores, ``s`` the normalised weights; numpy
+    arrays, or arrays of another array-API namespace (on their device).
     """
-    sign = np.array([-1, 1], dtype=z.dtype).take(y)  # class 0: -1, class 1: +1
+    xp = namespace(z)
+    sign = astype(y, host_dtype(z))  # class 0: -1, class 1: +1
+    sign *= 2
+    sign -= 1
     margin = z
     margin *= sign  # positive: the true class is predicted
-    q = expit(margin)  # the probability of the true class
-    # loss = log(1 + e^-margin) = -log(q); where q underflows to 0
-    # (margin < -745 in float64), log_expit.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        loss = -float(s @ np.log(q))
-    if not np.isfinite(loss):
-        loss = -float(s @ log_expit(margin))
+    if xp is np:
+        q = expit(margin)  # the probability of the true class
+        # loss = log(1 + e^-margin) = -log(q), a third of the cost of
+        # log_expit; where q underflows to 0 (margin < -745), log_expit.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = -(s @ np.log(q))
+        if not np.isfinite(loss):
+            loss = -(s @ log_expit(margin))
+    else:  # no check of the loss: it would make the device wait
+        loss = -(s @ log_expit(margin))
+        q = expit(margin)
     # Residual s (p - y) = -s sign (1 - q). Where q rounds to 1 this is
     # off by at most eps * s, absolutely: far below any tol.
     R = q
@@ -97,19 +140,22 @@ def binary_pointwise(z: np.ndarray, y: np.ndarray, s: np.ndarray):
     return loss, R
 
 
-def multinomial_pointwise(Z: np.ndarray, y: np.ndarray, s: np.ndarray):
+def multinomial_pointwise(Z, y, s):
     """Loss sum and residual of a block: softmax, labels ``y`` in {0, ..., K-1}."""
-    rows_idx = np.arange(Z.shape[0])
+    xp = namespace(Z)
     # log-sum-exp with the row maximum subtracted: exp never overflows.
-    Z_max = Z.max(axis=1, keepdims=True)
-    E = np.exp(Z - Z_max)
-    sum_E = E.sum(axis=1)
-    log_norm = Z_max[:, 0] + np.log(sum_E)
-    loss = s @ (log_norm - Z[rows_idx, y])
+    Z_max = xp.max(Z, axis=1, keepdims=True)
+    E = xp.exp(Z - Z_max)
+    sum_E = xp.sum(E, axis=1)
+    log_norm = Z_max[:, 0] + xp.log(sum_E)
+    loss = s @ (log_norm - xp.take_along_axis(Z, y[:, None], axis=1)[:, 0])
     E /= sum_E[:, None]  # E is now the softmax P
-    E[rows_idx, y] -= 1
+    if xp is np:
+        E[np.arange(E.shape[0]), y] -= 1
+    else:  # the standard has no indexed assignment: subtract the one-hot labels
+        E -= xp.astype(y[:, None] == xp.arange(E.shape[1], device=E.device), E.dtype)
     E *= s[:, None]
-    return float(loss), E
+    return loss, E
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._array_api import to_numpy
+
 _KINDS = ("objective", "gap")
 
 
@@ -73,7 +75,7 @@ class LossCurveDisplay:
     """
 
     def __init__(self, *, loss_curves, names):
-        self.loss_curves = [np.asarray(curve, dtype=float) for curve in loss_curves]
+        self.loss_curves = [to_numpy(curve).astype(float) for curve in loss_curves]
         self.names = list(names)
         if len(self.names) != len(self.loss_curves):
             raise ValueError(

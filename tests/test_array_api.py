@@ -1,0 +1,286 @@
+"""Arrays of other libraries through the array API (``array_api_dispatch=True``).
+
+Run on the CPU namespaces: array-api-strict (on its two devices) and PyTorch.
+scikit-learn's array-API dispatch needs ``SCIPY_ARRAY_API=1`` set before
+scipy is imported, so these tests run in the second pass of ``.ci/run``
+(and are skipped in the first); scikit-learn's own array-API checks run
+there too, from ``test_sklearn_checks.py``.
+"""
+
+import os
+import pickle
+import sys
+
+import numpy as np
+import pytest
+import sklearn
+from conftest import badly_scaled_classification
+from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_gdlogreg import (
+    GradientDescentLogisticRegression,
+    LossCurveDisplay,
+    _backends,
+)
+from sklearn_gdlogreg._array_api import namespace, to_numpy
+from sklearn_gdlogreg._objective import binary_pointwise, multinomial_pointwise
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SCIPY_ARRAY_API") != "1",
+    reason="array API dispatch needs SCIPY_ARRAY_API=1 (.ci/run's second pass)",
+)
+compat = pytest.importorskip("array_api_compat")
+
+NAMESPACES = [
+    ("array_api_strict", "CPU_DEVICE"),
+    ("array_api_strict", "device1"),
+    ("torch", "cpu"),
+]
+
+
+def library(name: str, device_name: str):
+    """``(xp, device)``: the standard's namespace of library ``name``."""
+    module = pytest.importorskip(name)
+    if name == "array_api_strict":
+        return module, module.Device(device_name)
+    return compat.array_namespace(module.asarray([1.0])), device_name
+
+
+def on_device(X, xp, device, dtype=None):
+    return xp.asarray(X, device=device, dtype=dtype)
+
+
+def dispatch():
+    return sklearn.config_context(array_api_dispatch=True)
+
+
+def assert_in_namespace(array, like):
+    """``array`` is in the namespace of ``like`` and on its device."""
+    assert namespace(array) is namespace(like)
+    assert compat.device(array) == compat.device(like)
+
+
+@pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize(
+    "params", [{}, {"C": np.inf}, {"l1_ratio": 0.5, "C": 0.1}, {"solver": "gd"}]
+)
+def test_fit_in_namespace_matches_numpy(name, device_name, n_classes, params):
+    """Raw, badly scaled data with sample weights: the same model as the numpy
+    fit, fitted arrays and every output in X's namespace, on its device."""
+    xp, device = library(name, device_name)
+    X, y = badly_scaled_classification(n_classes)
+    weights = np.random.RandomState(0).uniform(0.5, 2, size=y.shape[0])
+    reference = GradientDescentLogisticRegression(**params).fit(X, y, weights)
+
+    X_xp = on_device(X, xp, device)
+    with dispatch():
+        model = GradientDescentLogisticRegression(**params).fit(
+            X_xp, on_device(y, xp, device), on_device(weights, xp, device)
+        )
+        outputs = {
+            method: getattr(model, method)(X_xp)
+            for method in (
+                "decision_function",
+                "predict",
+                "predict_proba",
+                "predict_log_proba",
+            )
+        }
+    assert model.n_iter_ == reference.n_iter_
+    for attribute in ("classes_", "coef_", "intercept_", "loss_curve_"):
+        value = getattr(model, attribute)
+        assert_in_namespace(value, X_xp)
+        np.testing.assert_allclose(
+            to_numpy(value), getattr(reference, attribute), rtol=1e-7, atol=1e-12
+        )
+    for method, output in outputs.items():
+        assert_in_namespace(output, X_xp)
+        np.testing.assert_allclose(
+            to_numpy(output), getattr(reference, method)(X), rtol=1e-7, atol=1e-12
+        )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_float32_is_kept_and_as_accurate_as_float32_allows(n_classes):
+    """float32 X is fitted in float32, as accurately as the numpy float32 fit
+    (``test_estimator``): raw data, against a float64 Newton reference."""
+    xp, device = library("torch", "cpu")
+    if n_classes == 2:
+        X, y = load_breast_cancer(return_X_y=True)
+    else:
+        X, y = badly_scaled_classification(n_classes)
+    reference = LogisticRegression(solver="newton-cholesky", tol=1e-12).fit(X, y)
+    X32 = on_device(X, xp, device, dtype=xp.float32)
+    with dispatch():
+        model = GradientDescentLogisticRegression(tol=1e-6).fit(
+            X32, on_device(y, xp, device)
+        )
+        proba = model.predict_proba(X32)
+    assert model.coef_.dtype == xp.float32 and proba.dtype == xp.float32
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(
+        to_numpy(model.coef_), reference.coef_, atol=1e-3 * scale
+    )
+    np.testing.assert_allclose(to_numpy(proba), reference.predict_proba(X), atol=2e-4)
+
+
+@pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
+@pytest.mark.parametrize("shape", [(30,), (30, 3)])
+def test_device_pass_in_blocks_matches_numpy(name, device_name, shape, monkeypatch):
+    """The device's pass (stacked points, several row blocks) and moments
+    against the host's, on raw data with far-off means."""
+    xp, device = library(name, device_name)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(101, 30)) * rng.uniform(1e-2, 1e2, 30) + rng.normal(0, 1e3, 30)
+    K = 1 if len(shape) == 1 else shape[1]
+    y = rng.randint(0, 2 if K == 1 else K, size=101)
+    weights = rng.uniform(size=101)
+    weights /= weights.sum()
+    points = [
+        (rng.normal(size=shape) * 1e-3, rng.normal(size=shape[1:] or (1,)))
+        for _ in range(2)
+    ]
+    pointwise = binary_pointwise if K == 1 else multinomial_pointwise
+    expected = _backends.linear_pass(X, y.astype(np.uint8), weights, points, pointwise)
+    mean, cov = _backends.column_moments(X, weights, covariance=True)
+
+    monkeypatch.setattr(_backends, "_DEVICE_BLOCK_BYTES", 4 * 8 * 30 * 7)  # 7 rows
+    X_xp, w_xp = on_device(X, xp, device), on_device(weights, xp, device)
+    got = _backends.linear_pass(X_xp, on_device(y, xp, device), w_xp, points, pointwise)
+    for (loss, grad_W, grad_b), (loss_ref, grad_W_ref, grad_b_ref) in zip(
+        got, expected, strict=True
+    ):
+        assert isinstance(loss, float) and isinstance(grad_W, np.ndarray)
+        np.testing.assert_allclose(loss, loss_ref, rtol=1e-12)
+        np.testing.assert_allclose(grad_W, grad_W_ref, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(grad_b, grad_b_ref, rtol=1e-10, atol=1e-14)
+    got_mean, got_cov = _backends.column_moments(X_xp, w_xp, covariance=True)
+    np.testing.assert_allclose(got_mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(got_cov, cov, rtol=1e-10)
+
+
+def test_pointwise_stable_for_huge_margins():
+    """The device formulas give the numpy losses and residuals, also where
+    the sigmoid underflows (margins beyond float32's exp range)."""
+    xp, device = library("torch", "cpu")
+    z = np.array([-1e4, -800.0, -100.0, -1.0, 0.0, 3.0, 100.0, 1e4], dtype=np.float32)
+    y = np.array([1, 1, 1, 0, 1, 0, 0, 1])
+    s = np.full(z.shape, 0.125, dtype=np.float32)
+    loss_ref, R_ref = binary_pointwise(z.copy(), y, s)
+    loss, R = binary_pointwise(
+        on_device(z, xp, device), on_device(y, xp, device), on_device(s, xp, device)
+    )
+    assert np.isfinite(float(loss))
+    np.testing.assert_allclose(float(loss), loss_ref, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(R), R_ref, rtol=1e-6, atol=1e-30)
+
+
+def test_string_labels_and_mixed_inputs():
+    """y of strings (numpy) and sample_weight from another library: the
+    labels stay numpy (no namespace holds strings), the model on X's device."""
+    xp, device = library("torch", "cpu")
+    strict, strict_device = library("array_api_strict", "device1")
+    X, y = make_classification(120, 5, random_state=2)
+    labels = np.array(["no", "yes"])[y]
+    weights = np.linspace(0.5, 1.5, 120)
+    reference = GradientDescentLogisticRegression().fit(X, labels, weights)
+    with dispatch():
+        model = GradientDescentLogisticRegression().fit(
+            on_device(X, xp, device), labels, on_device(weights, strict, strict_device)
+        )
+        predicted = model.predict(on_device(X, xp, device))
+    assert isinstance(model.classes_, np.ndarray)
+    assert_in_namespace(model.coef_, on_device(X, xp, device))
+    np.testing.assert_array_equal(predicted, reference.predict(X))
+    np.testing.assert_allclose(to_numpy(model.coef_), reference.coef_, rtol=1e-9)
+
+
+def test_predict_in_another_namespace_is_a_clear_error():
+    xp, device = library("torch", "cpu")
+    X, y = make_classification(60, 4, n_redundant=0, random_state=3)
+    with dispatch():
+        model = GradientDescentLogisticRegression().fit(
+            on_device(X, xp, device), on_device(y, xp, device)
+        )
+        for method in ("predict", "predict_proba", "decision_function"):
+            with pytest.raises(
+                ValueError, match=rf"\.{method}\(\) must use the same namespace"
+            ):
+                getattr(model, method)(X)
+        numpy_model = GradientDescentLogisticRegression().fit(X, y)
+        with pytest.raises(ValueError, match="same namespace"):
+            numpy_model.predict(on_device(X, xp, device))
+    # Without dispatch, everything is numpy again, as in scikit-learn.
+    np.testing.assert_allclose(
+        model.predict_proba(X), numpy_model.predict_proba(X), rtol=1e-9
+    )
+
+
+def test_bad_input_on_device_is_a_clear_error():
+    xp, device = library("torch", "cpu")
+    X, y = make_classification(40, 3, n_redundant=0, random_state=4)
+    X_nan = X.copy()
+    X_nan[3, 1] = np.nan
+    with dispatch():
+        with pytest.raises(ValueError, match="NaN"):
+            GradientDescentLogisticRegression().fit(
+                on_device(X_nan, xp, device), on_device(y, xp, device)
+            )
+        with pytest.raises(ValueError, match="sample_weight has shape"):
+            GradientDescentLogisticRegression().fit(
+                on_device(X, xp, device),
+                on_device(y, xp, device),
+                on_device(np.ones(7), xp, device),
+            )
+        with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+            GradientDescentLogisticRegression().fit(
+                on_device(X, xp, device), on_device(y[:-1], xp, device)
+            )
+        model = GradientDescentLogisticRegression().fit(
+            on_device(X, xp, device), on_device(y, xp, device)
+        )
+        with pytest.raises(ValueError, match="features"):
+            model.predict(on_device(X[:, :2], xp, device))
+
+
+def test_warm_start_pickle_and_loss_curve_on_device():
+    xp, device = library("torch", "cpu")
+    X, y = badly_scaled_classification(3)
+    X_xp, y_xp = on_device(X, xp, device), on_device(y, xp, device)
+    with dispatch():
+        model = GradientDescentLogisticRegression(warm_start=True).fit(X_xp, y_xp)
+        first = model.n_iter_
+        model.fit(X_xp, y_xp)
+        assert model.n_iter_ < first  # started at the solution
+        restored = pickle.loads(pickle.dumps(model))
+        np.testing.assert_array_equal(
+            to_numpy(restored.predict(X_xp)), to_numpy(model.predict(X_xp))
+        )
+    display = LossCurveDisplay.from_estimator(model)
+    np.testing.assert_allclose(display.loss_curves[0], to_numpy(model.loss_curve_))
+
+
+def test_without_dispatch_arrays_are_converted_to_numpy():
+    """scikit-learn's convention: dispatch off, a CPU tensor is a numpy array."""
+    xp, device = library("torch", "cpu")
+    X, y = make_classification(60, 4, n_redundant=0, random_state=5)
+    model = GradientDescentLogisticRegression().fit(
+        on_device(X, xp, device), on_device(y, xp, device)
+    )
+    assert isinstance(model.coef_, np.ndarray)
+    np.testing.assert_allclose(
+        model.coef_, GradientDescentLogisticRegression().fit(X, y).coef_
+    )
+
+
+def test_missing_array_api_compat_names_the_extra(monkeypatch):
+    xp, device = library("torch", "cpu")
+    X, y = make_classification(30, 3, n_redundant=0, random_state=6)
+    monkeypatch.setitem(sys.modules, "array_api_compat", None)  # as if not installed
+    with dispatch():
+        with pytest.raises(ImportError, match=r"sklearn-gdlogreg\[array-api\]"):
+            GradientDescentLogisticRegression().fit(on_device(X, xp, device), y)
+        # numpy input never needs it
+        GradientDescentLogisticRegression().fit(X, y)
