@@ -9,7 +9,9 @@ there too, from ``test_sklearn_checks.py``.
 
 import os
 import pickle
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -284,3 +286,18 @@ def test_missing_array_api_compat_names_the_extra(monkeypatch):
             GradientDescentLogisticRegression().fit(on_device(X, xp, device), y)
         # numpy input never needs it
         GradientDescentLogisticRegression().fit(X, y)
+
+
+def test_gpu_benchmark_runs_on_the_cpu():
+    """benchmarks/gpu.py, prepared for a CUDA machine, smoke-run on the CPU:
+    it prints both fits, and they reach the same objective."""
+    pytest.importorskip("torch")
+    script = Path(__file__).parents[1] / "benchmarks" / "gpu.py"
+    command = [sys.executable, str(script), "--device", "cpu", "--n-samples", "20000"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    fits = ("LogisticRegression (lbfgs), torch", "ours (defaults), torch")
+    rows = [line.split() for line in out.splitlines() if line.startswith(fits)]
+    assert [row[0] for row in rows] == ["LogisticRegression", "ours"]
+    gap = float(rows[1][-2])  # ours' objective relative to lbfgs's
+    assert abs(gap) < 1e-5
+    assert "one read of X" in out
