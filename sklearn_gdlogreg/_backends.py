@@ -42,8 +42,10 @@ _BLOCK_BYTES = 2**21
 # temporaries are small next to its memory: blocks of 1 GiB of X.
 _DEVICE_BLOCK_BYTES = 2**30
 
-# pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block)
-Pointwise = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, np.ndarray]]
+# pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block), in the
+# namespace of the blocks (numpy, or X's array-API library); loss_sum may be
+# a 0-d array, so that a device never waits for it.
+Pointwise = Callable[[Any, Any, Any], tuple[Any, Any]]
 
 
 def _compressed_view(like, layout: str, arrays, shape):
@@ -115,10 +117,11 @@ def linear_pass(
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    y, weights : ndarray of shape (n_samples,)
-        Labels and sample weights, handed to ``pointwise`` block by block.
-    points : sequence of ``(W, b)``
+    X : {ndarray, sparse, dask, array-API array} of shape (n_samples, n_features)
+    y, weights : arrays of shape (n_samples,), like X
+        Labels and sample weights, handed to ``pointwise`` block by block
+        (on X's device for an array-API X, chunked like X for dask).
+    points : sequence of ``(W, b)``, numpy arrays
         ``W`` of shape (n_features,) or (n_features, n_outputs), ``b`` of
         shape (1,) or (n_outputs,) to match.
     pointwise : callable
@@ -129,7 +132,8 @@ def linear_pass(
     Returns
     -------
     list of ``(loss, grad_W, grad_b)``, one per point
-        The sum of the blocks' losses, ``X.T @ R`` and ``R.sum(axis=0)``.
+        The sum of the blocks' losses (a float), ``X.T @ R`` and
+        ``R.sum(axis=0)`` (numpy arrays, on the host).
     """
     if is_dask(X):
         parts = _dask_map(_linear_pass, X, [y, weights], points, pointwise)
@@ -141,7 +145,7 @@ def linear_pass(
             )
             for i in range(len(points))
         ]
-    if namespace(X) is not np and not sp.issparse(X):
+    if namespace(X) is not np:  # PyTorch, CuPy, ...: on X's device
         return _device_linear_pass(X, y, weights, points, pointwise)
     return _linear_pass(X, y, weights, points, pointwise)
 

@@ -63,6 +63,12 @@ class GradientDescentLogisticRegression(
     (``set_callbacks``, ``sklearn.callback``), and ``LossCurveDisplay``
     draws ``loss_curve_``.
 
+    Dask arrays are fitted where their chunks live (a distributed cluster).
+    Arrays of PyTorch, CuPy and other array-API libraries are fitted and
+    predicted on their own device under
+    ``sklearn.config_context(array_api_dispatch=True)`` (which needs
+    ``array-api-compat``); the fitted arrays then live there too.
+
     Parameters
     ----------
     learning_rate : float or "auto", default="auto"
@@ -216,7 +222,9 @@ class GradientDescentLogisticRegression(
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. float32 data is kept in float32; C- or F-ordered
-            arrays and CSR/CSC matrices are used without a copy.
+            arrays and CSR/CSC matrices are used without a copy. Also dask
+            arrays, and arrays of other array-API libraries (PyTorch, CuPy)
+            under array-API dispatch.
         y : array-like of shape (n_samples,)
             Class labels (any type: ints, strings, ...).
         sample_weight : array-like of shape (n_samples,), default=None

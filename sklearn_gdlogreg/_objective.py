@@ -115,8 +115,8 @@ def binary_pointwise(z, y, s):
     arrays, or arrays of another array-API namespace (on their device).
     """
     xp = namespace(z)
-    sign = astype(y, host_dtype(z))  # class 0: -1, class 1: +1
-    sign *= 2
+    sign = astype(y, host_dtype(z))  # a new array: y holds integer codes
+    sign *= 2  # class 0: -1, class 1: +1
     sign -= 1
     margin = z
     margin *= sign  # positive: the true class is predicted
@@ -164,10 +164,10 @@ class LogisticObjective:
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-        Integer class codes 0, ..., K-1 (any integer type).
-    weights : ndarray of shape (n_samples,)
+    X : {ndarray, sparse, dask, array-API array} of shape (n_samples, n_features)
+    y : array of shape (n_samples,), like X
+        Integer class codes 0, ..., K-1 (any integer type; int64 on PyTorch).
+    weights : array of shape (n_samples,), like X
         Normalised sample weights, summing to one.
     n_outputs : int
         1 (binary, sigmoid) or the number of classes (softmax).
