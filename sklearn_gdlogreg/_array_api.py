@@ -88,6 +88,12 @@ def to_numpy(x) -> np.ndarray:
         return np.asarray(x)
 
 
+def on_host(x):
+    """``x`` itself, or as a numpy array if it is an array of another library
+    (labels and weights follow X: to the host for the numpy path)."""
+    return x if _is_numpy_like(x) else to_numpy(x)
+
+
 def like(array: np.ndarray, X, dtype=None):
     """Numpy ``array`` in ``X``'s namespace and on its device (``dtype``: the
     namespace's type of that name, by default the array's own)."""

@@ -24,6 +24,7 @@ from ._array_api import (
     host_dtype,
     like,
     namespace,
+    on_host,
     to_numpy,
 )
 from ._dask import is_dask_collection
@@ -296,11 +297,11 @@ class GradientDescentLogisticRegression(
         X, y = validate_data(
             self,
             X,
-            y,
+            on_host(y),
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
         )
-        return X, *self._encoded_targets(y, sample_weight, X.dtype)
+        return X, *self._encoded_targets(y, on_host(sample_weight), X.dtype)
 
     def _validated_device_data(self, X, y, sample_weight):
         """Input for ``fit`` from another array-API library (PyTorch, CuPy):
@@ -311,10 +312,8 @@ class GradientDescentLogisticRegression(
         X = validate_data(self, X, dtype=[xp.float64, xp.float32])
         y = column_or_1d(to_numpy(y), warn=True)
         check_consistent_length(X, y)
-        if sample_weight is not None and not isinstance(sample_weight, Real):
-            sample_weight = to_numpy(sample_weight)
         y_codes, weights, classes, class_totals = self._encoded_targets(
-            y, sample_weight, host_dtype(X)
+            y, on_host(sample_weight), host_dtype(X)
         )
         # int64 codes: PyTorch indexes with nothing else.
         return X, like(y_codes, X, np.int64), like(weights, X), classes, class_totals

@@ -199,6 +199,23 @@ def test_string_labels_and_mixed_inputs():
     np.testing.assert_allclose(to_numpy(model.coef_), reference.coef_, rtol=1e-9)
 
 
+def test_numpy_X_takes_labels_and_weights_from_another_library():
+    """Everything follows X: with numpy X, a PyTorch y and sample_weight are
+    brought to the host, and the model is numpy."""
+    xp, device = library("torch", "cpu")
+    X, y = make_classification(80, 4, n_redundant=0, random_state=7)
+    weights = np.linspace(0.5, 2, 80)
+    reference = GradientDescentLogisticRegression(class_weight="balanced")
+    reference.fit(X, y, weights)
+    with dispatch():
+        model = GradientDescentLogisticRegression(class_weight="balanced").fit(
+            X, on_device(y, xp, device), on_device(weights, xp, device)
+        )
+        assert isinstance(model.predict(X), np.ndarray)
+    assert isinstance(model.coef_, np.ndarray)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-12)
+
+
 def test_predict_in_another_namespace_is_a_clear_error():
     xp, device = library("torch", "cpu")
     X, y = make_classification(60, 4, n_redundant=0, random_state=3)
