@@ -59,7 +59,7 @@ def namespace(x):
 
 
 def astype(x, dtype):
-    """``x`` in the float type named by numpy's ``dtype``, in its namespace."""
+    """``x`` in the type that numpy's ``dtype`` names, in its own namespace."""
     xp = namespace(x)
     if xp is np:
         return np.asarray(x).astype(dtype, copy=False)
@@ -114,19 +114,16 @@ def check_same_namespace(X, fitted, method: str) -> None:
         return
     if _is_numpy_like(X) and _is_numpy_like(fitted):
         return
-    same = not (_is_numpy_like(X) or _is_numpy_like(fitted))
-    if same:
-        compat = _compat()
-        same = namespace(X) is namespace(fitted) and compat.device(X) == compat.device(
-            fitted
-        )
-    if not same:
-        raise ValueError(
-            f"Inputs passed to {method}() must use the same namespace and the "
-            "same device as the arrays fitted by fit(): X is "
-            f"{_describe(X)}, the fitted model is {_describe(fitted)}. Predict "
-            "with arrays of the library and device the model was fitted with."
-        )
+    if not (_is_numpy_like(X) or _is_numpy_like(fitted)):
+        device = _compat().device
+        if namespace(X) is namespace(fitted) and device(X) == device(fitted):
+            return
+    raise ValueError(
+        f"Inputs passed to {method}() must use the same namespace and the "
+        "same device as the arrays fitted by fit(): X is "
+        f"{_describe(X)}, the fitted model is {_describe(fitted)}. Predict "
+        "with arrays of the library and device the model was fitted with."
+    )
 
 
 def _describe(x) -> str:
