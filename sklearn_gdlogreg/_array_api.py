@@ -130,3 +130,59 @@ def _describe(x) -> str:
     if _is_numpy_like(x):
         return f"a {type(x).__name__} (numpy path)"
     return f"{namespace(x).__name__} on device {_compat().device(x)}"
+
+
+# The libraries whose arrays a saved model may be restored to (by name).
+_RESTORABLE = ("torch", "cupy", "array_api_strict")
+
+
+def host_state(state: dict) -> dict:
+    """``state`` with each array of another library replaced by a numpy copy.
+
+    The library and device of those arrays go under ``"_array_namespace"``
+    (strings only), so that a saved model (pickle or skops, which knows
+    numpy only) holds numpy arrays and :func:`from_host_state` can put them
+    back where they were.
+    """
+    moved = {
+        name: value
+        for name, value in state.items()
+        if hasattr(value, "__dlpack__") and not _is_numpy_like(value)
+    }
+    if not moved:
+        return state
+    origin = {}
+    for name, value in moved.items():
+        library = namespace(value).__name__.split(".")[-1]
+        origin[name] = [library, str(_compat().device(value))]
+    return {
+        **state,
+        **{name: to_numpy(value) for name, value in moved.items()},
+        "_array_namespace": origin,
+    }
+
+
+def from_host_state(state: dict) -> dict:
+    """The inverse of :func:`host_state`: the arrays back in their library,
+    on their device (PyTorch, CuPy) or the library's default one."""
+    origin = state.get("_array_namespace")
+    if not origin:
+        return state
+    import importlib
+
+    state = {name: value for name, value in state.items() if name != "_array_namespace"}
+    for name, (library, device) in origin.items():
+        if library not in _RESTORABLE:
+            raise ValueError(
+                f"Cannot restore {name} as an array of {library!r}: only "
+                f"{', '.join(_RESTORABLE)} arrays are restored."
+            )
+        module = importlib.import_module(library)
+        if library == "torch":
+            state[name] = module.asarray(state[name], device=device)
+        elif library == "cupy":
+            with module.cuda.Device(int(device.split()[-1].rstrip(">"))):
+                state[name] = module.asarray(state[name])
+        else:
+            state[name] = module.asarray(state[name])
+    return state

@@ -16,9 +16,10 @@ here, so that supporting a new kind of ``X`` means touching this module only:
 
 Neither function copies ``X``: dense blocks are views, and sparse blocks are
 views of the CSR arrays (see :func:`_compressed_view`). For a dask array,
-each call maps the same blocked pass over X's row chunks where they live and
-sums the small per-chunk results on the client: one ``dask.compute`` per
-call, and X never leaves the workers (:func:`_dask_map`). For an array of
+each call maps the same blocked pass over X's row chunks where they live
+and sums the small per-chunk results on the client, in chunk order: one
+round of tasks per call, and X never leaves the workers (``X.map_chunks``,
+see ``_dask.RowChunks``). For an array of
 another array-API library (PyTorch, CuPy; see ``_array_api``), the pass runs
 on X's device in large blocks, with every point's columns in one product,
 and one transfer brings the sums back to the host
@@ -117,10 +118,11 @@ def linear_pass(
 
     Parameters
     ----------
-    X : {ndarray, sparse, dask, array-API array} of shape (n_samples, n_features)
+    X : {ndarray, sparse, array-API array, row chunks} of shape (n_samples, n_features)
     y, weights : arrays of shape (n_samples,), like X
         Labels and sample weights, handed to ``pointwise`` block by block
-        (on X's device for an array-API X, chunked like X for dask).
+        (on X's device for an array-API X; row chunks hold their own, and
+        these are None).
     points : sequence of ``(W, b)``, numpy arrays
         ``W`` of shape (n_features,) or (n_features, n_outputs), ``b`` of
         shape (1,) or (n_outputs,) to match.
@@ -135,8 +137,8 @@ def linear_pass(
         The sum of the blocks' losses (a float), ``X.T @ R`` and
         ``R.sum(axis=0)`` (numpy arrays, on the host).
     """
-    if is_dask(X):
-        parts = _dask_map(_linear_pass, X, [y, weights], points, pointwise)
+    if is_row_chunks(X):
+        parts = X.map_chunks(_linear_pass, points, pointwise)
         return [
             (
                 sum(part[i][0] for part in parts),
@@ -159,12 +161,32 @@ def _linear_pass(X, y, weights, points, pointwise):
         for i, (W, b) in enumerate(points):
             Z = X_b @ W
             Z += b
-            loss, R = pointwise(Z, y_b, w_b)
+            loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b)
             losses[i] += loss
             grads_W[i] += X_b_T @ R
             grads_b[i] += R.sum(axis=0)
     sums = zip(losses, grads_W, grads_b, strict=True)
     return [(float(loss), grad_W, grad_b) for loss, grad_W, grad_b in sums]
+
+
+def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights):
+    """``pointwise`` over blocks of rows of ``Z``, the residual written into Z.
+
+    A CSC X comes as one block, so its Z has n_samples rows: taking the
+    pointwise function an eighth of a block at a time keeps its
+    temporaries (several the size of Z's rows) about a block in all.
+    """
+    row_bytes = Z.itemsize * (Z.size // max(1, Z.shape[0]))
+    step = max(1, _BLOCK_BYTES // 8 // row_bytes)
+    if Z.shape[0] <= step:
+        return pointwise(Z, y, weights)
+    loss = 0.0
+    for start in range(0, Z.shape[0], step):
+        rows = slice(start, start + step)
+        loss_b, R_b = pointwise(Z[rows], y[rows], weights[rows])
+        loss += loss_b
+        Z[rows] = R_b
+    return loss, Z
 
 
 def _device_linear_pass(X, y, weights, points, pointwise):
@@ -236,13 +258,19 @@ def column_moments(
     # Sparse moments subtract E[x]^2 from E[x^2]: float64 keeps that exact enough.
     dtype = np.float64 if sp.issparse(X) else host_dtype(X)
     for precision in (dtype, np.float64):
-        if is_dask(X):  # each chunk summarised where it lives, merged here
-            parts = _dask_map(_moments, X, [weights], covariance, precision)
+        if is_row_chunks(X):  # each chunk summarised where it lives, merged here
+            parts = X.map_chunks(_chunk_moments, covariance, precision)
         else:
             parts = [_moments(X, weights, covariance, precision)]
         mean, spread, seen = _merge_moments(parts, covariance)
         if np.isfinite(spread).all():
             break
+    else:
+        raise ValueError(
+            "X's values are too large: the variance of a column overflows "
+            "float64 (features of magnitude above about 1e150). Divide X by "
+            "a constant before fitting."
+        )
     return mean, spread / seen
 
 
@@ -290,11 +318,7 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     """
     if sp.issparse(X_b):
         mean_b = np.asarray(X_b_T @ w_b).ravel() / weight_b
-        squared = np.square(X_b_T.data, dtype=w_b.dtype)
-        squares = _compressed_view(
-            X_b_T, X_b_T.format, (squared, X_b_T.indices, X_b_T.indptr), X_b_T.shape
-        )
-        second = np.asarray(squares @ w_b, dtype=np.float64).ravel()
+        second = _square_sums(X_b_T, w_b)
         mean_b = mean_b.astype(np.float64)
         return mean_b, np.maximum(second - weight_b * mean_b**2, 0.0)
     xp = namespace(X_b)
@@ -314,31 +338,52 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     return _host64(mean_b) + residual, spread_b
 
 
+def _square_sums(X_T, w) -> np.ndarray:
+    """``X_T**2 @ w`` in float64, for the sparse transpose of a block.
+
+    A CSR block's transpose (CSC) is squared whole: it is block-sized. A
+    CSC X comes as one block, whose transpose (CSR) is squared a few rows
+    (columns of X) at a time, so that no temporary is larger than a block.
+    """
+    if X_T.format != "csr":
+        squared = np.square(X_T.data, dtype=w.dtype)
+        squares = _compressed_view(
+            X_T, "csc", (squared, X_T.indices, X_T.indptr), X_T.shape
+        )
+        return np.asarray(squares @ w, dtype=np.float64).ravel()
+    n_rows, budget = X_T.shape[0], max(1, _BLOCK_BYTES // (2 * X_T.data.itemsize))
+    sums = np.empty(n_rows)
+    start = 0
+    while start < n_rows:
+        limit = X_T.indptr[start] + budget
+        stop = int(np.searchsorted(X_T.indptr, limit, side="right")) - 1
+        stop = min(max(stop, start + 1), n_rows)
+        low, high = X_T.indptr[start], X_T.indptr[stop]
+        arrays = (
+            np.square(X_T.data[low:high], dtype=w.dtype),
+            X_T.indices[low:high],
+            X_T.indptr[start : stop + 1] - low,
+        )
+        rows = _compressed_view(X_T, "csr", arrays, (stop - start, X_T.shape[1]))
+        sums[start:stop] = np.asarray(rows @ w, dtype=np.float64).ravel()
+        start = stop
+    return sums
+
+
 def _host64(x) -> np.ndarray:
     return to_numpy(x).astype(np.float64)
 
 
-def is_dask(X) -> bool:
-    """Whether ``X`` is a dask array (dask itself is optional)."""
-    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "to_delayed")
+def is_row_chunks(X) -> bool:
+    """Whether ``X`` is held by row chunks elsewhere (``_dask.RowChunks``).
 
-
-def _dask_map(function, X, vectors, *args):
-    """``function(X_chunk, *vector_chunks, *args)`` on every row chunk, one compute.
-
-    X's chunks must span all its columns; the ``vectors`` (labels, weights)
-    are chunked like its rows. Only the chunks' small results come back to
-    the client: X itself never leaves the workers.
+    Such an X holds its chunks' labels and weights too, and runs a function
+    on each chunk where it lives: ``X.map_chunks(function, *args)`` returns
+    ``function(X_chunk, y_chunk, weights_chunk, *args)`` for each chunk, in
+    order.
     """
-    import dask
+    return hasattr(X, "map_chunks")
 
-    X_chunks = X.to_delayed().ravel()
-    vector_chunks = [vector.to_delayed().ravel() for vector in vectors]
-    if X.numblocks[1] != 1 or any(len(c) != len(X_chunks) for c in vector_chunks):
-        raise ValueError(
-            "X must be chunked by rows only, with y and sample_weight chunked "
-            "like its rows."
-        )
-    task = dask.delayed(function, pure=True)
-    chunks = zip(X_chunks, *vector_chunks, strict=True)
-    return dask.compute(*(task(*chunk, *args) for chunk in chunks))
+
+def _chunk_moments(X, y, weights, covariance: bool, dtype):
+    return _moments(X, weights, covariance, dtype)

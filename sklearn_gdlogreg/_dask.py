@@ -1,17 +1,32 @@
-"""Dask input: validation, label encoding and weights, without gathering X.
+"""Dask input: X's row chunks held where they live, one round of tasks a pass.
 
-The estimator calls these for dask arrays (and dask DataFrames or Series,
-converted to arrays with possibly unknown chunk sizes). Everything stays
-lazy except a few small results: the classes, the total weights and the
-checks of the first pass. The data backend (``_backends``) then computes
-each pass over X as one ``dask.compute`` of per-chunk partial sums.
+A fit persists the validated chunks once (:meth:`RowChunks.persist`): on the
+workers of the active ``distributed.Client``, or in this process under dask's
+local scheduler. Each worker then holds a *shard*: the list of its chunks'
+``(X, y, weights)`` arrays. A pass over X (:meth:`RowChunks.map_chunks`) is
+one task per worker, run on the worker that holds the shard, which returns one
+small result per chunk; the client puts them in chunk order. So a pass costs
+one scheduler round trip whatever the number of chunks, and its result does
+not depend on which worker ran which chunk.
+
+Every array of a shard is aligned to its item size. distributed deserialises
+arrays at arbitrary byte offsets, and numpy runs unaligned arrays through its
+slow generic loops instead of BLAS and SIMD: twice the time, and other
+rounding, so that two fits of the same data differed in their last bits.
+(:func:`_aligned` copies a chunk that is not.)
+
+Predictions stay lazy dask arrays (:func:`map_rows`).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
+from collections.abc import Callable
+from typing import Any
 
-from ._backends import is_dask
+import numpy as np
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.validation import assert_all_finite
 
 
 def is_dask_collection(obj) -> bool:
@@ -19,13 +34,18 @@ def is_dask_collection(obj) -> bool:
     return type(obj).__module__.split(".")[0] == "dask"
 
 
-def _as_array(obj):
+def as_array(obj):
+    """A dask DataFrame or Series as a dask array (row chunk sizes may be unknown)."""
     return obj.to_dask_array() if hasattr(obj, "to_dask_array") else obj
 
 
-def validated_X(X, n_features: int | None = None):
-    """X as a 2-D float dask array, chunked by rows only."""
-    X = _as_array(X)
+def validated_X(X):
+    """X as a 2-D float dask array, chunked by rows only.
+
+    The checks of ``check_array`` that need no pass over the data; the
+    values are checked chunk by chunk (:func:`finite_chunks`).
+    """
+    X = as_array(X)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-D dask array for X, got {X.ndim} dimension(s).")
     if X.dtype not in (np.float32, np.float64):
@@ -34,23 +54,34 @@ def validated_X(X, n_features: int | None = None):
         X = X.astype(np.float64)
     if np.isnan(X.shape[1]):
         raise ValueError("X's number of columns must be known.")
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+            "of 1 is required."
+        )
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but the estimator was fitted with "
-            f"{n_features} features."
-        )
     return X
 
 
-def _aligned(vector, X, name: str):
+def _finite(block, input_name: str):
+    assert_all_finite(block, input_name=input_name)
+    return block
+
+
+def finite_chunks(X, input_name: str = "X"):
+    """``X``, lazily checked: computing it raises scikit-learn's error for
+    NaN or infinity, the one ``check_array`` raises in memory."""
+    return X.map_blocks(_finite, input_name=input_name, dtype=X.dtype)
+
+
+def aligned_vector(vector, X, name: str):
     """``vector`` (y or sample_weight) as a 1-D dask array chunked like X's rows."""
     import dask.array as da
 
-    vector = _as_array(vector)
+    vector = as_array(vector)
     unknown = any(np.isnan(size) for size in X.chunks[0])
-    if not is_dask(vector):
+    if not is_dask_collection(vector):
         vector = np.asarray(vector)
         if vector.ndim != 1 or unknown or vector.shape[0] != X.shape[0]:
             raise ValueError(
@@ -58,6 +89,13 @@ def _aligned(vector, X, name: str):
                 "chunked like X's rows when X's chunk sizes are unknown)."
             )
         return da.from_array(vector, chunks=(X.chunks[0],))
+    if vector.ndim == 2 and vector.shape[1] == 1:  # as column_or_1d does
+        warnings.warn(
+            f"A column-vector {name} was passed when a 1d array was expected.",
+            DataConversionWarning,
+            stacklevel=4,
+        )
+        vector = vector[:, 0]
     if vector.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got {vector.ndim} dimensions.")
     if vector.chunks[0] != X.chunks[0]:
@@ -73,72 +111,164 @@ def _aligned(vector, X, name: str):
     return vector
 
 
-def _ones_like(y, dtype):
-    return y.map_blocks(lambda block: np.ones(block.shape, dtype=dtype), dtype=dtype)
+def _aligned(array):
+    """``array`` itself if it is aligned to its item size, else an aligned copy."""
+    if array is None or array.flags.aligned:
+        return array
+    return np.require(array, requirements=["A"])
 
 
-def _take(values: np.ndarray, codes):
-    """``values[codes]``, lazily, chunk by chunk."""
-    return codes.map_blocks(values.take, dtype=values.dtype)
+# A shard: one worker's chunks, as (X, y, weights) arrays (weights may be None).
+Shard = list[tuple[Any, Any, Any]]
 
 
-def validated_fit_data(X, y, sample_weight, class_weight):
-    """Validate and encode dask input for ``fit``, in two small computes.
+def _make_shard(X_chunks, y_chunks, w_chunks) -> Shard:
+    if w_chunks is None:
+        w_chunks = [None] * len(X_chunks)
+    return [
+        (_aligned(X), _aligned(y), _aligned(w))
+        for X, y, w in zip(X_chunks, y_chunks, w_chunks, strict=True)
+    ]
 
-    Returns ``X``, the class codes, the sample weights (class weights
-    folded in), the classes and each class's total weight, as the in-memory
-    path does; the estimator checks the classes and normalises the weights.
+
+def _map_shard(function, shard: Shard, args) -> list:
+    return [function(X, y, w, *args) for X, y, w in shard]
+
+
+def _transform_shard(function, shard: Shard, args) -> Shard:
+    return [function(X, y, w, *args) for X, y, w in shard]
+
+
+def _client():
+    """The active distributed Client, or None (dask's local scheduler)."""
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+class RowChunks:
+    """A fit's X, labels and weights, by row chunks, held where they live.
+
+    The objective reads it through :meth:`map_chunks` (see ``_backends``),
+    which is all a pass over X needs. ``shape`` and ``dtype`` are X's.
     """
-    import dask
-    import dask.array as da
 
-    X = validated_X(X)
-    y = _aligned(y, X, "y")
-    if sample_weight is None:
-        weights = _ones_like(y, X.dtype)
-    elif np.ndim(sample_weight) == 0:  # one weight for every sample
-        weights = _ones_like(y, X.dtype) * X.dtype.type(sample_weight)
-    else:
-        weights = _aligned(sample_weight, X, "sample_weight").astype(X.dtype)
-    # First pass: the classes and the checks that need all the data.
-    classes, finite, finite_weights, negative = dask.compute(
-        da.unique(y),
-        da.isfinite(X).all(),
-        da.isfinite(weights).all(),
-        (weights < 0).any(),
-    )
-    if not finite:
-        raise ValueError("Input X contains NaN or infinity.")
-    if not finite_weights:
-        raise ValueError("sample_weight contains NaN or infinity.")
-    if negative:
-        raise ValueError("sample_weight has negative values; weights must be >= 0.")
-    code_type = np.min_scalar_type(classes.shape[0] - 1)
-    codes = y.map_blocks(
-        lambda block: np.searchsorted(classes, block).astype(code_type), dtype=code_type
-    )
-    (class_totals,) = dask.compute(
-        da.bincount(codes, weights=weights, minlength=classes.shape[0])
-    )
-    if not class_totals.any():
-        raise ValueError(
-            "sample_weight is all zero; at least one sample needs a positive weight."
+    def __init__(self, shards, groups, workers, client, shape, dtype):
+        self._shards = shards  # one per worker: futures, or lists in this process
+        self._groups = groups  # each shard's chunk indices, in its order
+        self._workers = workers  # each shard's worker (None: this process)
+        self._client = client
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+
+    @classmethod
+    def persist(cls, X, y, sample_weight=None) -> RowChunks:
+        """Compute the validated dask arrays once and keep their chunks.
+
+        ``X``, ``y`` and ``sample_weight`` (or None) are dask arrays with the
+        same row chunks. On a cluster the chunks stay on the workers that
+        computed them; each worker gets one shard of its chunks.
+        """
+        arrays = [X, y] + ([] if sample_weight is None else [sample_weight])
+        client = _client()
+        if client is None:  # dask's local scheduler: the chunks, in this process
+            import dask
+
+            parts = dask.compute(*[list(a.to_delayed().ravel()) for a in arrays])
+            chunks = list(zip(*parts, strict=True))
+            weights = [c[2] for c in chunks] if sample_weight is not None else None
+            shard = _make_shard([c[0] for c in chunks], [c[1] for c in chunks], weights)
+            groups = [list(range(len(shard)))]
+            n_rows = sum(part.shape[0] for part in parts[0])
+            return cls([shard], groups, [None], None, (n_rows, X.shape[1]), X.dtype)
+        from distributed import futures_of, wait
+
+        persisted = client.persist(arrays)
+        futures = [futures_of(a) for a in persisted]
+        # futures_of lists a row-chunked array's chunks in order.
+        futures = [sorted(f, key=lambda future: future.key[1]) for f in futures]
+        wait(futures[0])
+        holders = client.who_has(futures[0])
+        by_worker: dict[str, list[int]] = {}
+        for index, future in enumerate(futures[0]):
+            by_worker.setdefault(sorted(holders[future.key])[0], []).append(index)
+        workers = sorted(by_worker)
+        groups = [by_worker[worker] for worker in workers]
+        shards = [
+            client.submit(
+                _make_shard,
+                [futures[0][i] for i in group],
+                [futures[1][i] for i in group],
+                None if sample_weight is None else [futures[2][i] for i in group],
+                workers=[worker],
+                allow_other_workers=True,  # a worker may die: work elsewhere
+                pure=False,
+            )
+            for worker, group in zip(workers, groups, strict=True)
+        ]
+        # The number of rows: unknown chunk sizes are known now.
+        sizes = client.gather(
+            [
+                client.submit(_rows, shard, workers=[worker], allow_other_workers=True)
+                for shard, worker in zip(shards, workers, strict=True)
+            ]
         )
-    if class_weight is not None:
-        per_class = _class_weights(class_weight, classes, class_totals)
-        weights = weights * _take(per_class.astype(X.dtype), codes)
-        class_totals = class_totals * per_class
-    return X, codes, weights, classes, class_totals
+        n_rows = int(sum(sizes))
+        return cls(shards, groups, workers, client, (n_rows, X.shape[1]), X.dtype)
+
+    def map_chunks(self, function: Callable, *args) -> list:
+        """``function(X_chunk, y_chunk, weights_chunk, *args)`` for every
+        chunk, in chunk order: one task per worker, one round trip."""
+        if self._client is None:
+            per_shard = [_map_shard(function, shard, args) for shard in self._shards]
+        else:
+            futures = [
+                self._client.submit(
+                    _map_shard,
+                    function,
+                    shard,
+                    args,
+                    workers=[worker],
+                    allow_other_workers=True,
+                    pure=False,
+                )
+                for shard, worker in zip(self._shards, self._workers, strict=True)
+            ]
+            per_shard = self._client.gather(futures)
+        results: list = [None] * sum(len(group) for group in self._groups)
+        for group, values in zip(self._groups, per_shard, strict=True):
+            for index, value in zip(group, values, strict=True):
+                results[index] = value
+        return results
+
+    def transformed(self, function: Callable, *args) -> RowChunks:
+        """New chunks ``function(X_chunk, y_chunk, weights_chunk, *args) ->
+        (X, y, weights)``, computed and kept where the chunks are."""
+        if self._client is None:
+            shards = [_transform_shard(function, shard, args) for shard in self._shards]
+        else:
+            shards = [
+                self._client.submit(
+                    _transform_shard,
+                    function,
+                    shard,
+                    args,
+                    workers=[worker],
+                    allow_other_workers=True,
+                    pure=False,
+                )
+                for shard, worker in zip(self._shards, self._workers, strict=True)
+            ]
+        return RowChunks(
+            shards, self._groups, self._workers, self._client, self.shape, self.dtype
+        )
 
 
-def _class_weights(class_weight, classes, class_totals) -> np.ndarray:
-    """scikit-learn's ``compute_class_weight``, from the classes' total weights."""
-    if isinstance(class_weight, str):  # "balanced", as scikit-learn computes it
-        return class_totals.sum() / (len(classes) * class_totals)
-    from sklearn.utils.class_weight import compute_class_weight
-
-    # A dict does not look at y (only "balanced" does).
-    return compute_class_weight(class_weight, classes=classes, y=classes)
+def _rows(shard: Shard) -> int:
+    return sum(X.shape[0] for X, _, _ in shard)
 
 
 def map_rows(scores, function, n_columns: int | None):

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
+from functools import partial
 from numbers import Integral, Real
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import sklearn.callback
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from . import _dask
 from ._array_api import (
     astype,
     check_same_namespace,
-    dispatched,
+    from_host_state,
     host_dtype,
+    host_state,
     like,
     namespace,
-    on_host,
     to_numpy,
 )
-from ._dask import is_dask_collection
+from ._inputs import input_adapter
 from ._objective import (
     Geometry,
     LogisticObjective,
@@ -210,6 +210,15 @@ class GradientDescentLogisticRegression(
         tags.array_api_support = True
         return tags
 
+    def __getstate__(self):
+        # Fitted arrays of another library (PyTorch, ...) are stored as numpy
+        # arrays with their library and device (see _array_api.host_state),
+        # so that skops, which knows numpy only, can save the model too.
+        return host_state(super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(from_host_state(state))
+
     @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model by gradient descent.
@@ -237,43 +246,39 @@ class GradientDescentLogisticRegression(
             The fitted estimator.
         """
         self._validate_params()
-        if is_dask_collection(X):
-            X, y_codes, weights, classes, class_totals = _dask.validated_fit_data(
-                X, y, sample_weight, self.class_weight
-            )
-            self.n_features_in_ = X.shape[1]
-            self.__dict__.pop("feature_names_in_", None)  # from an earlier fit
-        elif dispatched(X):
-            X, y_codes, weights, classes, class_totals = self._validated_device_data(
-                X, y, sample_weight
-            )
-        else:
-            X, y_codes, weights, classes, class_totals = self._validated_fit_data(
-                X, y, sample_weight
-            )
-        _check_classes(classes, class_totals)
-        total = float(class_totals.sum())
-        weights /= total  # in place; dask: a new lazy array
-        n_classes = classes.shape[0]
-        penalty = 0.0 if np.isinf(self.C) else 1.0 / (self.C * total)
+        # Validation records n_features_in_ and feature_names_in_ on a copy:
+        # this estimator changes only at the end, all at once (_commit).
+        checker = self._snapshot()
+        data = input_adapter(X).fit_data(
+            checker, X, y, sample_weight, self.class_weight
+        )
+        n_classes = data.classes.shape[0]
+        penalty = data.inverse_total(self.C)  # 0 for C=np.inf
         objective = LogisticObjective(
-            X=X,
-            y=y_codes,
-            weights=weights,
+            X=data.X,
+            y=data.y,
+            weights=data.weights,
             n_outputs=1 if n_classes == 2 else n_classes,
             fit_intercept=self.fit_intercept,
             l2=(1 - self.l1_ratio) * penalty,
             l1=self.l1_ratio * penalty,
         )
         adaptive = isinstance(self.learning_rate, str)  # "auto"
-        dtype = host_dtype(X)  # the solver's coefficients are numpy, on the host
-        reporter = _IterationReporter(self, X, y, sample_weight, objective, classes)
+        dtype = host_dtype(data.X)  # the solver's coefficients: numpy, on the host
+        names = {"n_features_in_": data.n_features}
+        if data.feature_names is not None:
+            names["feature_names_in_"] = data.feature_names
+        reporter = _IterationReporter(
+            self, X, y, sample_weight, objective, data.classes, names
+        )
         result = gradient_descent(
             objective,
             # "auto" steps in the full metric; constant steps stay plain
             # gradient descent on the standardised problem (the notebook's).
             Geometry.for_objective(objective, dtype, decorrelate=adaptive),
-            self._initial_coef(classes, X.shape[1], objective.n_outputs, dtype),
+            self._initial_coef(
+                data.classes, data.n_features, objective.n_outputs, dtype
+            ),
             learning_rate=1 / objective.curvature if adaptive else self.learning_rate,
             adaptive=adaptive,
             accelerated=self.solver == "nesterov",
@@ -282,62 +287,38 @@ class GradientDescentLogisticRegression(
             callback=reporter,
         )
         self._warn_unless_converged(result)
-
-        for name, value in _fitted_attributes(objective, result.coef, classes).items():
-            setattr(self, name, value)
-        self.n_iter_ = result.n_iter
-        self.loss_curve_ = like(result.objective_history, X)
+        self._commit(
+            **names,
+            **_fitted_attributes(objective, result.coef, data.classes),
+            n_iter_=result.n_iter,
+            loss_curve_=like(result.objective_history, data.X),
+        )
         reporter.close()
         return self
 
-    def _validated_fit_data(self, X, y, sample_weight):
-        """In-memory input for ``fit``: validated X, class codes, sample
-        weights (class weights folded in, a new array), classes and each
-        class's total weight."""
-        X, y = validate_data(
-            self,
-            X,
-            on_host(y),
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-        )
-        return X, *self._encoded_targets(y, on_host(sample_weight), X.dtype)
+    def _snapshot(self):
+        """A shallow copy of this estimator: its attributes as they are now.
 
-    def _validated_device_data(self, X, y, sample_weight):
-        """Input for ``fit`` from another array-API library (PyTorch, CuPy):
-        X validated in its own namespace; the labels encoded on the host (as
-        ``classes_`` of strings must be), their codes and the weights then
-        moved to X's device."""
-        xp = namespace(X)
-        X = validate_data(self, X, dtype=[xp.float64, xp.float32])
-        y = column_or_1d(to_numpy(y), warn=True)
-        check_consistent_length(X, y)
-        y_codes, weights, classes, class_totals = self._encoded_targets(
-            y, on_host(sample_weight), host_dtype(X)
-        )
-        # int64 codes: PyTorch indexes with nothing else.
-        return X, like(y_codes, X, np.int64), like(weights, X), classes, class_totals
+        ``fit`` validates on one, so that this estimator changes only when
+        ``fit`` commits; the predict methods read one, so that a refit in
+        another thread cannot hand them the coefficients of one fit and the
+        classes of another.
+        """
+        snapshot = object.__new__(type(self))
+        snapshot.__dict__.update(self.__dict__)  # one step: a consistent view
+        return snapshot
 
-    def _encoded_targets(self, y, sample_weight, dtype):
-        """Class codes, sample weights (class weights folded in, a new array
-        of ``dtype``), classes and each class's total weight, for numpy ``y``."""
-        check_classification_targets(y)
-        # Not np.unique(y, return_inverse=True): it holds five arrays of
-        # len(y) at once, and memory during fit is meant to stay small.
-        classes = np.unique(y)
-        # Codes in the smallest integer type: one byte a sample below 256 classes.
-        y_codes = np.searchsorted(classes, y).astype(
-            np.min_scalar_type(classes.shape[0] - 1)
-        )
-        weights = _validated_sample_weight(sample_weight, y.shape[0], dtype)
-        if self.class_weight is not None:
-            per_class = compute_class_weight(
-                self.class_weight, classes=classes, y=y, sample_weight=weights
-            )
-            weights *= per_class.astype(dtype)[y_codes]
-        class_totals = np.zeros(classes.shape[0])
-        np.add.at(class_totals, y_codes, weights)  # bincount would copy y_codes
-        return y_codes, weights, classes, class_totals
+    def _commit(self, **fitted) -> None:
+        """Set the fitted attributes all at once (one assignment of the
+        attributes' dict), dropping those of an earlier fit that this one
+        does not set (``feature_names_in_``)."""
+        state = {
+            name: value
+            for name, value in self.__dict__.items()
+            if name != "feature_names_in_"
+        }
+        state.update(fitted)
+        self.__dict__ = state
 
     def _initial_coef(self, classes, n_features, n_outputs, dtype) -> np.ndarray:
         """Zeros, or the previous fit's coefficients with ``warm_start``."""
@@ -379,7 +360,7 @@ class GradientDescentLogisticRegression(
             f"{result.optimality:.3g} > tol={self.tol} after {result.n_iter} "
             "iterations; increase max_iter, raise tol, or scale the data.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
 
     def decision_function(self, X):
@@ -395,32 +376,17 @@ class GradientDescentLogisticRegression(
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For a binary problem, positive scores mean ``classes_[1]``.
         """
-        return self._scores(X, "decision_function")
+        return self._scores(X, "decision_function")[0]
 
     def _scores(self, X, method: str):
-        """``decision_function``, for ``method`` (named in errors)."""
+        """``decision_function``, for ``method`` (named in errors), with the
+        adapter of X's kind and the snapshot of the model that made them."""
         check_is_fitted(self)
-        check_same_namespace(X, self.coef_, f"{type(self).__name__}.{method}")
-        if is_dask_collection(X):  # lazy: a dask array of scores
-            X = _dask.validated_X(X, self.n_features_in_)
-            scores = X @ to_numpy(self.coef_).T.astype(X.dtype) + to_numpy(
-                self.intercept_
-            )
-        elif dispatched(X):  # in X's namespace, on its device
-            xp = namespace(X)
-            X = validate_data(self, X, dtype=[xp.float64, xp.float32], reset=False)
-            coef = xp.astype(self.coef_, X.dtype)
-            scores = X @ coef.T + xp.astype(self.intercept_, X.dtype)
-        else:
-            X = validate_data(
-                self,
-                X,
-                accept_sparse=["csr", "csc"],
-                dtype=[np.float64, np.float32],
-                reset=False,
-            )
-            scores = X @ to_numpy(self.coef_).T + to_numpy(self.intercept_)
-        return scores[:, 0] if scores.shape[1] == 1 else scores
+        model = self._snapshot()  # consistent even while another thread refits
+        check_same_namespace(X, model.coef_, f"{type(self).__name__}.{method}")
+        adapter = input_adapter(X)
+        X = adapter.predict_X(model, X)
+        return adapter.scores(X, model.coef_, model.intercept_), adapter, model
 
     def predict(self, X):
         """Most probable class of each sample.
@@ -435,7 +401,7 @@ class GradientDescentLogisticRegression(
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self._from_scores(X, self._labels, "predict")
+        return self._from_scores(X, None, "predict")
 
     def predict_proba(self, X):
         """Probability of each class.
@@ -467,67 +433,28 @@ class GradientDescentLogisticRegression(
         """
         return self._from_scores(X, _log_probabilities, "predict_log_proba")
 
-    def _labels(self, scores):
-        xp = namespace(scores)
-        if scores.ndim == 1:
-            indices = astype(scores > 0, np.int64)
-        else:
-            indices = xp.argmax(scores, axis=1)
-        if namespace(self.classes_) is xp:
-            return xp.take(self.classes_, indices, axis=0)
-        # Classes that X's namespace cannot hold (strings), or scores made
-        # in numpy from a model fitted on a device: numpy labels.
-        return to_numpy(self.classes_)[to_numpy(indices)]
-
     def _from_scores(self, X, function, method: str):
-        """``function`` of the scores, for ``method`` (named in errors); by
-        chunks, lazily, for dask input."""
-        scores = self._scores(X, method)
-        if is_dask_collection(scores):
-            n_columns = None if method == "predict" else len(self.classes_)
-            return _dask.map_rows(scores, function, n_columns)
-        return function(scores)
+        """``function`` of the scores (None: the labels), for ``method``
+        (named in errors); by chunks, lazily, for dask input."""
+        scores, adapter, model = self._scores(X, method)
+        if function is None:
+            function = partial(_labels, model.classes_)
+        n_columns = None if method == "predict" else model.classes_.shape[0]
+        return adapter.apply(scores, function, n_columns)
 
 
-def _validated_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray:
-    """Sample weights as a new float array; a clear error for anything invalid."""
-    if sample_weight is None:
-        return np.ones(n_samples, dtype=dtype)
-    if isinstance(sample_weight, Real):
-        sample_weight = np.full(n_samples, sample_weight)
-    weights = check_array(
-        sample_weight,
-        ensure_2d=False,
-        dtype=dtype,
-        copy=True,  # the caller scales it in place
-        input_name="sample_weight",
-    )
-    if weights.shape != (n_samples,):
-        raise ValueError(
-            f"sample_weight has shape {weights.shape}; expected ({n_samples},), "
-            "one weight per sample."
-        )
-    if (weights < 0).any():
-        raise ValueError("sample_weight has negative values; weights must be >= 0.")
-    if not weights.any():
-        raise ValueError(
-            "sample_weight is all zero; at least one sample needs a positive weight."
-        )
-    return weights
-
-
-def _check_classes(classes: np.ndarray, class_totals: np.ndarray) -> None:
-    """At least two classes, and two with a positive total weight."""
-    if classes.shape[0] < 2:
-        raise ValueError(
-            "This solver needs samples of at least 2 classes in the data, "
-            f"but the data contains only one class: {classes[0]!r}."
-        )
-    if np.count_nonzero(class_totals) < 2:
-        raise ValueError(
-            "Only one class has a non-zero total weight after sample_weight "
-            "and class_weight are applied; at least 2 classes are needed."
-        )
+def _labels(classes, scores):
+    """The labels of the highest scores."""
+    xp = namespace(scores)
+    if scores.ndim == 1:
+        indices = astype(scores > 0, np.int64)
+    else:
+        indices = xp.argmax(scores, axis=1)
+    if namespace(classes) is xp:
+        return xp.take(classes, indices, axis=0)
+    # Classes that X's namespace cannot hold (strings), or scores made
+    # in numpy from a model fitted on a device: numpy labels.
+    return to_numpy(classes)[to_numpy(indices)]
 
 
 def _probabilities(scores):
@@ -567,9 +494,9 @@ class _IterationReporter:
     but never run; ``close`` ends it empty.
     """
 
-    def __init__(self, estimator, X, y, sample_weight, objective, classes):
+    def __init__(self, estimator, X, y, sample_weight, objective, classes, names):
         self.estimator, self.X, self.y = estimator, X, y
-        self.objective, self.classes = objective, classes
+        self.objective, self.classes, self.names = objective, classes, names
         self.verbose = int(estimator.verbose)
         self.metadata = (
             None if sample_weight is None else {"sample_weight": sample_weight}
@@ -599,7 +526,10 @@ class _IterationReporter:
             "metadata": self.metadata,
         }
         # Evaluated only if a callback asks for a fitted estimator.
-        attributes = lambda: _fitted_attributes(self.objective, coef, self.classes)  # noqa: E731
+        attributes = lambda: {  # noqa: E731
+            **self.names,
+            **_fitted_attributes(self.objective, coef, self.classes),
+        }
         if self.task is not None:
             stop = self.task.call_on_fit_task_end(
                 **hooks, reconstruction_attributes=attributes
@@ -619,3 +549,16 @@ class _IterationReporter:
             metadata=self.metadata,
             reconstruction_attributes={},
         )
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside this package and
+    scikit-learn's callback wrappers: warnings point at the caller's line."""
+    internal = (
+        str(Path(__file__).parent),
+        str(Path(sklearn.callback.__file__).parent),
+    )
+    frame, level = sys._getframe(1), 1  # 1: the function that warns
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(internal):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -1,11 +1,11 @@
 """The logistic objective: loss, gradient, penalty and the geometry of a step.
 
-Notation (the same as ``../shared/DESIGN.md`` and scikit-learn's
-``LinearModelLoss``). Labels are integer codes ``y_i`` in ``{0, ..., K-1}``;
-``s_i`` are the sample weights (class weights folded in) divided by their sum
-``S``, so that ``sum_i s_i = 1``. The coefficients are one array ``coef`` of
-shape ``(n_features + fit_intercept, n_outputs)``: the rows of ``W`` first,
-the intercept ``b`` last. ``n_outputs`` is 1 for a binary problem (sigmoid)
+Notation (the same as scikit-learn's ``LinearModelLoss``). Labels are
+integer codes ``y_i`` in ``{0, ..., K-1}``; ``s_i`` are the sample weights
+(class weights folded in) divided by their sum ``S``, so that
+``sum_i s_i = 1``. The coefficients are one array ``coef`` of shape
+``(n_features + fit_intercept, n_outputs)``: the rows of ``W`` first, the
+intercept ``b`` last. ``n_outputs`` is 1 for a binary problem (sigmoid)
 and ``K`` for ``K >= 3`` classes (symmetric softmax, no reference class).
 With ``Z = X W + b`` the objective is::
 
@@ -267,6 +267,7 @@ class Geometry:
     units of the features. None of this moves the minimum.
     """
 
+    # float64, whatever the coefficients' type; the steps come in theirs.
     mean: np.ndarray | None  # None: no intercept, no centring
     scale: np.ndarray
     l1: float
@@ -308,7 +309,9 @@ class Geometry:
             constant = var <= (16 * np.finfo(dtype).eps * mean) ** 2
             var = np.where(constant, np.maximum(mean**2, 1.0), var)
         scale = var + objective.l2 / objective.curvature
-        tiny, huge = np.finfo(dtype).tiny, np.finfo(dtype).max
+        # float64 whatever X's type: the variance of float32 features of
+        # 1e20 or more is past float32's range (their steps are not).
+        tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
         scale = np.clip(np.where(scale > 0, scale, 1.0), tiny, huge)
         correlation = cholesky = None
         if decorrelate:
@@ -317,8 +320,8 @@ class Geometry:
             np.fill_diagonal(correlation, 1.0)
             correlation, cholesky = _cholesky_with_jitter(correlation)
         return cls(
-            mean=mean.astype(dtype) if objective.fit_intercept else None,
-            scale=scale.astype(dtype)[:, None],
+            mean=mean if objective.fit_intercept else None,
+            scale=scale[:, None],
             l1=objective.l1,
             correlation=correlation,
             cholesky=cholesky,
@@ -329,8 +332,7 @@ class Geometry:
         if self.cholesky is None:
             return v / self.scale
         std = np.sqrt(self.scale)
-        solved = scipy.linalg.cho_solve((self.cholesky, True), v / std)
-        return (solved / std).astype(v.dtype, copy=False)
+        return scipy.linalg.cho_solve((self.cholesky, True), v / std) / std
 
     def _apply(self, v: np.ndarray) -> np.ndarray:
         """``metric v`` for the rows of ``W``."""
@@ -350,9 +352,9 @@ class Geometry:
         """``P grad``: the gradient of the transformed problem, mapped back."""
         step_W = self._solve(self._centred_grad_W(grad))
         if self.mean is None:
-            return step_W
+            return step_W.astype(grad.dtype, copy=False)
         step_b = grad[-1] - self.mean @ step_W
-        return np.concatenate([step_W, step_b[None]])
+        return np.concatenate([step_W, step_b[None]]).astype(grad.dtype, copy=False)
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
         """``<u, P^-1 v>``, the inner product of the transformed coordinates."""

@@ -1,0 +1,372 @@
+"""One adapter per kind of input, chosen once; one set of checks for all.
+
+``fit`` and the predict methods ask :func:`input_adapter` which kind of ``X``
+they have, once, and from then on talk to that adapter only:
+
+- :class:`MemoryInput`: numpy arrays, scipy.sparse matrices, lists, pandas;
+- :class:`DeviceInput`: arrays of PyTorch, CuPy and other array-API
+  libraries under ``array_api_dispatch``, kept on their device;
+- :class:`DaskInput`: dask arrays, DataFrames and Series, fitted where their
+  chunks live (``_dask``).
+
+Each adapter gives the validated fit data (:class:`FitData`: X, class codes,
+normalised weights, classes) and, at predict time, the validated X, the scores
+and the mapping of the scores to the method's output. All of them validate
+through the same functions below (labels, sample and class weights, the
+classes' total weights, feature names and counts, finite values), so a kind
+of input cannot skip a check the others make.
+
+Weights are scaled by a power of two (exact) before they are summed, so that
+weights up to float64's maximum do not overflow their total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import assert_all_finite, validate_data
+
+from . import _dask
+from ._array_api import dispatched, host_dtype, like, namespace, on_host, to_numpy
+from ._dask import RowChunks, is_dask_collection
+
+
+@dataclass(frozen=True)
+class FitData:
+    """What ``fit`` needs of its input, validated.
+
+    ``X`` is what the objective reads (for dask, :class:`_dask.RowChunks`,
+    whose chunks hold the codes and weights too: ``y`` and ``weights`` are
+    then None). ``y`` holds class codes 0..K-1, ``weights`` the sample
+    weights times the class weights, divided by their total ``S``.
+    ``S = ldexp(total, exponent)`` (see :meth:`inverse_total`).
+    """
+
+    X: Any
+    y: Any
+    weights: Any
+    classes: np.ndarray
+    total: float
+    exponent: int
+    n_features: int
+    feature_names: np.ndarray | None
+
+    def inverse_total(self, C: float) -> float:
+        """``1 / (C S)``, the penalty's factor, without overflowing ``S``."""
+        return float(np.ldexp(1.0 / (C * self.total), -self.exponent))
+
+
+# --- The checks and encodings every adapter shares --------------------------
+
+
+def check_targets(y: np.ndarray) -> None:
+    """Class labels (all of them, or their unique values) a classifier accepts."""
+    if y.dtype.kind == "f":  # type_of_target would warn before its error
+        assert_all_finite(y, input_name="y")
+    check_classification_targets(y)
+
+
+def check_weight_signs(negative: bool) -> None:
+    if negative:
+        raise ValueError("sample_weight has negative values; weights must be >= 0.")
+
+
+def weight_exponent(max_weight: float) -> int:
+    """The power of two that brings the largest weight into [0.5, 1)."""
+    return int(np.frexp(max_weight)[1]) if max_weight > 0 else 0
+
+
+def _class_weights(class_weight, classes: np.ndarray, totals: np.ndarray):
+    """Weights of the classes, from each class's total sample weight."""
+    if isinstance(class_weight, str):  # "balanced", as scikit-learn computes it
+        # A class without weight stays without: its factor does not matter.
+        with np.errstate(divide="ignore"):
+            per_class = totals.sum() / (len(classes) * totals)
+        return np.where(totals > 0, per_class, 0.0)
+    # A dict does not look at y (only "balanced" does).
+    per_class = compute_class_weight(class_weight, classes=classes, y=classes)
+    per_class = np.asarray(per_class, dtype=np.float64)
+    if not np.isfinite(per_class).all() or (per_class < 0).any():
+        bad = {
+            label: value
+            for label, value in zip(classes.tolist(), per_class.tolist(), strict=True)
+            if not (np.isfinite(value) and value >= 0)
+        }
+        raise ValueError(f"class_weight must be finite and non-negative; got {bad}.")
+    return per_class
+
+
+def class_totals(
+    class_weight, classes: np.ndarray, totals: np.ndarray
+) -> tuple[np.ndarray | None, float]:
+    """The class weights (None without) and the total weight ``S``.
+
+    ``totals`` are each class's total sample weight. Raises the errors for
+    all-zero weights and for fewer than two classes with weight.
+    """
+    if classes.shape[0] < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, "
+            f"but the data contains only one class: {classes[0]!r}."
+        )
+    if not totals.any():
+        raise ValueError(
+            "sample_weight is all zero; at least one sample needs a positive weight."
+        )
+    per_class = None
+    if class_weight is not None:
+        per_class = _class_weights(class_weight, classes, totals)
+        totals = totals * per_class
+    if np.count_nonzero(totals) < 2:
+        raise ValueError(
+            "Only one class has a non-zero total weight after sample_weight "
+            "and class_weight are applied; at least 2 classes are needed."
+        )
+    return per_class, float(totals.sum())
+
+
+def normalise(weights, codes, per_class, total: float):
+    """``weights`` (scaled by the fit's power of two; a new array of X's
+    type, modified) times the class weights, divided by their total."""
+    if per_class is not None:
+        weights *= per_class.astype(weights.dtype)[codes]
+    weights /= total
+    return weights
+
+
+def _codes(classes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Class codes in the smallest integer type: one byte below 256 classes."""
+    return np.searchsorted(classes, y).astype(np.min_scalar_type(len(classes) - 1))
+
+
+def _sample_weights(sample_weight, n_samples: int, dtype) -> np.ndarray:
+    """Sample weights as a new float array; a clear error for anything invalid."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=dtype)
+    if isinstance(sample_weight, Real):
+        sample_weight = np.full(n_samples, sample_weight)
+    weights = check_array(
+        sample_weight,
+        ensure_2d=False,
+        dtype=dtype,
+        copy=True,  # scaled in place
+        input_name="sample_weight",
+    )
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight has shape {weights.shape}; expected ({n_samples},), "
+            "one weight per sample."
+        )
+    check_weight_signs(bool((weights < 0).any()))
+    return weights
+
+
+def encode_on_host(y: np.ndarray, sample_weight, dtype, class_weight):
+    """Codes, normalised weights, classes, total and exponent, for numpy ``y``."""
+    check_targets(y)
+    # Not np.unique(y, return_inverse=True): it holds five arrays of
+    # len(y) at once, and memory during fit is meant to stay small.
+    classes = np.unique(y)
+    codes = _codes(classes, y)
+    weights = _sample_weights(sample_weight, y.shape[0], dtype)
+    exponent = weight_exponent(float(weights.max()))
+    np.ldexp(weights, -exponent, out=weights)
+    totals = np.zeros(classes.shape[0])
+    np.add.at(totals, codes, weights)  # bincount would copy the codes
+    per_class, total = class_totals(class_weight, classes, totals)
+    normalise(weights, codes, per_class, total)
+    return codes, weights, classes, total, exponent
+
+
+def _scores(X, coef, intercept):
+    scores = X @ coef.T + intercept
+    return scores[:, 0] if scores.shape[1] == 1 else scores
+
+
+# --- The adapters ------------------------------------------------------------
+
+
+class MemoryInput:
+    """numpy arrays, scipy.sparse (CSR, CSC), lists, pandas: the numpy path."""
+
+    def fit_data(self, checker, X, y, sample_weight, class_weight) -> FitData:
+        X, y = validate_data(
+            checker,
+            X,
+            on_host(y),
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+        )
+        codes, weights, classes, total, exponent = encode_on_host(
+            y, on_host(sample_weight), X.dtype, class_weight
+        )
+        return FitData(X, codes, weights, classes, total, exponent, *_names(checker))
+
+    def predict_X(self, model, X):
+        return validate_data(
+            model,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            reset=False,
+        )
+
+    def scores(self, X, coef, intercept):
+        return _scores(X, to_numpy(coef), to_numpy(intercept))
+
+    def apply(self, scores, function, n_columns):
+        return function(scores)
+
+
+class DeviceInput(MemoryInput):
+    """Arrays of another array-API library (PyTorch, CuPy), on their device.
+
+    X is validated in its own namespace; the labels are encoded on the host
+    (as ``classes_`` of strings must be), their codes and the weights then
+    move to X's device.
+    """
+
+    def fit_data(self, checker, X, y, sample_weight, class_weight) -> FitData:
+        xp = namespace(X)
+        X = validate_data(checker, X, dtype=[xp.float64, xp.float32])
+        y = column_or_1d(to_numpy(y), warn=True)
+        check_consistent_length(X, y)
+        codes, weights, classes, total, exponent = encode_on_host(
+            y, on_host(sample_weight), host_dtype(X), class_weight
+        )
+        # int64 codes: PyTorch indexes with nothing else.
+        return FitData(
+            X,
+            like(codes, X, np.int64),
+            like(weights, X),
+            classes,
+            total,
+            exponent,
+            *_names(checker),
+        )
+
+    def predict_X(self, model, X):
+        xp = namespace(X)
+        return validate_data(model, X, dtype=[xp.float64, xp.float32], reset=False)
+
+    def scores(self, X, coef, intercept):
+        xp = namespace(X)
+        return _scores(X, xp.astype(coef, X.dtype), xp.astype(intercept, X.dtype))
+
+
+class DaskInput:
+    """dask arrays, DataFrames and Series: fitted where the chunks live.
+
+    ``fit`` persists the validated chunks (:class:`_dask.RowChunks`), checks
+    them in one pass (finite values, weights, the labels' unique values and
+    totals), then encodes them in place; predictions are lazy dask arrays,
+    checked chunk by chunk as they are computed.
+    """
+
+    def fit_data(self, checker, X, y, sample_weight, class_weight) -> FitData:
+        _check_names(checker, X, reset=True)
+        X = _dask.validated_X(X)
+        y = _dask.aligned_vector(y, X, "y")
+        if sample_weight is not None:
+            if np.ndim(sample_weight) == 0:  # one weight for every sample
+                value = X.dtype.type(sample_weight)
+                sample_weight = y.map_blocks(
+                    partial(_filled, value=value), dtype=X.dtype
+                )
+            else:
+                sample_weight = _dask.aligned_vector(sample_weight, X, "sample_weight")
+                sample_weight = sample_weight.astype(X.dtype)
+        chunks = RowChunks.persist(X, y, sample_weight)
+        if chunks.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={chunks.shape}) while a "
+                "minimum of 1 is required."
+            )
+        parts = [part for part in chunks.map_chunks(_chunk_summary) if part]
+        check_weight_signs(any(negative for *_, negative in parts))
+        classes = np.unique(np.concatenate([labels for labels, *_ in parts]))
+        check_targets(classes)
+        exponent = max(part_exponent for _, _, part_exponent, _ in parts)
+        totals = np.zeros(classes.shape[0])
+        for labels, part_totals, part_exponent, _ in parts:
+            totals[np.searchsorted(classes, labels)] += np.ldexp(
+                part_totals, part_exponent - exponent
+            )
+        per_class, total = class_totals(class_weight, classes, totals)
+        chunks = chunks.transformed(_encode_chunk, classes, exponent, per_class, total)
+        return FitData(chunks, None, None, classes, total, exponent, *_names(checker))
+
+    def predict_X(self, model, X):
+        _check_names(model, X, reset=False)
+        return _dask.finite_chunks(_dask.validated_X(X))
+
+    def scores(self, X, coef, intercept):
+        coef = to_numpy(coef).astype(X.dtype)
+        return _scores(X, coef, to_numpy(intercept).astype(X.dtype))
+
+    def apply(self, scores, function, n_columns):
+        return _dask.map_rows(scores, function, n_columns)
+
+
+def _filled(block, value):
+    return np.full(block.shape, value)
+
+
+def _chunk_summary(X, y, weights):
+    """The checks and label totals of one chunk (None if it has no rows):
+    its labels, their total weights scaled by ``2**-exponent``, that
+    exponent and whether a weight is negative."""
+    assert_all_finite(X, input_name="X")
+    if y.shape[0] == 0:
+        return None
+    if weights is None:
+        weights = np.ones(y.shape[0])
+    assert_all_finite(weights, input_name="sample_weight")
+    negative = bool((weights < 0).any())
+    exponent = weight_exponent(float(weights.max()))
+    labels = np.unique(y)
+    totals = np.zeros(labels.shape[0])
+    np.add.at(totals, np.searchsorted(labels, y), np.ldexp(weights, -exponent))
+    return labels, totals, exponent, negative
+
+
+def _encode_chunk(X, y, weights, classes, exponent, per_class, total):
+    """One chunk's ``(X, codes, normalised weights)``."""
+    codes = _codes(classes, y)
+    if weights is None:
+        weights = np.ones(y.shape[0], dtype=X.dtype)
+    else:
+        weights = weights.astype(X.dtype)  # a copy: normalised in place
+    np.ldexp(weights, -exponent, out=weights)
+    return X, codes, normalise(weights, codes, per_class, total)
+
+
+def _check_names(estimator, X, reset: bool) -> None:
+    """Feature names (a DataFrame's columns) and count, as ``validate_data``
+    checks them, without reading a dask collection's data."""
+    if hasattr(X, "columns") and hasattr(X, "_meta"):  # a dask DataFrame
+        X = X._meta  # an empty pandas DataFrame with X's columns
+    elif X.ndim != 2 or np.isnan(X.shape[1]):
+        return  # _dask.validated_X says what is wrong
+    validate_data(estimator, X, skip_check_array=True, reset=reset)
+
+
+def _names(checker) -> tuple[int, np.ndarray | None]:
+    """``n_features_in_`` and ``feature_names_in_`` that validation set."""
+    return checker.n_features_in_, getattr(checker, "feature_names_in_", None)
+
+
+def input_adapter(X):
+    """The adapter of ``X``'s kind of input."""
+    if is_dask_collection(X):
+        return DaskInput()
+    if dispatched(X):
+        return DeviceInput()
+    return MemoryInput()
