@@ -164,7 +164,7 @@ def host_state(state: dict) -> dict:
 
 def from_host_state(state: dict) -> dict:
     """The inverse of :func:`host_state`: the arrays back in their library,
-    on their device (PyTorch, CuPy) or the library's default one."""
+    on their device."""
     origin = state.get("_array_namespace")
     if not origin:
         return state
@@ -183,6 +183,7 @@ def from_host_state(state: dict) -> dict:
         elif library == "cupy":
             with module.cuda.Device(int(device.split()[-1].rstrip(">"))):
                 state[name] = module.asarray(state[name])
-        else:
-            state[name] = module.asarray(state[name])
+        else:  # array-api-strict: its devices are named, Device('device1')
+            named = module.Device(device.split("'")[1]) if "'" in device else None
+            state[name] = module.asarray(state[name], device=named)
     return state

@@ -281,6 +281,31 @@ def test_warm_start_pickle_and_loss_curve_on_device():
     np.testing.assert_allclose(display.loss_curves[0], to_numpy(model.loss_curve_))
 
 
+@pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
+def test_models_fitted_on_a_device_save_with_skops_and_pickle(name, device_name):
+    """skops knows numpy arrays only: the fitted arrays are saved as numpy,
+    with their library and device, and come back there."""
+    sio = pytest.importorskip("skops.io")
+    xp, device = library(name, device_name)
+    X, y = badly_scaled_classification(3)
+    X_xp = on_device(X, xp, device)
+    with dispatch():
+        model = GradientDescentLogisticRegression().fit(X_xp, on_device(y, xp, device))
+        our_type = "sklearn_gdlogreg._estimator.GradientDescentLogisticRegression"
+        data = sio.dumps(model)
+        assert sio.get_untrusted_types(data=data) == [our_type]
+        for restored in (
+            sio.loads(data, trusted=[our_type]),
+            pickle.loads(pickle.dumps(model)),
+        ):
+            for attribute in ("coef_", "intercept_", "classes_", "loss_curve_"):
+                assert_in_namespace(getattr(restored, attribute), X_xp)
+            np.testing.assert_array_equal(
+                to_numpy(restored.predict_proba(X_xp)),
+                to_numpy(model.predict_proba(X_xp)),
+            )
+
+
 def test_without_dispatch_arrays_are_converted_to_numpy():
     """scikit-learn's convention: dispatch off, a CPU tensor is a numpy array."""
     xp, device = library("torch", "cpu")

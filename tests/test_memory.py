@@ -24,7 +24,10 @@ def data_size(X) -> int:
 
 def make_X(kind, rng):
     n_samples = 60_000
-    if kind == "csr":  # 50 non-zeros a row, one in each 40 columns: 600 bytes a row
+    if kind in (
+        "csr",
+        "csc",
+    ):  # 50 non-zeros a row, one in each 40 columns: 600 bytes a row
         indices = np.arange(0, 2_000, 40) + rng.randint(0, 40, size=(n_samples, 50))
         X = sp.csr_matrix(
             (
@@ -34,6 +37,8 @@ def make_X(kind, rng):
             ),
             shape=(n_samples, 2_000),
         )
+        if kind == "csc":  # one block: its squares and scores come in pieces
+            X = X.tocsc()
     else:
         X = rng.normal(size=(n_samples, 200)).astype(np.dtype(kind[:7]))
         if kind.endswith("F"):
@@ -42,7 +47,9 @@ def make_X(kind, rng):
     return X, y.astype(int)
 
 
-@pytest.mark.parametrize("kind", ["float64", "float32", "float64, F-ordered", "csr"])
+@pytest.mark.parametrize(
+    "kind", ["float64", "float32", "float64, F-ordered", "csr", "csc"]
+)
 def test_peak_memory_of_fit_is_under_a_tenth_of_X(kind):
     X, y = make_X(kind, np.random.RandomState(0))
     tracemalloc.start()
