@@ -131,11 +131,8 @@ def _make_shard(X_chunks, y_chunks, w_chunks) -> Shard:
     ]
 
 
-def _map_shard(function, shard: Shard, args) -> list:
-    return [function(X, y, w, *args) for X, y, w in shard]
-
-
-def _transform_shard(function, shard: Shard, args) -> Shard:
+def _each_chunk(function, args, shard: Shard) -> list:
+    """``function(X, y, weights, *args)`` for each chunk of ``shard``."""
     return [function(X, y, w, *args) for X, y, w in shard]
 
 
@@ -197,6 +194,8 @@ class RowChunks:
             by_worker.setdefault(sorted(holders[future.key])[0], []).append(index)
         workers = sorted(by_worker)
         groups = [by_worker[worker] for worker in workers]
+        # One shard per worker, made where the chunks are; a worker may die,
+        # and then its work goes elsewhere (allow_other_workers).
         shards = [
             client.submit(
                 _make_shard,
@@ -204,40 +203,41 @@ class RowChunks:
                 [futures[1][i] for i in group],
                 None if sample_weight is None else [futures[2][i] for i in group],
                 workers=[worker],
-                allow_other_workers=True,  # a worker may die: work elsewhere
+                allow_other_workers=True,
                 pure=False,
             )
             for worker, group in zip(workers, groups, strict=True)
         ]
+        row_chunks = cls(shards, groups, workers, client, (0, X.shape[1]), X.dtype)
         # The number of rows: unknown chunk sizes are known now.
-        sizes = client.gather(
-            [
-                client.submit(_rows, shard, workers=[worker], allow_other_workers=True)
-                for shard, worker in zip(shards, workers, strict=True)
-            ]
-        )
-        n_rows = int(sum(sizes))
-        return cls(shards, groups, workers, client, (n_rows, X.shape[1]), X.dtype)
+        n_rows = sum(row_chunks.map_chunks(_rows))
+        row_chunks.shape = (int(n_rows), X.shape[1])
+        return row_chunks
+
+    def _on_shards(self, function, args) -> list:
+        """``_each_chunk(function, args, shard)`` for each shard: lists in
+        this process, or futures of the tasks on the shards' workers."""
+        if self._client is None:
+            return [_each_chunk(function, args, shard) for shard in self._shards]
+        return [
+            self._client.submit(
+                _each_chunk,
+                function,
+                args,
+                shard,
+                workers=[worker],
+                allow_other_workers=True,
+                pure=False,
+            )
+            for shard, worker in zip(self._shards, self._workers, strict=True)
+        ]
 
     def map_chunks(self, function: Callable, *args) -> list:
         """``function(X_chunk, y_chunk, weights_chunk, *args)`` for every
         chunk, in chunk order: one task per worker, one round trip."""
-        if self._client is None:
-            per_shard = [_map_shard(function, shard, args) for shard in self._shards]
-        else:
-            futures = [
-                self._client.submit(
-                    _map_shard,
-                    function,
-                    shard,
-                    args,
-                    workers=[worker],
-                    allow_other_workers=True,
-                    pure=False,
-                )
-                for shard, worker in zip(self._shards, self._workers, strict=True)
-            ]
-            per_shard = self._client.gather(futures)
+        per_shard = self._on_shards(function, args)
+        if self._client is not None:
+            per_shard = self._client.gather(per_shard)
         results: list = [None] * sum(len(group) for group in self._groups)
         for group, values in zip(self._groups, per_shard, strict=True):
             for index, value in zip(group, values, strict=True):
@@ -247,28 +247,14 @@ class RowChunks:
     def transformed(self, function: Callable, *args) -> RowChunks:
         """New chunks ``function(X_chunk, y_chunk, weights_chunk, *args) ->
         (X, y, weights)``, computed and kept where the chunks are."""
-        if self._client is None:
-            shards = [_transform_shard(function, shard, args) for shard in self._shards]
-        else:
-            shards = [
-                self._client.submit(
-                    _transform_shard,
-                    function,
-                    shard,
-                    args,
-                    workers=[worker],
-                    allow_other_workers=True,
-                    pure=False,
-                )
-                for shard, worker in zip(self._shards, self._workers, strict=True)
-            ]
+        shards = self._on_shards(function, args)
         return RowChunks(
             shards, self._groups, self._workers, self._client, self.shape, self.dtype
         )
 
 
-def _rows(shard: Shard) -> int:
-    return sum(X.shape[0] for X, _, _ in shard)
+def _rows(X, y, weights) -> int:
+    return X.shape[0]
 
 
 def map_rows(scores, function, n_columns: int | None):
