@@ -14,20 +14,24 @@ import sklearn.callback
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from . import _inference
 from ._array_api import (
     astype,
     check_same_namespace,
+    dispatched,
     from_host_state,
     host_dtype,
     host_state,
     like,
     namespace,
+    on_host,
     to_numpy,
 )
-from ._inputs import input_adapter
+from ._inputs import MemoryInput, encode_on_host, input_adapter
 from ._objective import (
     Geometry,
     LogisticObjective,
@@ -210,6 +214,10 @@ class GradientDescentLogisticRegression(
         tags.array_api_support = True
         return tags
 
+    def _penalty(self) -> tuple[float, float]:
+        """``(C, l1_ratio)`` of the fitted model."""
+        return self.C, self.l1_ratio
+
     def __getstate__(self):
         # Fitted arrays of another library (PyTorch, ...) are stored as numpy
         # arrays with their library and device (see _array_api.host_state),
@@ -362,6 +370,111 @@ class GradientDescentLogisticRegression(
             ConvergenceWarning,
             stacklevel=_caller_stacklevel(),
         )
+
+    def covariance_matrix(self, X, y, sample_weight=None, robust=False):
+        """Covariance of the fitted coefficients (and intercepts), from (X, y).
+
+        The classical covariance is the inverse of the weighted Fisher
+        information at the fitted coefficients; with ``C=np.inf`` its
+        diagonal gives the usual maximum-likelihood standard errors (those
+        of statsmodels' ``Logit`` and ``MNLogit``). With an L2 penalty it is
+        the inverse of the Hessian of the penalised objective (a Bayesian
+        posterior covariance under the Gaussian prior that the penalty is,
+        not a frequentist one). ``robust=True`` gives the HC0 sandwich.
+        Sample weights (times the class weights) are frequency weights: a
+        weight of 2 counts a row twice.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The data the model was fitted on (numpy or scipy.sparse).
+        y : array-like of shape (n_samples,)
+            Its labels, of the classes the model was fitted with.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Its sample weights.
+        robust : bool, default=False
+            The heteroskedasticity-robust (HC0) sandwich instead.
+
+        Returns
+        -------
+        cov : ndarray of shape (n_parameters, n_parameters)
+            For two classes, the parameters are ``coef_[0]`` then
+            ``intercept_[0]``. For ``K >= 3`` classes, each class ``k >= 1``
+            against the first (``coef_[k] - coef_[0]`` then
+            ``intercept_[k] - intercept_[0]``), as ``MNLogit`` reports them:
+            the symmetric softmax is not identifiable without a penalty.
+        """
+        check_is_fitted(self)
+        model = self._snapshot()
+        X, codes, weights, l2 = _inference_data(model, X, y, sample_weight)
+        proba = to_numpy(model.predict_proba(X))
+        return _inference.covariance(
+            X,
+            proba,
+            codes,
+            weights,
+            fit_intercept=model.fit_intercept,
+            l2=l2,
+            robust=robust,
+        )
+
+    def coef_table(self, X, y, sample_weight=None, robust=False, alpha=0.05):
+        """Coefficients with standard errors, z statistics, p-values and
+        confidence intervals, as statsmodels' ``summary()`` shows them.
+
+        Needs pandas (the ``inference`` extra). See ``covariance_matrix``
+        for what the standard errors are.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The data the model was fitted on.
+        y : array-like of shape (n_samples,)
+            Its labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Its sample weights (frequency weights).
+        robust : bool, default=False
+            HC0 (heteroskedasticity-robust) standard errors.
+        alpha : float, default=0.05
+            The confidence intervals have level ``1 - alpha``.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Columns ``coef``, ``se``, ``z``, ``p_value``, ``ci_lower`` and
+            ``ci_upper``; one row per feature (``feature_names_in_``, or
+            ``x0``, ``x1``, ...) and ``intercept``. For ``K >= 3`` classes
+            the index has two levels, ``class`` (each class but the first,
+            against the first) and ``feature``.
+        """
+        try:
+            import pandas as pd
+        except ImportError as error:  # an optional extra
+            raise ImportError(
+                "coef_table needs pandas: pip install 'sklearn-gdlogreg[inference]'."
+            ) from error
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+        cov = self.covariance_matrix(X, y, sample_weight=sample_weight, robust=robust)
+        coef, intercept = to_numpy(self.coef_), to_numpy(self.intercept_)
+        names = list(
+            getattr(self, "feature_names_in_", None)
+            if hasattr(self, "feature_names_in_")
+            else [f"x{j}" for j in range(self.n_features_in_)]
+        )
+        if self.fit_intercept:
+            names.append("intercept")
+            coef = np.hstack([coef, intercept[:, None]])
+        if coef.shape[0] == 1:
+            index = pd.Index(names, name="feature")
+            values = coef[0]
+        else:
+            classes = to_numpy(self.classes_)[1:]
+            index = pd.MultiIndex.from_product(
+                [classes, names], names=["class", "feature"]
+            )
+            values = (coef[1:] - coef[0]).ravel()
+        return pd.DataFrame(_inference.table(values, cov, alpha), index=index)
 
     def decision_function(self, X):
         """Linear scores ``X @ coef_.T + intercept_``.
@@ -562,3 +675,31 @@ def _caller_stacklevel() -> int:
     while frame.f_back is not None and frame.f_code.co_filename.startswith(internal):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _inference_data(model, X, y, sample_weight):
+    """X, class codes, frequency weights (class weights folded in) and the
+    L2 factor, for the standard errors of ``model``'s coefficients."""
+    C, l1_ratio = model._penalty()
+    if l1_ratio > 0 and np.isfinite(C):
+        raise ValueError(
+            "Standard errors are not available with an L1 term (l1_ratio > 0): "
+            "the objective is not differentiable where the L1 penalty sets "
+            "coefficients to zero, and the usual formulas ignore that "
+            "selection, so they would be wrong. Refit with l1_ratio=0 (or "
+            "C=np.inf), or use the bootstrap."
+        )
+    X = MemoryInput().predict_X(model, to_numpy(X) if dispatched(X) else X)
+    y = column_or_1d(to_numpy(y), warn=True)
+    check_consistent_length(X, y)
+    classes = to_numpy(model.classes_)
+    codes, weights, seen, total, exponent = encode_on_host(
+        y, on_host(sample_weight), np.float64, model.class_weight
+    )
+    if not np.array_equal(seen, classes):
+        raise ValueError(
+            f"y has the classes {seen.tolist()}, but the model was fitted with "
+            f"{classes.tolist()}: pass the data the model was fitted on."
+        )
+    weights *= np.ldexp(total, exponent)  # frequency weights again
+    return X, codes, weights, (1 - l1_ratio) / C
