@@ -60,7 +60,19 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         those Cs (as in ``LogisticRegressionCV``).
     n_jobs : int, default=None
         Folds (and l1_ratios) fitted in parallel (joblib).
-    learning_rate, solver, fit_intercept, max_iter, tol, class_weight, verbose
+    learning_rate : float or "auto", default="auto"
+        As in :class:`GradientDescentLogisticRegression`, for every fit.
+    solver : {"nesterov", "gd"}, default="nesterov"
+        As in :class:`GradientDescentLogisticRegression`.
+    fit_intercept : bool, default=True
+        As in :class:`GradientDescentLogisticRegression`.
+    max_iter : int, default=1000
+        As in :class:`GradientDescentLogisticRegression`, for every fit.
+    tol : float, default=1e-4
+        As in :class:`GradientDescentLogisticRegression`, for every fit.
+    class_weight : dict or "balanced", default=None
+        As in :class:`GradientDescentLogisticRegression`.
+    verbose : int, default=0
         As in :class:`GradientDescentLogisticRegression`, for every fit.
 
     Attributes

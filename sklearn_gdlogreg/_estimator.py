@@ -372,7 +372,7 @@ class GradientDescentLogisticRegression(
         )
 
     def covariance_matrix(self, X, y, sample_weight=None, robust=False):
-        """Covariance of the fitted coefficients (and intercepts), from (X, y).
+        """Compute the covariance of the fitted coefficients and intercepts.
 
         The classical covariance is the inverse of the weighted Fisher
         information at the fitted coefficients; with ``C=np.inf`` its
@@ -407,7 +407,7 @@ class GradientDescentLogisticRegression(
         check_is_fitted(self)
         model = self._snapshot()
         X, codes, weights, l2 = _inference_data(model, X, y, sample_weight)
-        proba = to_numpy(model.predict_proba(X))
+        proba = _probabilities(MemoryInput().scores(X, model.coef_, model.intercept_))
         return _inference.covariance(
             X,
             proba,
@@ -419,11 +419,11 @@ class GradientDescentLogisticRegression(
         )
 
     def coef_table(self, X, y, sample_weight=None, robust=False, alpha=0.05):
-        """Coefficients with standard errors, z statistics, p-values and
-        confidence intervals, as statsmodels' ``summary()`` shows them.
+        """Tabulate the coefficients with their standard errors and tests.
 
-        Needs pandas (the ``inference`` extra). See ``covariance_matrix``
-        for what the standard errors are.
+        The z statistics, p-values and confidence intervals, as statsmodels'
+        ``summary()`` shows them. Needs pandas (the ``inference`` extra). See
+        ``covariance_matrix`` for what the standard errors are.
 
         Parameters
         ----------

@@ -77,7 +77,8 @@ def covariance(
     blocks = 1 if n_classes == 2 else n_classes
     check_size(blocks * d)
     information = np.zeros((blocks * d, blocks * d))
-    scores = np.zeros_like(information) if robust else None
+    # The outer products of the scores (the sandwich's middle), if robust.
+    scores = np.zeros_like(information) if robust else np.zeros((0, 0))
     for rows, D in _design_blocks(X, fit_intercept):
         p, s, y = proba[rows], weights[rows], codes[rows]
         if n_classes == 2:
