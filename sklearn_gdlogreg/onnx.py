@@ -56,13 +56,15 @@ def convert_gradient_descent_logistic_regression(scope, operator, container):
     dtype = np.float32 if proto == onnx_proto.TensorProto.FLOAT else np.float64
 
     def constant(prefix, array, proto_type=proto):
+        """An initializer holding ``array``; its name."""
         name = scope.get_unique_variable_name(prefix)
         values = array.ravel().tolist()
         container.add_initializer(name, proto_type, list(array.shape), values)
         return name
 
-    def node(op_type, inputs, prefix, **attributes):
-        output = scope.get_unique_variable_name(prefix)
+    def node(op_type, inputs, output=None, **attributes):
+        """Add ``op_type`` of ``inputs``; its output (a new name if None)."""
+        output = output or scope.get_unique_variable_name(op_type.lower())
         container.add_node(
             op_type,
             inputs,
@@ -74,36 +76,16 @@ def convert_gradient_descent_logistic_regression(scope, operator, container):
 
     coef = constant("coef", to_numpy(model.coef_).T.astype(dtype))
     intercept = constant("intercept", to_numpy(model.intercept_).astype(dtype))
-    scores = node("Add", [node("MatMul", [X, coef], "product"), intercept], "scores")
+    scores = node("Add", [node("MatMul", [X, coef]), intercept])
     if model.coef_.shape[0] == 1:  # two classes: [sigmoid(-z), sigmoid(z)]
-        negative = node("Sigmoid", [node("Neg", [scores], "negated")], "negative")
-        positive = node("Sigmoid", [scores], "positive")
-        container.add_node(
-            "Concat",
-            [negative, positive],
-            [probabilities],
-            name=scope.get_unique_operator_name("Concat"),
-            axis=1,
-        )
+        negative = node("Sigmoid", [node("Neg", [scores])])
+        node("Concat", [negative, node("Sigmoid", [scores])], probabilities, axis=1)
     else:
-        container.add_node(
-            "Softmax",
-            [scores],
-            [probabilities],
-            name=scope.get_unique_operator_name("Softmax"),
-            axis=1,
-        )
-    best = node("ArgMax", [probabilities], "best", axis=1, keepdims=0)
+        node("Softmax", [scores], probabilities, axis=1)
+    best = node("ArgMax", [probabilities], axis=1, keepdims=0)
     label_type, labels = _class_labels(to_numpy(model.classes_))
-    classes = scope.get_unique_variable_name("classes")
-    container.add_initializer(classes, label_type, [len(labels)], labels)
-    container.add_node(
-        "Gather",
-        [classes, best],
-        [label],
-        name=scope.get_unique_operator_name("Gather"),
-        axis=0,
-    )
+    classes = constant("classes", np.array(labels), label_type)
+    node("Gather", [classes, best], label, axis=0)
 
 
 for _estimator in (
