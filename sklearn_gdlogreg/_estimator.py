@@ -134,14 +134,19 @@ class GradientDescentLogisticRegression(
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Coefficients; one row for a binary problem (for ``classes_[1]``).
     intercept_ : ndarray of shape (1,) or (n_classes,)
-        Intercepts (zeros when ``fit_intercept=False``).
+        Intercepts (zeros when ``fit_intercept=False``). With three or more
+        classes they sum to zero, as ``LogisticRegression``'s do (the
+        softmax is the same for any common shift).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during ``fit``, when ``X`` has string
         column names.
     n_iter_ : int
-        Number of iterations run.
+        Number of iterations run. An int, as in ``SGDClassifier`` and
+        ``MLPClassifier`` (one solver run, one count); ``LogisticRegression``
+        keeps an array of shape (1,). Code for both can read
+        ``int(np.max(clf.n_iter_))``.
     loss_curve_ : ndarray of shape (n_iter_ + 1,)
         The objective at the start (index 0) and after each iteration.
 
@@ -588,6 +593,10 @@ def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:
     in the namespace and on the device of the objective's X (``classes_``
     only if that namespace can hold them: numbers, not strings)."""
     W, b = objective.split(coef)
+    if objective.fit_intercept and b.shape[0] > 1:
+        # The softmax does not change when every intercept moves by the same
+        # amount; LogisticRegression's intercepts sum to zero, and so do ours.
+        b = b - b.mean()
     X = objective.X
     return {
         "classes_": like(classes, X) if classes.dtype.kind in "biuf" else classes,

@@ -82,13 +82,16 @@ class LossCurveDisplay:
                 f"{len(self.loss_curves)} loss curves but {len(self.names)} names."
             )
 
-    def plot(self, ax=None, *, kind="objective", **line_kwargs):
+    def plot(self, ax=None, *, name=None, kind="objective", **line_kwargs):
         """Draw the curves.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to draw; a new figure and axes if None.
+        name : str or list of str, default=None
+            Legend entries, one per curve (a str for a single curve); the
+            display's ``names`` if None.
         kind : {"objective", "gap"}, default="objective"
             ``"objective"``: the objective per iteration, linear scale.
             ``"gap"``: the objective minus the lowest objective of all the
@@ -104,15 +107,22 @@ class LossCurveDisplay:
         """
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}.")
+        names = (
+            self.names if name is None else [name] if isinstance(name, str) else name
+        )
+        if len(names) != len(self.loss_curves):
+            raise ValueError(
+                f"name has {len(names)} entries for {len(self.loss_curves)} curves."
+            )
         if ax is None:
             _, ax = _pyplot().subplots()
         lowest = min(float(np.min(curve)) for curve in self.loss_curves)
         self.lines_ = []
-        for curve, name in zip(self.loss_curves, self.names, strict=True):
+        for curve, label in zip(self.loss_curves, names, strict=True):
             values = curve - lowest if kind == "gap" else curve
             if kind == "gap":
                 values = np.where(values > 0, values, np.nan)
-            (line,) = ax.plot(np.arange(len(curve)), values, label=name, **line_kwargs)
+            (line,) = ax.plot(np.arange(len(curve)), values, label=label, **line_kwargs)
             self.lines_.append(line)
         if kind == "gap":
             ax.set_yscale("log")
@@ -176,7 +186,13 @@ class LossCurveDisplay:
         if not estimators:
             raise ValueError("estimators is empty: nothing to plot.")
         for estimator in estimators.values():
-            check_is_fitted(estimator, "loss_curve_")
+            if not hasattr(estimator, "loss_curve_"):
+                check_is_fitted(estimator)  # NotFittedError if it is not fitted
+                raise ValueError(
+                    f"{type(estimator).__name__} has no loss_curve_: "
+                    "LossCurveDisplay draws the objective per iteration that "
+                    "GradientDescentLogisticRegression records when fitted."
+                )
         display = cls(
             loss_curves=[est.loss_curve_ for est in estimators.values()],
             names=list(estimators),

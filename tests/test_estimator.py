@@ -308,3 +308,27 @@ def test_feature_units_do_not_change_the_iterations(solver, n_classes):
     np.testing.assert_allclose(
         fits[1].predict_proba(X * scale + shift), fits[0].predict_proba(X), atol=1e-7
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("params", [{}, {"l1_ratio": 0.5}, {"C": np.inf}])
+def test_multinomial_intercepts_sum_to_zero_as_logistic_regressions(dtype, params):
+    """With sample weights, L1 steps or float32 rounding the intercepts drift
+    by a common shift, which the softmax ignores; they are centred."""
+    X, y = load_iris(return_X_y=True)
+    weights = np.random.RandomState(0).uniform(0.5, 2, size=len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # C=inf on iris
+        clf = GradientDescentLogisticRegression(**params).fit(
+            X.astype(dtype), y, sample_weight=weights
+        )
+    scale = np.abs(clf.intercept_).max()
+    assert abs(clf.intercept_.sum()) <= 10 * np.finfo(dtype).eps * scale * 3
+
+
+def test_html_repr_does_not_link_to_scikit_learns_documentation():
+    import re
+
+    html = GradientDescentLogisticRegression()._repr_html_()
+    links = re.findall(r'href="([^"]*)"', html)
+    assert not [link for link in links if "scikit-learn.org" in link], links

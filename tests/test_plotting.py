@@ -69,6 +69,22 @@ def test_bad_input_gives_clear_errors(fits):
         LossCurveDisplay.from_estimator(GradientDescentLogisticRegression())
     with pytest.raises(TypeError, match="dict of name to estimator"):
         LossCurveDisplay.from_estimators(3)
+    # A fitted model that records no loss curve: say so, not "not fitted".
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression().fit(*load_iris(return_X_y=True)[:1], [0, 1] * 75)
+    with pytest.raises(ValueError, match="LogisticRegression has no loss_curve_"):
+        LossCurveDisplay.from_estimator(fitted)
+    with pytest.raises(ValueError, match="name has 1 entries for 2 curves"):
+        LossCurveDisplay.from_estimators(fits).plot(name="one")
+
+
+def test_plot_names_the_curves_as_scikit_learns_displays_do(fits):
+    display = LossCurveDisplay.from_estimator(fits[0])
+    display.plot(name="renamed")
+    assert display.ax_.get_legend().get_texts()[0].get_text() == "renamed"
+    overlay = LossCurveDisplay.from_estimators(fits).plot(name=["a", "b"])
+    assert [t.get_text() for t in overlay.ax_.get_legend().get_texts()] == ["a", "b"]
 
 
 def test_matplotlib_is_imported_only_to_draw():
