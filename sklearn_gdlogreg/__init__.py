@@ -9,4 +9,4 @@ __all__ = [
     "GradientDescentLogisticRegressionCV",
     "LossCurveDisplay",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
