@@ -113,6 +113,7 @@ def linear_pass(
     weights: np.ndarray,
     points: Sequence[tuple[np.ndarray, np.ndarray]],
     pointwise: Pointwise,
+    block_bytes: int | None = None,
 ) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """Loss and gradient pieces of a linear model at several points, one read of ``X``.
 
@@ -130,6 +131,9 @@ def linear_pass(
         ``pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block)``,
         with ``R_block`` of the shape of ``Z_block``. It may overwrite
         ``Z_block``.
+    block_bytes : int, default=None
+        The size of a block of rows; by default a few MiB on the host
+        (``_BLOCK_BYTES``, cache-sized), 1 GiB on a device.
 
     Returns
     -------
@@ -138,7 +142,7 @@ def linear_pass(
         ``R.sum(axis=0)`` (numpy arrays, on the host).
     """
     if is_row_chunks(X):
-        parts = X.map_chunks(_linear_pass, points, pointwise)
+        parts = X.map_chunks(_linear_pass, points, pointwise, block_bytes)
         return [
             (
                 sum(part[i][0] for part in parts),
@@ -148,20 +152,20 @@ def linear_pass(
             for i in range(len(points))
         ]
     if namespace(X) is not np:  # PyTorch, CuPy, ...: on X's device
-        return _device_linear_pass(X, y, weights, points, pointwise)
-    return _linear_pass(X, y, weights, points, pointwise)
+        return _device_linear_pass(X, y, weights, points, pointwise, block_bytes)
+    return _linear_pass(X, y, weights, points, pointwise, block_bytes)
 
 
-def _linear_pass(X, y, weights, points, pointwise):
+def _linear_pass(X, y, weights, points, pointwise, block_bytes=None):
     losses = [0.0] * len(points)
     grads_W = [np.zeros_like(W) for W, _ in points]
     grads_b = [np.zeros_like(b) for _, b in points]
-    for rows, X_b, X_b_T in _row_blocks(X):
+    for rows, X_b, X_b_T in _row_blocks(X, block_bytes):
         y_b, w_b = y[rows], weights[rows]
         for i, (W, b) in enumerate(points):
             Z = X_b @ W
             Z += b
-            loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b)
+            loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b, block_bytes)
             losses[i] += loss
             grads_W[i] += X_b_T @ R
             grads_b[i] += R.sum(axis=0)
@@ -169,7 +173,7 @@ def _linear_pass(X, y, weights, points, pointwise):
     return [(float(loss), grad_W, grad_b) for loss, grad_W, grad_b in sums]
 
 
-def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights):
+def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights, block_bytes=None):
     """``pointwise`` over blocks of rows of ``Z``, the residual written into Z.
 
     A CSC X comes as one block, so its Z has n_samples rows: taking the
@@ -177,7 +181,7 @@ def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights):
     temporaries (several the size of Z's rows) about a block in all.
     """
     row_bytes = Z.itemsize * (Z.size // max(1, Z.shape[0]))
-    step = max(1, _BLOCK_BYTES // 8 // row_bytes)
+    step = max(1, (block_bytes or _BLOCK_BYTES) // 8 // row_bytes)
     if Z.shape[0] <= step:
         return pointwise(Z, y, weights)
     loss = 0.0
@@ -189,7 +193,7 @@ def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights):
     return loss, Z
 
 
-def _device_linear_pass(X, y, weights, points, pointwise):
+def _device_linear_pass(X, y, weights, points, pointwise, block_bytes=None):
     """:func:`linear_pass` for an array of another array-API library, on its device.
 
     The points' columns are stacked into one matrix, so that each (large)
@@ -208,7 +212,7 @@ def _device_linear_pass(X, y, weights, points, pointwise):
     W_all = like(np.concatenate(columns, axis=1), X)
     b_all = like(np.concatenate([np.ravel(b) for _, b in points]), X)
     sums = None
-    for rows, X_b, _ in _row_blocks(X, _DEVICE_BLOCK_BYTES):
+    for rows, X_b, _ in _row_blocks(X, block_bytes or _DEVICE_BLOCK_BYTES):
         Z = X_b @ W_all + b_all
         losses, residuals = [], []
         for (W, _), (start, end) in zip(points, spans, strict=True):
@@ -236,7 +240,7 @@ def _device_linear_pass(X, y, weights, points, pointwise):
 
 
 def column_moments(
-    X, weights: np.ndarray, covariance: bool = False
+    X, weights: np.ndarray, covariance: bool = False, block_bytes: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean and variance (or covariance) of the columns of ``X``, one read.
 
@@ -252,6 +256,8 @@ def column_moments(
     where float32 squares would overflow. For sparse blocks the centred sum
     of squares is ``sum w x^2 - w mean^2`` (clipped at zero): the moments
     only shape the preconditioner, so that rounding is harmless.
+    ``block_bytes`` is as in :func:`linear_pass` (a quarter of it on a
+    device, where each block is centred in a copy).
     """
     if covariance and sp.issparse(X):
         raise ValueError("covariance=True needs a dense X")
@@ -259,9 +265,9 @@ def column_moments(
     dtype = np.float64 if sp.issparse(X) else host_dtype(X)
     for precision in (dtype, np.float64):
         if is_row_chunks(X):  # each chunk summarised where it lives, merged here
-            parts = X.map_chunks(_chunk_moments, covariance, precision)
+            parts = X.map_chunks(_chunk_moments, covariance, precision, block_bytes)
         else:
-            parts = [_moments(X, weights, covariance, precision)]
+            parts = [_moments(X, weights, covariance, precision, block_bytes)]
         mean, spread, seen = _merge_moments(parts, covariance)
         if np.isfinite(spread).all():
             break
@@ -274,12 +280,15 @@ def column_moments(
     return mean, spread / seen
 
 
-def _moments(X, weights, covariance: bool, dtype):
+def _moments(X, weights, covariance: bool, dtype, block_bytes=None):
     """``(mean, spread, weight)`` of X's rows: Chan's merge of its blocks."""
     xp = namespace(X)
     weights = astype(weights, dtype)
     # On a device, a quarter of the pass's blocks: each is centred in a copy.
-    block_bytes = _BLOCK_BYTES if xp is np else _DEVICE_BLOCK_BYTES // 4
+    if xp is np:
+        block_bytes = block_bytes or _BLOCK_BYTES
+    else:
+        block_bytes = (block_bytes or _DEVICE_BLOCK_BYTES) // 4
     summary = (0.0, 0.0, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
         for rows, X_b, X_b_T in _row_blocks(X, block_bytes):
@@ -385,5 +394,5 @@ def is_row_chunks(X) -> bool:
     return hasattr(X, "map_chunks")
 
 
-def _chunk_moments(X, y, weights, covariance: bool, dtype):
-    return _moments(X, weights, covariance, dtype)
+def _chunk_moments(X, y, weights, covariance: bool, dtype, block_bytes):
+    return _moments(X, weights, covariance, dtype, block_bytes)

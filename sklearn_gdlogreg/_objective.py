@@ -174,6 +174,9 @@ class LogisticObjective:
     fit_intercept : bool
     l2, l1 : float
         Penalty strengths, already divided by ``C * S``.
+    block_bytes : int, optional
+        The size of the blocks of rows the passes read (see
+        ``linear_pass``); the backend's default if None.
     """
 
     X: object
@@ -183,6 +186,7 @@ class LogisticObjective:
     fit_intercept: bool
     l2: float
     l1: float
+    block_bytes: int | None = None
 
     @property
     def n_features(self) -> int:
@@ -216,7 +220,9 @@ class LogisticObjective:
         results = []
         for (W, _), (loss, grad_W, grad_b) in zip(
             points,
-            linear_pass(self.X, self.y, self.weights, points, pointwise),
+            linear_pass(
+                self.X, self.y, self.weights, points, pointwise, self.block_bytes
+            ),
             strict=True,
         ):
             loss += 0.5 * self.l2 * float(np.vdot(W, W))
@@ -293,7 +299,10 @@ class Geometry:
             and objective.n_features <= MAX_DECORRELATED_FEATURES
         )
         mean, moments = column_moments(
-            objective.X, objective.weights, covariance=decorrelate
+            objective.X,
+            objective.weights,
+            covariance=decorrelate,
+            block_bytes=objective.block_bytes,
         )
         var = np.diag(moments).copy() if decorrelate else moments
         if not objective.fit_intercept:

@@ -130,7 +130,7 @@ def test_float32_is_kept_and_as_accurate_as_float32_allows(n_classes):
 
 @pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
 @pytest.mark.parametrize("shape", [(30,), (30, 3)])
-def test_device_pass_in_blocks_matches_numpy(name, device_name, shape, monkeypatch):
+def test_device_pass_in_blocks_matches_numpy(name, device_name, shape):
     """The device's pass (stacked points, several row blocks) and moments
     against the host's, on raw data with far-off means."""
     xp, device = library(name, device_name)
@@ -148,9 +148,10 @@ def test_device_pass_in_blocks_matches_numpy(name, device_name, shape, monkeypat
     expected = _backends.linear_pass(X, y.astype(np.uint8), weights, points, pointwise)
     mean, cov = _backends.column_moments(X, weights, covariance=True)
 
-    monkeypatch.setattr(_backends, "_DEVICE_BLOCK_BYTES", 4 * 8 * 30 * 7)  # 7 rows
+    seven_rows = 4 * 8 * 30 * 7  # the moments take a quarter: 1 or 2 rows
     X_xp, w_xp = on_device(X, xp, device), on_device(weights, xp, device)
-    got = _backends.linear_pass(X_xp, on_device(y, xp, device), w_xp, points, pointwise)
+    y_xp = on_device(y, xp, device)
+    got = _backends.linear_pass(X_xp, y_xp, w_xp, points, pointwise, seven_rows)
     for (loss, grad_W, grad_b), (loss_ref, grad_W_ref, grad_b_ref) in zip(
         got, expected, strict=True
     ):
@@ -158,7 +159,9 @@ def test_device_pass_in_blocks_matches_numpy(name, device_name, shape, monkeypat
         np.testing.assert_allclose(loss, loss_ref, rtol=1e-12)
         np.testing.assert_allclose(grad_W, grad_W_ref, rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(grad_b, grad_b_ref, rtol=1e-10, atol=1e-14)
-    got_mean, got_cov = _backends.column_moments(X_xp, w_xp, covariance=True)
+    got_mean, got_cov = _backends.column_moments(
+        X_xp, w_xp, covariance=True, block_bytes=seven_rows
+    )
     np.testing.assert_allclose(got_mean, mean, rtol=1e-12)
     np.testing.assert_allclose(got_cov, cov, rtol=1e-10)
 

@@ -26,18 +26,18 @@ def sparse_data(rng, dtype=np.float64):
     "container", [np.asarray, sp.csr_matrix, sp.csr_array, sp.csc_matrix]
 )
 @pytest.mark.parametrize("n_outputs", [None, 3])  # None: 1-D W and Z
-def test_blocked_pass_at_several_points_equals_numpy(
-    rng, monkeypatch, container, n_outputs
-):
+def test_blocked_pass_at_several_points_equals_numpy(rng, container, n_outputs):
     X = sparse_data(rng)
     shape = (X.shape[1],) if n_outputs is None else (X.shape[1], n_outputs)
     y = rng.normal(size=(X.shape[0], *shape[1:]))
     points = [
         (rng.normal(size=shape), rng.normal(size=shape[1:] or (1,))) for _ in range(2)
     ]
-    monkeypatch.setattr(backends, "_BLOCK_BYTES", 5 * 8 * X.shape[1])  # a few rows
     weights = rng.uniform(size=X.shape[0])
-    got = linear_pass(container(X), y, weights, points, squared_pointwise)
+    a_few_rows = 5 * 8 * X.shape[1]
+    got = linear_pass(
+        container(X), y, weights, points, squared_pointwise, block_bytes=a_few_rows
+    )
     w = weights.reshape(-1, *([1] * (y.ndim - 1)))
     for (W, b), (loss, grad_W, grad_b) in zip(points, got, strict=True):
         R = X @ W + b - y
@@ -48,10 +48,9 @@ def test_blocked_pass_at_several_points_equals_numpy(
         )
 
 
-def test_sparse_row_blocks_are_views_of_the_data(rng, monkeypatch):
+def test_sparse_row_blocks_are_views_of_the_data(rng):
     X = sp.csr_matrix(sparse_data(rng))
-    monkeypatch.setattr(backends, "_BLOCK_BYTES", 4 * 200)  # about 8 rows
-    blocks = list(backends._row_blocks(X))
+    blocks = list(backends._row_blocks(X, block_bytes=4 * 200))  # about 8 rows
     assert len(blocks) > 3
     for rows, block, transpose in blocks:
         assert block.nnz > 0
@@ -69,7 +68,7 @@ def weighted_reference(X, weights):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("covariance", [False, True])
-def test_moments_match_numpy_over_many_blocks(rng, monkeypatch, dtype, covariance):
+def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance):
     # Means far from zero and scales far apart: the merge must not cancel.
     X = (
         rng.normal(size=(301, 5)) * [1, 1e3, 1e-3, 1, 5] + [0, 300, -7, 1e4, 0]
@@ -77,8 +76,9 @@ def test_moments_match_numpy_over_many_blocks(rng, monkeypatch, dtype, covarianc
     weights = rng.uniform(size=301)
     weights[:40] = 0  # whole blocks of zero weight are skipped
     weights /= weights.sum()
-    monkeypatch.setattr(backends, "_BLOCK_BYTES", 7 * 8 * X.shape[1])
-    mean, spread = column_moments(X, weights, covariance=covariance)
+    mean, spread = column_moments(
+        X, weights, covariance=covariance, block_bytes=7 * 8 * X.shape[1]
+    )
     ref_mean, ref_cov = weighted_reference(X.astype(np.float64), weights)
     rtol = 1e-10 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(mean, ref_mean, rtol=rtol)

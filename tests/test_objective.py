@@ -103,14 +103,13 @@ def test_sparse_and_dense_give_the_same_pass(rng, n_outputs):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
-def test_blocked_pass_equals_single_block(rng, monkeypatch):
-    import sklearn_gdlogreg._backends as backends
+def test_blocked_pass_equals_single_block(rng):
+    from dataclasses import replace
 
     obj = make_objective(rng, 3)
     coef = rng.normal(size=coef_shape(obj))
     expected = obj.value_and_grad(coef)
-    monkeypatch.setattr(backends, "_BLOCK_BYTES", 3 * 8 * obj.n_features)  # 3 rows
-    got = obj.value_and_grad(coef)
+    got = replace(obj, block_bytes=3 * 8 * obj.n_features).value_and_grad(coef)
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
 
