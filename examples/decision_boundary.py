@@ -9,6 +9,8 @@ the probability of the predicted class as shading. Writes
 Run: ``python examples/decision_boundary.py [--output DIR]``
 """
 
+from pathlib import Path
+
 from _output import output_dir, pyplot, save
 from sklearn.datasets import make_blobs
 from sklearn.inspection import DecisionBoundaryDisplay
@@ -16,8 +18,10 @@ from sklearn.inspection import DecisionBoundaryDisplay
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 
 
-def main() -> None:
-    directory = output_dir(__doc__.splitlines()[0])
+def main(directory: Path | None = None) -> dict:
+    """Run the example (the picture to ``directory``, by default
+    ``--output``); return the fit's training accuracy, for the tests."""
+    directory = directory or output_dir(__doc__.splitlines()[0])
     X, y = make_blobs(
         n_samples=300,
         centers=[[10, 40], [14, 44], [16, 38]],
@@ -25,7 +29,8 @@ def main() -> None:
         random_state=0,
     )
     clf = GradientDescentLogisticRegression().fit(X, y)
-    print(f"{clf.n_iter_} iterations; training accuracy {clf.score(X, y):.3f}")
+    accuracy = clf.score(X, y)
+    print(f"{clf.n_iter_} iterations; training accuracy {accuracy:.3f}")
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
@@ -42,6 +47,7 @@ def main() -> None:
     ax.set_ylabel("feature 1")
     ax.set_title("GradientDescentLogisticRegression: three classes")
     save(fig, directory, "decision_boundary.png")
+    return {"training_accuracy": accuracy}
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Run: ``python examples/learning_rates.py [--output DIR]``
 """
 
 import warnings
+from pathlib import Path
 
 from _output import output_dir, pyplot, save
 from sklearn.datasets import load_breast_cancer
@@ -20,8 +21,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_gdlogreg import GradientDescentLogisticRegression, LossCurveDisplay
 
 
-def main() -> None:
-    directory = output_dir(__doc__.splitlines()[0])
+def main(directory: Path | None = None) -> dict:
+    """Run the example (the picture to ``directory``, by default
+    ``--output``); return each setting's final objective, for the tests."""
+    directory = directory or output_dir(__doc__.splitlines()[0])
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     settings = {
@@ -48,6 +51,7 @@ def main() -> None:
     LossCurveDisplay.from_estimators(fits, ax=ax, kind="gap")
     ax.set_title("Breast cancer (standardised), C=1: convergence by setting")
     save(fig, directory, "learning_rates.png")
+    return {name: clf.loss_curve_[-1] for name, clf in fits.items()}
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Run: ``python examples/notebook.py [--output DIR]``
 """
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 from _output import output_dir
@@ -102,19 +103,22 @@ def save_figure(curves, path) -> None:
     save(fig, path.parent, path.name)
 
 
-def main() -> None:
+def main(directory: Path | None = None) -> dict:
+    """Run the example (pictures to ``directory``, by default ``--output``);
+    return what it prints, for the tests."""
     np.random.seed(0)  # noqa: NPY002 (the notebook's global generator)
     x = generate_X(batch_size, feature_size)
     y = generate_Y(batch_size, output_size)
 
     print("The notebook's loop (sum of losses, learning_rate=1e-2, 500 iterations):")
-    curves = {}
+    curves, final_losses = {}, {}
     for corrected in (False, True):
         w, b, losses = notebook_loop(
             x, y, learning_rate=1e-2, n_iter=500, corrected=corrected
         )
         label = "corrected gradient" if corrected else "notebook's gradient"
-        print(f"  {label:<20} mean log-loss {mean_log_loss(x, y, w, b):.6f}")
+        final_losses[label] = mean_log_loss(x, y, w, b)
+        print(f"  {label:<20} mean log-loss {final_losses[label]:.6f}")
         curves[f"notebook loop, {label}"] = losses
 
     # The estimator minimises the *mean* loss (plus an L2 penalty, C=1 by
@@ -145,7 +149,9 @@ def main() -> None:
         curves["estimator, solver='gd', learning_rate=1, C=inf"] = no_penalty.fit(
             x, y.ravel()
         ).loss_curve_
-    save_figure(curves, output_dir(__doc__.splitlines()[0]) / "notebook.png")
+    directory = directory or output_dir(__doc__.splitlines()[0])
+    save_figure(curves, directory / "notebook.png")
+    return {"mean_log_loss": final_losses, "estimator": clf, "default": auto}
 
 
 if __name__ == "__main__":

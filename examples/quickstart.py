@@ -21,7 +21,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 
 
-def main() -> None:
+def main() -> dict:
+    """Run the example; return what it prints, for the tests."""
     X, y = load_breast_cancer(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
@@ -49,7 +50,8 @@ def main() -> None:
         print(f"  learning_rate={lr!s:>5}  solver={solver:<8}  accuracy={score:.4f}")
     best = search.best_estimator_[-1]
     print(f"\nBest parameters: {search.best_params_}")
-    print(f"Test accuracy:   {search.score(X_test, y_test):.4f}")
+    test_accuracy = search.score(X_test, y_test)
+    print(f"Test accuracy:   {test_accuracy:.4f}")
     stopped = " (max_iter reached)" if best.n_iter_ == best.max_iter else ""
     print(f"Iterations:      {best.n_iter_}{stopped}")
     if stopped:
@@ -73,6 +75,12 @@ def main() -> None:
         )
     print(f"  largest coefficient difference (relative): {gap:.1e}")
     print(f"  largest probability difference:            {proba_gap:.1e}")
+    return {
+        "best_params": search.best_params_,
+        "test_accuracy": test_accuracy,
+        "coefficient_gap": gap,
+        "probability_gap": proba_gap,
+    }
 
 
 if __name__ == "__main__":
