@@ -146,6 +146,17 @@ def _codes(classes: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.searchsorted(classes, y).astype(np.min_scalar_type(len(classes) - 1))
 
 
+def _label_totals(y: np.ndarray, weights: np.ndarray):
+    """The sorted labels of ``y``, its codes and each label's total weight."""
+    # Not np.unique(y, return_inverse=True): it holds five arrays of
+    # len(y) at once, and memory during fit is meant to stay small.
+    labels = np.unique(y)
+    codes = _codes(labels, y)
+    totals = np.zeros(labels.shape[0])
+    np.add.at(totals, codes, weights)  # bincount would copy the codes
+    return labels, codes, totals
+
+
 def _sample_weights(sample_weight, n_samples: int, dtype) -> np.ndarray:
     """Sample weights as a new float array; a clear error for anything invalid."""
     if sample_weight is None:
@@ -171,15 +182,10 @@ def _sample_weights(sample_weight, n_samples: int, dtype) -> np.ndarray:
 def encode_on_host(y: np.ndarray, sample_weight, dtype, class_weight):
     """Codes, normalised weights, classes, total and exponent, for numpy ``y``."""
     check_targets(y)
-    # Not np.unique(y, return_inverse=True): it holds five arrays of
-    # len(y) at once, and memory during fit is meant to stay small.
-    classes = np.unique(y)
-    codes = _codes(classes, y)
     weights = _sample_weights(sample_weight, y.shape[0], dtype)
     exponent = weight_exponent(float(weights.max()))
     np.ldexp(weights, -exponent, out=weights)
-    totals = np.zeros(classes.shape[0])
-    np.add.at(totals, codes, weights)  # bincount would copy the codes
+    classes, codes, totals = _label_totals(y, weights)
     per_class, total = class_totals(class_weight, classes, totals)
     normalise(weights, codes, per_class, total)
     return codes, weights, classes, total, exponent
@@ -331,9 +337,7 @@ def _chunk_summary(X, y, weights):
     assert_all_finite(weights, input_name="sample_weight")
     negative = bool((weights < 0).any())
     exponent = weight_exponent(float(weights.max()))
-    labels = np.unique(y)
-    totals = np.zeros(labels.shape[0])
-    np.add.at(totals, np.searchsorted(labels, y), np.ldexp(weights, -exponent))
+    labels, _, totals = _label_totals(y, np.ldexp(weights, -exponent))
     return labels, totals, exponent, negative
 
 
