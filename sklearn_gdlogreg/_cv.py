@@ -16,6 +16,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import validate_data
 
 from ._estimator import GradientDescentLogisticRegression
+from ._inputs import _sample_weights
 
 # The parameters of one fit that the CV estimator passes on as they are.
 _FIT_PARAMETERS = (
@@ -195,8 +196,8 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             dtype=[np.float64, np.float32],
         )
         check_classification_targets(y)
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight is not None:  # checked once, then split by fold
+            sample_weight = _sample_weights(sample_weight, y.shape[0], np.float64)
         Cs = (
             np.logspace(-4, 4, self.Cs)
             if isinstance(self.Cs, Integral)

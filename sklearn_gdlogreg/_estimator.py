@@ -324,11 +324,12 @@ class GradientDescentLogisticRegression(
     def _commit(self, **fitted) -> None:
         """Set the fitted attributes all at once (one assignment of the
         attributes' dict), dropping those of an earlier fit that this one
-        does not set (``feature_names_in_``)."""
+        does not set (``feature_names_in_``; ``loss_curve_`` in the CV
+        variant without refit)."""
         state = {
             name: value
             for name, value in self.__dict__.items()
-            if name != "feature_names_in_"
+            if name not in ("feature_names_in_", "loss_curve_")
         }
         state.update(fitted)
         self.__dict__ = state

@@ -86,7 +86,10 @@ def test_path_scores_are_those_of_fits_at_each_C(cancer):
 
 def test_without_refit_the_folds_best_are_averaged(cancer):
     X, y = cancer
-    model = GradientDescentLogisticRegressionCV(Cs=5, cv=3, refit=False).fit(X, y)
+    model = GradientDescentLogisticRegressionCV(Cs=5, cv=3).fit(X, y)
+    assert hasattr(model, "loss_curve_")  # of the refit
+    model.set_params(refit=False).fit(X, y)
+    assert not hasattr(model, "loss_curve_")  # no refit, no curve
     best = model.scores_[:, 0, :].argmax(axis=1)
     np.testing.assert_allclose(model.C_, model.Cs_[best].mean())
     chosen = model.coefs_paths_[np.arange(3), 0, best].mean(axis=0)
@@ -111,8 +114,14 @@ def test_multiclass_in_a_pipeline_with_weights():
     assert scores.mean() > 0.85
 
 
-def test_bad_grids_are_clear_errors(cancer):
+def test_bad_grids_and_weights_are_clear_errors(cancer):
     X, y = cancer
+    with pytest.raises(ValueError, match=r"sample_weight has shape \(3,\)"):
+        GradientDescentLogisticRegressionCV(Cs=2).fit(X, y, sample_weight=[1, 2, 3])
+    with pytest.raises(ValueError, match="negative"):
+        GradientDescentLogisticRegressionCV(Cs=2).fit(
+            X, y, sample_weight=-np.ones(len(y))
+        )
     with pytest.raises(ValueError, match="Cs"):
         GradientDescentLogisticRegressionCV(Cs=[0.0, 1.0]).fit(X, y)
     with pytest.raises(ValueError, match="l1_ratios"):
