@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -169,7 +169,9 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
     def _penalty(self) -> tuple[float, float]:
         return self.C_, self.l1_ratio_
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> GradientDescentLogisticRegressionCV:
         """Cross-validate the grid, then fit the best C on all the data.
 
         Parameters

@@ -7,7 +7,7 @@ import warnings
 from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import sklearn.callback
@@ -41,6 +41,13 @@ from ._objective import (
     softmax,
 )
 from ._solver import SolverResult, gradient_descent
+
+if TYPE_CHECKING:  # annotations only: no import of pandas at run time
+    import pandas as pd
+
+# X, y and sample_weight: numpy-like, scipy.sparse, pandas, dask or
+# array-API arrays; predictions come in X's own kind of array.
+ArrayInput = Any
 
 
 class GradientDescentLogisticRegression(
@@ -233,7 +240,9 @@ class GradientDescentLogisticRegression(
         super().__setstate__(from_host_state(state))
 
     @with_callbacks
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self, X: ArrayInput, y: ArrayInput, sample_weight: ArrayInput = None
+    ) -> GradientDescentLogisticRegression:
         """Fit the model by gradient descent.
 
         Each iteration is reported to the callbacks set with
@@ -377,7 +386,13 @@ class GradientDescentLogisticRegression(
             stacklevel=_caller_stacklevel(),
         )
 
-    def covariance_matrix(self, X, y, sample_weight=None, robust=False):
+    def covariance_matrix(
+        self,
+        X: ArrayInput,
+        y: ArrayInput,
+        sample_weight: ArrayInput = None,
+        robust: bool = False,
+    ) -> np.ndarray:
         """Compute the covariance of the fitted coefficients and intercepts.
 
         The classical covariance is the inverse of the weighted Fisher
@@ -424,7 +439,14 @@ class GradientDescentLogisticRegression(
             robust=robust,
         )
 
-    def coef_table(self, X, y, sample_weight=None, robust=False, alpha=0.05):
+    def coef_table(
+        self,
+        X: ArrayInput,
+        y: ArrayInput,
+        sample_weight: ArrayInput = None,
+        robust: bool = False,
+        alpha: float = 0.05,
+    ) -> pd.DataFrame:
         """Tabulate the coefficients with their standard errors and tests.
 
         The z statistics, p-values and confidence intervals, as statsmodels'
@@ -463,11 +485,10 @@ class GradientDescentLogisticRegression(
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
         cov = self.covariance_matrix(X, y, sample_weight=sample_weight, robust=robust)
         coef, intercept = to_numpy(self.coef_), to_numpy(self.intercept_)
-        names = list(
-            getattr(self, "feature_names_in_", None)
-            if hasattr(self, "feature_names_in_")
-            else [f"x{j}" for j in range(self.n_features_in_)]
-        )
+        if hasattr(self, "feature_names_in_"):
+            names = [str(name) for name in self.feature_names_in_]
+        else:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
         if self.fit_intercept:
             names.append("intercept")
             coef = np.hstack([coef, intercept[:, None]])
@@ -482,7 +503,7 @@ class GradientDescentLogisticRegression(
             values = (coef[1:] - coef[0]).ravel()
         return pd.DataFrame(_inference.table(values, cov, alpha), index=index)
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayInput) -> Any:
         """Linear scores ``X @ coef_.T + intercept_``.
 
         Parameters
@@ -507,7 +528,7 @@ class GradientDescentLogisticRegression(
         X = adapter.predict_X(model, X)
         return adapter.scores(X, model.coef_, model.intercept_), adapter, model
 
-    def predict(self, X):
+    def predict(self, X: ArrayInput) -> Any:
         """Most probable class of each sample.
 
         Parameters
@@ -522,7 +543,7 @@ class GradientDescentLogisticRegression(
         """
         return self._from_scores(X, None, "predict")
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayInput) -> Any:
         """Probability of each class.
 
         Parameters
@@ -537,7 +558,7 @@ class GradientDescentLogisticRegression(
         """
         return self._from_scores(X, _probabilities, "predict_proba")
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayInput) -> Any:
         """Logarithm of the probability of each class, computed stably.
 
         Parameters

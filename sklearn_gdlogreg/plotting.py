@@ -6,7 +6,8 @@ imported only when something is drawn.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -74,7 +75,7 @@ class LossCurveDisplay:
     2
     """
 
-    def __init__(self, *, loss_curves, names):
+    def __init__(self, *, loss_curves: Iterable[Any], names: Iterable[str]) -> None:
         self.loss_curves = [to_numpy(curve).astype(float) for curve in loss_curves]
         self.names = list(names)
         if len(self.names) != len(self.loss_curves):
@@ -82,7 +83,14 @@ class LossCurveDisplay:
                 f"{len(self.loss_curves)} loss curves but {len(self.names)} names."
             )
 
-    def plot(self, ax=None, *, name=None, kind="objective", **line_kwargs):
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        name: str | Sequence[str] | None = None,
+        kind: str = "objective",
+        **line_kwargs: Any,
+    ) -> LossCurveDisplay:
         """Draw the curves.
 
         Parameters
@@ -135,7 +143,15 @@ class LossCurveDisplay:
         return self
 
     @classmethod
-    def from_estimator(cls, estimator, *, name=None, ax=None, kind="objective", **kw):
+    def from_estimator(
+        cls,
+        estimator: Any,
+        *,
+        name: str | None = None,
+        ax: Any = None,
+        kind: str = "objective",
+        **kw: Any,
+    ) -> LossCurveDisplay:
         """Plot the ``loss_curve_`` of one fitted estimator.
 
         Parameters
@@ -161,7 +177,14 @@ class LossCurveDisplay:
         )
 
     @classmethod
-    def from_estimators(cls, estimators, *, ax=None, kind="objective", **kw):
+    def from_estimators(
+        cls,
+        estimators: Mapping[str, Any] | Sequence[Any],
+        *,
+        ax: Any = None,
+        kind: str = "objective",
+        **kw: Any,
+    ) -> LossCurveDisplay:
         """Overlay the ``loss_curve_`` of several fitted estimators.
 
         Parameters
