@@ -38,16 +38,14 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
+from sklearn_gdlogreg._reference import reference_objective
 
 OURS, LBFGS = "ours (defaults)", "LogisticRegression"
 
 
 def objective(model, X, y, C=1.0) -> float:
     """LogisticRegression's objective divided by C * n (binary, L2), in float64."""
-    w = model.coef_.ravel().astype(np.float64)
-    z = np.asarray(X @ w, dtype=np.float64) + float(model.intercept_[0])
-    loss = np.mean(np.logaddexp(0, z) - y * z)
-    return float(loss + 0.5 / (C * len(y)) * (w @ w))
+    return reference_objective(model, X, y, C=C)
 
 
 class NotebookLoop:

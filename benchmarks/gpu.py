@@ -39,6 +39,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
+from sklearn_gdlogreg._reference import reference_objective
 
 
 def synchronize(device: str) -> None:
@@ -72,11 +73,7 @@ def make_data(n_samples: int, n_features: int, device: str, seed: int = 0):
 
 def objective(model, X, y, C: float = 1.0) -> float:
     """LogisticRegression's objective divided by C * n, in float64."""
-    w = torch.as_tensor(model.coef_, device=X.device).reshape(-1)
-    b = torch.as_tensor(model.intercept_, device=X.device).reshape(-1)
-    z = (X @ w.to(X.dtype)).double() + b.double()
-    loss = torch.mean(torch.nn.functional.softplus(z) - y.double() * z)
-    return float(loss + 0.5 / (C * y.shape[0]) * torch.sum(w.double() ** 2))
+    return reference_objective(model, X, y, C=C)
 
 
 def fit(model, X, y):

@@ -141,3 +141,29 @@ def test_prox_soft_thresholds_and_keeps_centred_intercept(rng):
     np.testing.assert_allclose(
         out[d] + geometry.mean @ out[:d], coef[d] + geometry.mean @ coef[:d]
     )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_reference_objective_is_log_loss_plus_penalty_and_our_loss_curve(n_classes):
+    """The tests' and benchmarks' reference (written from the formula) is
+    scikit-learn's weighted log-loss plus the penalty, and the objective
+    that the estimator reports."""
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import log_loss
+
+    from sklearn_gdlogreg import GradientDescentLogisticRegression
+    from sklearn_gdlogreg._reference import reference_objective
+
+    X, y = make_classification(
+        n_samples=200, n_features=5, n_informative=3, n_classes=n_classes,
+        random_state=0,
+    )  # fmt: skip
+    weights = np.random.RandomState(1).uniform(0.5, 2, size=len(y))
+    clf = GradientDescentLogisticRegression(C=0.3, l1_ratio=0.25).fit(X, y, weights)
+    penalty = (0.75 / 2 * (clf.coef_**2).sum() + 0.25 * np.abs(clf.coef_).sum()) / (
+        0.3 * weights.sum()
+    )
+    expected = log_loss(y, clf.predict_proba(X), sample_weight=weights) + penalty
+    value = reference_objective(clf, X, y, sample_weight=weights)
+    assert value == pytest.approx(expected, rel=1e-12)
+    assert value == pytest.approx(clf.loss_curve_[-1], rel=1e-12)
