@@ -6,7 +6,9 @@ from pathlib import Path
 DEFAULT = Path(__file__).resolve().parent.parent / "docs" / "images"
 
 
-def output_dir(description: str) -> Path:
+def output_dir(doc: str | None) -> Path:
+    """The folder of ``--output`` (the example's docstring describes it)."""
+    description = (doc or "").strip().split("\n")[0] or None
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--output", type=Path, default=DEFAULT, help="folder for PNGs")
     directory = parser.parse_args().output

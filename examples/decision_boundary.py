@@ -1,4 +1,5 @@
 """The decision boundary of a fit on 2-D data, three classes.
+==========================================================
 
 Fits the default estimator on three overlapping 2-D blobs (raw, uncentred
 coordinates) and draws the predicted class over the plane with
@@ -21,7 +22,7 @@ from sklearn_gdlogreg import GradientDescentLogisticRegression
 def main(directory: Path | None = None) -> dict:
     """Run the example (the picture to ``directory``, by default
     ``--output``); return the fit's training accuracy, for the tests."""
-    directory = directory or output_dir(__doc__.splitlines()[0])
+    directory = directory or output_dir(__doc__)
     X, y = make_blobs(
         n_samples=300,
         centers=[[10, 40], [14, 44], [16, 38]],

@@ -1,4 +1,5 @@
 """Constant learning rates against "auto", and gd against nesterov.
+================================================================
 
 Fits standardised breast cancer data (30 correlated features) with plain
 gradient descent at four constant steps (the largest too large: the
@@ -24,7 +25,7 @@ from sklearn_gdlogreg import GradientDescentLogisticRegression, LossCurveDisplay
 def main(directory: Path | None = None) -> dict:
     """Run the example (the picture to ``directory``, by default
     ``--output``); return each setting's final objective, for the tests."""
-    directory = directory or output_dir(__doc__.splitlines()[0])
+    directory = directory or output_dir(__doc__)
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     settings = {

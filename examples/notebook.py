@@ -1,4 +1,5 @@
 """The teaching notebook, recreated through the estimator.
+=======================================================
 
 The project grew from a notebook that trained logistic regression by batch
 gradient descent in numpy. This script rebuilds its data (``generate_X``,
@@ -149,7 +150,7 @@ def main(directory: Path | None = None) -> dict:
         curves["estimator, solver='gd', learning_rate=1, C=inf"] = no_penalty.fit(
             x, y.ravel()
         ).loss_curve_
-    directory = directory or output_dir(__doc__.splitlines()[0])
+    directory = directory or output_dir(__doc__)
     save_figure(curves, directory / "notebook.png")
     return {"mean_log_loss": final_losses, "estimator": clf, "default": auto}
 

@@ -1,4 +1,5 @@
 """Quick start: gradient-descent logistic regression on a real data set.
+=====================================================================
 
 Fits ``GradientDescentLogisticRegression`` on scikit-learn's bundled breast
 cancer data, in a pipeline with ``StandardScaler``, tunes ``learning_rate``

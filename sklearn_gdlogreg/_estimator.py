@@ -146,7 +146,7 @@ class GradientDescentLogisticRegression(
         softmax is the same for any common shift).
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, when ``X`` has string
         column names.
     n_iter_ : int
@@ -154,7 +154,7 @@ class GradientDescentLogisticRegression(
         ``MLPClassifier`` (one solver run, one count); ``LogisticRegression``
         keeps an array of shape (1,). Code for both can read
         ``int(np.max(clf.n_iter_))``.
-    loss_curve_ : ndarray of shape (n_iter_ + 1,)
+    loss_curve_ : ndarray of shape (`n_iter_` + 1,)
         The objective at the start (index 0) and after each iteration.
 
     See Also
