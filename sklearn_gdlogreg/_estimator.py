@@ -84,10 +84,10 @@ class GradientDescentLogisticRegression(
     Parameters
     ----------
     learning_rate : float or "auto", default="auto"
-        The step size. A float is a constant step, the notebook's
+        The step size. A float is a constant step,
         ``w -= learning_rate * grad``, taken on the centred and standardised
         problem (on data with zero mean and unit variance and ``C=np.inf`` it
-        is exactly the notebook's update of the gradient of the mean loss).
+        is exactly that update with the gradient of the mean loss).
         A step too large for the curvature of the loss makes the objective
         oscillate or grow: on uncorrelated standardised features the
         curvature bound allows steps up to 4 (binary) or 2 (multinomial),
@@ -102,7 +102,7 @@ class GradientDescentLogisticRegression(
         taken in the metric of the whole Hessian bound (the covariance of
         the features), which removes the effect of correlated features.
     solver : {"nesterov", "gd"}, default="nesterov"
-        ``"gd"`` is plain gradient descent, the notebook's update.
+        ``"gd"`` is plain gradient descent.
         ``"nesterov"`` adds Nesterov momentum with adaptive restart (FISTA
         when ``l1_ratio > 0``). It is the default because it needs about the
         square root of the iterations of ``"gd"`` on ill-conditioned data
@@ -131,8 +131,8 @@ class GradientDescentLogisticRegression(
         Start from the previous fit's coefficients when the classes and the
         number of features are unchanged.
     verbose : int, default=0
-        Print the iteration and the objective every ``verbose`` iterations
-        (the notebook printed every 100). 0 prints nothing.
+        Print the iteration and the objective every ``verbose`` iterations;
+        0 prints nothing.
 
     Attributes
     ----------
