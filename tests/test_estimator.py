@@ -211,7 +211,7 @@ def test_float32_is_kept_and_as_accurate_as_float32_allows(standardise):
     assert ours32.coef_.dtype == np.float32 and ours32.intercept_.dtype == np.float32
     proba = ours32.predict_proba(X32)
     assert proba.dtype == np.float32
-    # What to expect of float32 at tol=1e-6 (README): coefficients to about
+    # What to expect of float32 at tol=1e-6 (user guide): coefficients to about
     # 1e-3 of the largest, probabilities to about 2e-4.
     scale = np.abs(reference.coef_).max()
     np.testing.assert_allclose(ours32.coef_, reference.coef_, atol=1e-3 * scale)

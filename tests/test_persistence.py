@@ -73,7 +73,7 @@ def test_callbacks_are_saved_unless_removed():
     clf.fit(X, y)
     assert OUR_TYPE in sio.get_untrusted_types(data=sio.dumps(clf))
     assert len(sio.get_untrusted_types(data=sio.dumps(clf))) > 1
-    data = sio.dumps(clf.set_callbacks())  # as the README says
+    data = sio.dumps(clf.set_callbacks())  # as the user guide says
     assert sio.get_untrusted_types(data=data) == [OUR_TYPE]
     np.testing.assert_array_equal(
         sio.loads(data, trusted=[OUR_TYPE]).predict_proba(X), clf.predict_proba(X)

@@ -102,7 +102,7 @@ def test_matplotlib_is_imported_only_to_draw():
 
 
 def test_overlay_the_candidates_of_a_grid_search():
-    # The README's recipe: refit each candidate, then overlay the curves.
+    # The user guide's recipe: refit each candidate, then overlay the curves.
     import warnings
 
     from sklearn.base import clone
