@@ -239,7 +239,6 @@ class GradientDescentLogisticRegression(
     def __setstate__(self, state):
         super().__setstate__(from_host_state(state))
 
-    @with_callbacks
     def fit(
         self, X: ArrayInput, y: ArrayInput, sample_weight: ArrayInput = None
     ) -> GradientDescentLogisticRegression:
@@ -317,6 +316,9 @@ class GradientDescentLogisticRegression(
         )
         reporter.close()
         return self
+
+    if not TYPE_CHECKING:  # scikit-learn's decorator is untyped: keep fit's type
+        fit = with_callbacks(fit)
 
     def _snapshot(self):
         """A shallow copy of this estimator: its attributes as they are now.

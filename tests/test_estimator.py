@@ -332,3 +332,12 @@ def test_html_repr_does_not_link_to_scikit_learns_documentation():
     html = GradientDescentLogisticRegression()._repr_html_()
     links = re.findall(r'href="([^"]*)"', html)
     assert not [link for link in links if "scikit-learn.org" in link], links
+
+
+def test_n_iter_is_an_int_as_in_sgd_classifier():
+    """Decided (and documented): one solver run, one count, as SGDClassifier
+    and MLPClassifier keep it; ``int(np.max(clf.n_iter_))`` reads LR's too."""
+    X, y = load_iris(return_X_y=True)
+    clf = GradientDescentLogisticRegression().fit(X, y)
+    assert isinstance(clf.n_iter_, int)
+    assert int(np.max(clf.n_iter_)) == clf.n_iter_ == len(clf.loss_curve_) - 1
