@@ -175,9 +175,9 @@ class RowChunks:
             import dask
 
             parts = dask.compute(*[list(a.to_delayed().ravel()) for a in arrays])
-            chunks = list(zip(*parts, strict=True))
-            weights = [c[2] for c in chunks] if sample_weight is not None else None
-            shard = _make_shard([c[0] for c in chunks], [c[1] for c in chunks], weights)
+            shard = _make_shard(
+                parts[0], parts[1], parts[2] if sample_weight is not None else None
+            )
             groups = [list(range(len(shard)))]
             n_rows = sum(part.shape[0] for part in parts[0])
             return cls([shard], groups, [None], None, (n_rows, X.shape[1]), X.dtype)
