@@ -28,24 +28,41 @@ and one transfer brings the sums back to the host
 
 from __future__ import annotations
 
+import contextvars
+import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from itertools import accumulate
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from itertools import accumulate, pairwise
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import threadpoolctl
 
 from ._array_api import astype, host_dtype, like, namespace, to_numpy
 
-# A block of rows is sized to stay in the cache (a few MiB at most).
-_BLOCK_BYTES = 2**21
+# The passes read X in blocks of rows of a few MiB: large enough that the
+# Python work per block (a dozen numpy calls) is small next to the block's
+# products, small enough that a block stays in the cache for its second
+# product (measured here: 8 MiB per pass against 2 MiB, a third less time).
+_BLOCK_BYTES = 2**23
+# Smaller blocks where a block's temporaries are as large as the block: the
+# moments pass centres each block in a copy, and a CSC X (one block) takes
+# its pointwise step in slices.
+_SMALL_BLOCK_BYTES = 2**21
 # On a device (a GPU) each block costs a few kernel launches and a block's
 # temporaries are small next to its memory: blocks of 1 GiB of X.
 _DEVICE_BLOCK_BYTES = 2**30
 
 # pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block), in the
 # namespace of the blocks (numpy, or X's array-API library); loss_sum may be
-# a 0-d array, so that a device never waits for it.
+# a 0-d array, so that a device never waits for it. On the host it runs with
+# numpy's overflow warnings off, set once per pass: entering np.errstate on
+# each block costs more than the block (it slows the ufuncs that follow).
 Pointwise = Callable[[Any, Any, Any], tuple[Any, Any]]
 
 
@@ -77,18 +94,13 @@ def _csr_rows(X, rows: slice):
     return block, transpose
 
 
-def _row_blocks(X, block_bytes: int | None = None) -> Iterator[tuple[slice, Any, Any]]:
-    """Yield ``(rows, X[rows], X[rows].T)`` for blocks of about ``block_bytes``
-    (by default ``_BLOCK_BYTES``).
-
-    CSC matrices cannot be cut into row blocks cheaply and come as one block
-    (so their temporaries have n_samples rows).
-    """
+def _block_rows(X, block_bytes: int | None = None) -> int:
+    """The number of rows of a block of about ``block_bytes`` (by default
+    ``_BLOCK_BYTES``); all the rows for a CSC matrix."""
     block_bytes = block_bytes or _BLOCK_BYTES
     n_samples, n_features = X.shape
     if sp.issparse(X) and X.format == "csc":
-        yield slice(0, n_samples), X, X.T
-        return
+        return max(1, n_samples)
     if sp.issparse(X):
         # Half the size: a sparse block's temporaries (its squares, the
         # float64 copy scipy makes of float32 data) are large next to it.
@@ -97,14 +109,126 @@ def _row_blocks(X, block_bytes: int | None = None) -> Iterator[tuple[slice, Any,
     else:
         n_bytes = block_bytes
         bytes_per_row = n_features * host_dtype(X).itemsize
-    step = max(1, int(n_bytes // max(1.0, bytes_per_row)))
-    for start in range(0, n_samples, step):
-        rows = slice(start, min(start + step, n_samples))
+    return max(1, int(n_bytes // max(1.0, bytes_per_row)))
+
+
+def _row_blocks(
+    X, block_bytes: int | None = None, rows: slice | None = None
+) -> Iterator[tuple[slice, Any, Any]]:
+    """Yield ``(rows, X[rows], X[rows].T)`` for blocks of about ``block_bytes``
+    (by default ``_BLOCK_BYTES``), over all of X or over the range ``rows``.
+
+    CSC matrices cannot be cut into row blocks cheaply and come as one block
+    (so their temporaries have n_samples rows).
+    """
+    n_samples = X.shape[0]
+    if sp.issparse(X) and X.format == "csc":
+        yield slice(0, n_samples), X, X.T
+        return
+    step = _block_rows(X, block_bytes)
+    first, last = (0, n_samples) if rows is None else (rows.start, rows.stop)
+    for start in range(first, last, step):
+        rows = slice(start, min(start + step, last))
         if sp.issparse(X):
             yield (rows, *_csr_rows(X, rows))
         else:
             X_b = X[rows, :]
             yield rows, X_b, X_b.T
+
+
+class _HostThreads:
+    """Threads for the passes over an X in memory, BLAS on one thread in each.
+
+    A pass splits X's row blocks into one contiguous group per thread and
+    adds the groups' sums in their order, so that it gives the same result on
+    every run with the same number of threads. It uses as many threads as
+    BLAS may (so a user's ``threadpoolctl.threadpool_limits`` holds) and
+    limits BLAS to one thread meanwhile, so that the threads do not fight
+    over the cores. Passes that run at once (fits in several threads of the
+    user's) share the limit: the first sets it, the last restores it.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = 0
+        self._threads = 1
+        self._limiter = None
+        self._controller = None
+        self._pool = None
+        self._pool_pid = None
+
+    def _blas_threads(self) -> int:
+        if self._controller is None:
+            self._controller = threadpoolctl.ThreadpoolController()
+        counts = [
+            lib.num_threads
+            for lib in self._controller.select(user_api="blas").lib_controllers
+        ]
+        return max(counts, default=1)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        # A forked child inherits the pool but not its threads: a new one.
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+            self._pool_pid = os.getpid()
+        return self._pool
+
+    @contextmanager
+    def limited(self) -> Iterator[int]:
+        """The number of threads to use; BLAS on one thread meanwhile."""
+        with self._lock:
+            if self._active == 0:
+                self._threads = self._blas_threads()
+                if self._threads > 1:
+                    self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._active += 1
+            threads = self._threads
+        try:
+            yield threads
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0 and self._limiter is not None:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+    def map_groups(self, X, block_bytes, function) -> list:
+        """``function(blocks)`` for each group of X's row blocks, in order.
+
+        Each of T threads reads blocks of ``block_bytes / T``, so that the
+        blocks in flight (and their temporaries) take no more room than one
+        block of a single thread. One group (no threads) when X is smaller
+        than two blocks per thread (waking threads would cost more than they
+        save) or is CSC (one block).
+        """
+        block_bytes = block_bytes or _BLOCK_BYTES
+        n_samples = X.shape[0]
+        n_blocks = n_samples / _block_rows(X, block_bytes)
+        if n_blocks < 2 * _MIN_THREADS or (sp.issparse(X) and X.format == "csc"):
+            return [function(_row_blocks(X, block_bytes))]
+        with self.limited() as threads:
+            threads = min(threads, int(n_blocks // 2))
+            if threads < _MIN_THREADS:
+                return [function(_row_blocks(X, block_bytes))]
+            edges = [n_samples * i // threads for i in range(threads + 1)]
+            groups = [
+                _row_blocks(X, block_bytes // threads, slice(start, stop))
+                for start, stop in pairwise(edges)
+            ]
+            # Each thread runs in a copy of the caller's context: numpy's
+            # error state (np.errstate) is a context variable.
+            contexts = [contextvars.copy_context() for _ in groups]
+            return list(
+                self._executor().map(_run_in, contexts, [function] * threads, groups)
+            )
+
+
+def _run_in(context: contextvars.Context, function, *args):
+    return context.run(function, *args)
+
+
+_MIN_THREADS = 2
+_host_threads = _HostThreads()
 
 
 def linear_pass(
@@ -114,6 +238,7 @@ def linear_pass(
     points: Sequence[tuple[np.ndarray, np.ndarray]],
     pointwise: Pointwise,
     block_bytes: int | None = None,
+    scores: Scores | None = None,
 ) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """Loss and gradient pieces of a linear model at several points, one read of ``X``.
 
@@ -134,6 +259,8 @@ def linear_pass(
     block_bytes : int, default=None
         The size of a block of rows; by default a few MiB on the host
         (``_BLOCK_BYTES``, cache-sized), 1 GiB on a device.
+    scores : Scores, default=None
+        Z to keep, and to reuse for a momentum point (X in memory only).
 
     Returns
     -------
@@ -153,24 +280,80 @@ def linear_pass(
         ]
     if namespace(X) is not np:  # PyTorch, CuPy, ...: on X's device
         return _device_linear_pass(X, y, weights, points, pointwise, block_bytes)
-    return _linear_pass(X, y, weights, points, pointwise, block_bytes)
+    return _linear_pass(
+        X, y, weights, points, pointwise, block_bytes, scores, threads=True
+    )
 
 
-def _linear_pass(X, y, weights, points, pointwise, block_bytes=None):
+def _linear_pass(
+    X, y, weights, points, pointwise, block_bytes=None, scores=None, threads=False
+):
+    """:func:`linear_pass` of an X in memory: in threads over groups of row
+    blocks if ``threads`` (see ``_HostThreads``), the groups' sums added in order."""
+    summarise = partial(
+        _summed_blocks, y, weights, points, pointwise, block_bytes, scores
+    )
+    if threads:
+        parts = _host_threads.map_groups(X, block_bytes, summarise)
+    else:
+        parts = [summarise(_row_blocks(X, block_bytes))]
+    return [
+        (
+            float(sum(part[i][0] for part in parts)),
+            sum(part[i][1] for part in parts),
+            sum(part[i][2] for part in parts),
+        )
+        for i in range(len(points))
+    ]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What a pass over an X in memory keeps of ``Z = X W + b``, and reuses.
+
+    ``keep`` (rows of X by ``n_outputs``, or a vector of X's rows for 1-D
+    points) receives Z at the pass's first point. With ``previous`` (the Z
+    a former pass kept), the pass has two points and the second is
+    ``first + beta (first - previous point)``, the momentum point of an
+    accelerated step: Z is linear in ``(W, b)``, so its Z is
+    ``(1 + beta) Z_first - beta previous``, without a product with X.
+    """
+
+    keep: np.ndarray
+    previous: np.ndarray | None = None
+    beta: float = 0.0
+
+
+def _scores(X_b, points, rows, scores: Scores | None) -> list:
+    """Z of a block at each point, fresh arrays (the pointwise step overwrites them)."""
+    Zs: list[Any] = []
+    for i, (W, b) in enumerate(points):
+        if i == 1 and scores is not None and scores.previous is not None:
+            Z = Zs[0] * (1 + scores.beta)
+            Z -= scores.beta * scores.previous[rows]
+        else:
+            Z = X_b @ W
+            Z += b
+        if i == 0 and scores is not None:
+            scores.keep[rows] = Z
+        Zs.append(Z)
+    return Zs
+
+
+def _summed_blocks(y, weights, points, pointwise, block_bytes, scores, blocks):
+    """Per point, the sums of the loss, ``X.T @ R`` and ``R`` over ``blocks``."""
     losses = [0.0] * len(points)
     grads_W = [np.zeros_like(W) for W, _ in points]
     grads_b = [np.zeros_like(b) for _, b in points]
-    for rows, X_b, X_b_T in _row_blocks(X, block_bytes):
-        y_b, w_b = y[rows], weights[rows]
-        for i, (W, b) in enumerate(points):
-            Z = X_b @ W
-            Z += b
-            loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b, block_bytes)
-            losses[i] += loss
-            grads_W[i] += X_b_T @ R
-            grads_b[i] += R.sum(axis=0)
-    sums = zip(losses, grads_W, grads_b, strict=True)
-    return [(float(loss), grad_W, grad_b) for loss, grad_W, grad_b in sums]
+    with np.errstate(over="ignore"):  # see Pointwise
+        for rows, X_b, X_b_T in blocks:
+            y_b, w_b = y[rows], weights[rows]
+            for i, Z in enumerate(_scores(X_b, points, rows, scores)):
+                loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b, block_bytes)
+                losses[i] += loss
+                grads_W[i] += X_b_T @ R
+                grads_b[i] += R.sum(axis=0)
+    return list(zip(losses, grads_W, grads_b, strict=True))
 
 
 def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights, block_bytes=None):
@@ -181,7 +364,7 @@ def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights, block_bytes=None):
     temporaries (several the size of Z's rows) about a block in all.
     """
     row_bytes = Z.itemsize * (Z.size // max(1, Z.shape[0]))
-    step = max(1, (block_bytes or _BLOCK_BYTES) // 8 // row_bytes)
+    step = max(1, (block_bytes or _SMALL_BLOCK_BYTES) // 8 // row_bytes)
     if Z.shape[0] <= step:
         return pointwise(Z, y, weights)
     loss = 0.0
@@ -267,7 +450,9 @@ def column_moments(
         if is_row_chunks(X):  # each chunk summarised where it lives, merged here
             parts = X.map_chunks(_chunk_moments, covariance, precision, block_bytes)
         else:
-            parts = [_moments(X, weights, covariance, precision, block_bytes)]
+            parts = [
+                _moments(X, weights, covariance, precision, block_bytes, threads=True)
+            ]
         mean, spread, seen = _merge_moments(parts, covariance)
         if np.isfinite(spread).all():
             break
@@ -280,18 +465,32 @@ def column_moments(
     return mean, spread / seen
 
 
-def _moments(X, weights, covariance: bool, dtype, block_bytes=None):
-    """``(mean, spread, weight)`` of X's rows: Chan's merge of its blocks."""
+def _moments(X, weights, covariance: bool, dtype, block_bytes=None, threads=False):
+    """``(mean, spread, weight)`` of X's rows: Chan's merge of its blocks
+    (in threads over groups of blocks if ``threads``, as in ``_linear_pass``)."""
     xp = namespace(X)
     weights = astype(weights, dtype)
     # On a device, a quarter of the pass's blocks: each is centred in a copy.
     if xp is np:
-        block_bytes = block_bytes or _BLOCK_BYTES
+        block_bytes = block_bytes or _SMALL_BLOCK_BYTES
     else:
         block_bytes = (block_bytes or _DEVICE_BLOCK_BYTES) // 4
+    summarise = partial(_summarised_blocks, weights, covariance)
+    if threads and xp is np:
+        # Each thread holds its (n_features, n_features) sums: half-size blocks.
+        block_bytes = block_bytes // 2 if covariance else block_bytes
+        parts = _host_threads.map_groups(X, block_bytes, summarise)
+    else:
+        parts = [summarise(_row_blocks(X, block_bytes))]
+    return _merge_moments(parts, covariance)
+
+
+def _summarised_blocks(weights, covariance: bool, blocks):
+    """The merged ``(mean, spread, weight)`` of ``blocks``."""
+    xp = namespace(weights)
     summary = (0.0, 0.0, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
-        for rows, X_b, X_b_T in _row_blocks(X, block_bytes):
+        for rows, X_b, X_b_T in blocks:
             w_b = weights[rows]
             weight_b = float(xp.sum(w_b, dtype=xp.float64))
             if weight_b > 0:
@@ -311,8 +510,12 @@ def _merge_moments(parts, covariance: bool):
         delta = mean_b - mean
         total = seen + weight_b
         mean = mean + delta * (weight_b / total)
-        shift = np.outer(delta, delta) if covariance else delta**2
-        spread = spread + spread_b + shift * (seen * weight_b / total)
+        factor = seen * weight_b / total
+        if covariance:  # in place: the summaries are the passes' own arrays
+            spread += spread_b
+            spread += np.outer(delta * factor, delta)
+        else:
+            spread = spread + spread_b + delta**2 * factor
         seen = total
     return mean, spread, seen
 
@@ -339,8 +542,8 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     residual = _host64(w_b @ centred) / weight_b
     if covariance:
         centred *= xp.sqrt(w_b)[:, None]
-        products = _host64(centred.T @ centred)
-        spread_b = products - weight_b * np.outer(residual, residual)
+        spread_b = _host64(centred.T @ centred)
+        spread_b -= np.outer(weight_b * residual, residual)
     else:
         centred *= centred
         spread_b = _host64(w_b @ centred) - weight_b * residual**2
@@ -360,7 +563,10 @@ def _square_sums(X_T, w) -> np.ndarray:
             X_T, "csc", (squared, X_T.indices, X_T.indptr), X_T.shape
         )
         return np.asarray(squares @ w, dtype=np.float64).ravel()
-    n_rows, budget = X_T.shape[0], max(1, _BLOCK_BYTES // (2 * X_T.data.itemsize))
+    n_rows, budget = (
+        X_T.shape[0],
+        max(1, _SMALL_BLOCK_BYTES // (2 * X_T.data.itemsize)),
+    )
     sums = np.empty(n_rows)
     start = 0
     while start < n_rows:

@@ -32,7 +32,8 @@ centred and standardised problem, written in the original coordinates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -40,7 +41,7 @@ import scipy.sparse as sp
 import scipy.special
 
 from ._array_api import astype, host_dtype, namespace
-from ._backends import Pointwise, column_moments, linear_pass
+from ._backends import Pointwise, Scores, column_moments, linear_pass
 
 # The curvature of the loss in z is at most 1/4 (sigmoid) or 1/2 (softmax):
 # the constant ``c`` of the Lipschitz bound ``c * ||[X, 1]||^2``.
@@ -68,6 +69,12 @@ def _cholesky_with_jitter(matrix: np.ndarray):
         except np.linalg.LinAlgError:
             continue
     return None, None
+
+
+def _nbytes(X) -> int:
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
 
 
 def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
@@ -113,21 +120,31 @@ def binary_pointwise(z, y, s):
 
     ``z`` (overwritten) are the scores, ``s`` the normalised weights; numpy
     arrays, or arrays of another array-API namespace (on their device).
+    ``y`` may also come as the labels' signs (-1 or +1) in z's dtype, made
+    once per fit (``LogisticObjective._labels``): three fewer operations on
+    each block.
     """
     xp = namespace(z)
-    sign = astype(y, host_dtype(z))  # a new array: y holds integer codes
-    sign *= 2  # class 0: -1, class 1: +1
-    sign -= 1
+    if y.dtype == z.dtype:
+        sign = y
+    else:
+        sign = astype(y, host_dtype(z))  # a new array: y holds integer codes
+        sign *= 2  # class 0: -1, class 1: +1
+        sign -= 1
     margin = z
     margin *= sign  # positive: the true class is predicted
     if xp is np:
-        q = expit(margin)  # the probability of the true class
-        # loss = log(1 + e^-margin) = -log(q), a third of the cost of
-        # log_expit; where q underflows to 0 (margin < -745), log_expit.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss = -(s @ np.log(q))
-        if not np.isfinite(loss):
+        # numpy's ufuncs, in place where they can be: unlike scipy's expit,
+        # they let other threads run (the passes run in threads).
+        e = np.negative(margin)
+        np.exp(
+            e, out=e
+        )  # e^-margin: inf where margin < -709 (no warning, see Pointwise)
+        loss = s @ np.log1p(e)  # log(1 + e^-margin)
+        if not np.isfinite(loss):  # e overflowed: log_expit, exact there
             loss = -(s @ log_expit(margin))
+        e += 1
+        q = np.reciprocal(e, out=e)  # the probability of the true class
     else:  # no check of the loss: it would make the device wait
         loss = -(s @ log_expit(margin))
         q = expit(margin)
@@ -187,6 +204,9 @@ class LogisticObjective:
     l2: float
     l1: float
     block_bytes: int | None = None
+    # Z at the last point evaluated, kept for the next momentum point, and a
+    # spare buffer for the next pass's Z (see _scores).
+    _kept: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_features(self) -> int:
@@ -204,11 +224,17 @@ class LogisticObjective:
         return W, np.zeros(self.n_outputs, dtype=coef.dtype)
 
     def values_and_grads(
-        self, coefs: Sequence[np.ndarray]
+        self,
+        coefs: Sequence[np.ndarray],
+        momentum: tuple[np.ndarray, float] | None = None,
     ) -> list[tuple[float, np.ndarray]]:
         """Objective (without the L1 term) and its gradient at each of ``coefs``.
 
         All the points share one read of ``X`` (see ``linear_pass``).
+        ``momentum=(previous, beta)`` says that ``coefs`` are ``[new, new +
+        beta (new - previous)]``, an accelerated step: where Z at
+        ``previous`` was kept (the first point of the last pass), the second
+        point then costs no product with X (see ``_backends.Scores``).
         """
         pointwise: Pointwise
         if self.n_outputs == 1:  # 1-D W and Z: matrix-vector products
@@ -217,19 +243,62 @@ class LogisticObjective:
         else:
             points = [self.split(coef) for coef in coefs]
             pointwise = multinomial_pointwise
-        results = []
-        for (W, _), (loss, grad_W, grad_b) in zip(
+        scores = self._scores(coefs, momentum)
+        passed = linear_pass(
+            self.X,
+            self._labels(),
+            self.weights,
             points,
-            linear_pass(
-                self.X, self.y, self.weights, points, pointwise, self.block_bytes
-            ),
-            strict=True,
-        ):
+            pointwise,
+            self.block_bytes,
+            scores,
+        )
+        if scores is not None:  # Z at coefs[0] is kept for the next pass
+            self._kept.update(
+                coef=coefs[0].copy(), Z=scores.keep, spare=self._kept.get("Z")
+            )
+        results = []
+        for (W, _), (loss, grad_W, grad_b) in zip(points, passed, strict=True):
             loss += 0.5 * self.l2 * float(np.vdot(W, W))
             grad_W += self.l2 * W
             grad = np.vstack([grad_W.reshape(W.shape[0], -1), grad_b.reshape(1, -1)])
             results.append((loss, grad if self.fit_intercept else grad[:-1]))
         return results
+
+    def _labels(self):
+        """``y`` as the passes take it: for a binary problem with X in
+        memory, the signs of the labels in X's dtype, made once (see
+        ``binary_pointwise``)."""
+        if self.n_outputs > 1 or not isinstance(self.weights, np.ndarray):
+            return self.y
+        if "signs" not in self._kept:
+            signs = self.y.astype(host_dtype(self.X))
+            signs *= 2
+            signs -= 1
+            self._kept["signs"] = signs
+        return self._kept["signs"]
+
+    def _scores(self, coefs, momentum) -> Scores | None:
+        """What the next pass keeps and reuses of Z, if X is in memory, in
+        row blocks (not CSC), and Z small next to it: the two buffers take
+        at most a 32nd of X (or 64 KiB)."""
+        X: Any = self.X
+        if not (isinstance(X, np.ndarray) or (sp.issparse(X) and X.format == "csr")):
+            return None
+        n_samples = X.shape[0]
+        shape = (n_samples,) if self.n_outputs == 1 else (n_samples, self.n_outputs)
+        dtype = coefs[0].dtype
+        size = 2 * np.prod(shape) * dtype.itemsize
+        if size > max(_nbytes(X) / 32, 2**16):
+            return None
+        spare = self._kept.get("spare")
+        if spare is None or spare.dtype != dtype:
+            spare = np.empty(shape, dtype=dtype)
+        if momentum is not None and len(coefs) == 2 and "coef" in self._kept:
+            previous, beta = momentum
+            if np.array_equal(self._kept["coef"], previous):
+                return Scores(keep=spare, previous=self._kept["Z"], beta=beta)
+        return Scores(keep=spare)
 
     def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective (without the L1 term) and its gradient, in one pass over X."""

@@ -30,8 +30,11 @@ import numpy as np
 
 
 class Problem(Protocol):
+    # momentum=(previous, beta): coefs are [new, new + beta (new - previous)].
     def values_and_grads(
-        self, coefs: Sequence[np.ndarray]
+        self,
+        coefs: Sequence[np.ndarray],
+        momentum: tuple[np.ndarray, float] | None = None,
     ) -> list[tuple[float, np.ndarray]]: ...
 
     def penalty_l1(self, coef: np.ndarray) -> float: ...
@@ -91,9 +94,13 @@ class _Point:
     total: float
 
 
-def _evaluate(problem: Problem, *coefs: np.ndarray) -> list[_Point]:
+def _evaluate(
+    problem: Problem,
+    *coefs: np.ndarray,
+    momentum: tuple[np.ndarray, float] | None = None,
+) -> list[_Point]:
     """The points at ``coefs``, all from one call (one read of the data)."""
-    values_and_grads = problem.values_and_grads(coefs)
+    values_and_grads = problem.values_and_grads(coefs, momentum)
     return [
         _Point(coef, value, grad, value + problem.penalty_l1(coef))
         for coef, (value, grad) in zip(coefs, values_and_grads, strict=True)
@@ -104,8 +111,9 @@ def _is_finite(point: _Point) -> bool:
     return bool(np.isfinite(point.value) and np.isfinite(point.coef).all())
 
 
-# extrapolate(new_coef) -> the next point to evaluate along with new_coef, or None
-Extrapolate = Callable[[np.ndarray], np.ndarray | None]
+# momentum(new_coef) -> (previous, beta): the next point to evaluate along with
+# new_coef is new_coef + beta (new_coef - previous); None if there is none.
+Momentum = Callable[[np.ndarray], tuple[np.ndarray, float] | None]
 
 
 def _proximal_step(
@@ -114,11 +122,11 @@ def _proximal_step(
     at: _Point,
     step: float,
     adaptive: bool,
-    extrapolate: Extrapolate,
+    momentum: Momentum,
 ) -> tuple[_Point | None, _Point | None, float]:
     """One (proximal) gradient step from ``at``; backtrack if ``adaptive``.
 
-    The momentum point ``extrapolate(new)`` is evaluated together with the
+    The momentum point (see :data:`Momentum`) is evaluated together with the
     new point, so an accelerated iteration reads the data once. Returns the
     new point (``None`` if no step passed the test), the momentum point
     (``None`` if there is none) and the step to try next: the accepted step,
@@ -128,11 +136,13 @@ def _proximal_step(
     direction = geometry.direction(at.grad)
     for _ in range(_MAX_HALVINGS):
         new_coef = geometry.prox(at.coef - step * direction, step)
-        ahead_coef = extrapolate(new_coef)
-        if ahead_coef is None:
+        towards = momentum(new_coef)
+        if towards is None:
             new, ahead = _evaluate(problem, new_coef)[0], None
         else:
-            new, ahead = _evaluate(problem, new_coef, ahead_coef)
+            previous, beta = towards
+            ahead_coef = new_coef + beta * (new_coef - previous)
+            new, ahead = _evaluate(problem, new_coef, ahead_coef, momentum=towards)
         if not adaptive:
             return new, ahead, step
         curvature = _curvature(geometry, at, new, step)
@@ -239,13 +249,13 @@ def gradient_descent(
         theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
         beta = (theta - 1) / theta_next if accelerated else 0.0
 
-        def extrapolate(new_coef, x=x, y=y, beta=beta):
+        def momentum(new_coef, x=x, y=y, beta=beta):
             if beta == 0 or _moving_back(geometry, x, y, new_coef):
                 return None
-            return new_coef + beta * (new_coef - x.coef)
+            return x.coef, beta
 
         new, ahead, step = _proximal_step(
-            problem, geometry, y, step, adaptive, extrapolate
+            problem, geometry, y, step, adaptive, momentum
         )
         if new is None:
             status = "stalled"

@@ -1,8 +1,11 @@
 """The data backend: blocked passes and moments, against plain numpy."""
 
+import threading
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_gdlogreg._backends as backends
 from sklearn_gdlogreg._backends import column_moments, linear_pass
@@ -109,3 +112,45 @@ def test_moments_of_huge_features_do_not_overflow(rng, dtype, magnitude):
             np.testing.assert_allclose(
                 variance, X.astype(np.float64).var(axis=0), rtol=1e-5
             )
+
+
+def test_threaded_pass_matches_one_thread_and_is_reproducible(rng):
+    # Small blocks: many groups of blocks, one per thread where BLAS allows.
+    X = rng.normal(size=(3000, 7))
+    y = rng.normal(size=3000)
+    weights = rng.uniform(size=3000)
+    points = [(rng.normal(size=7), rng.normal(size=1)) for _ in range(2)]
+    before = threadpool_info()
+
+    def run():
+        return linear_pass(X, y, weights, points, squared_pointwise, block_bytes=800)
+
+    threaded, again = run(), run()
+    with threadpool_limits(limits=1):  # the user's limit: one thread, one group
+        single = run()
+    assert threadpool_info() == before  # BLAS limits restored after each pass
+    for a, b, c in zip(threaded, again, single, strict=True):
+        for x, y_, z in zip(a, b, c, strict=True):
+            np.testing.assert_array_equal(x, y_)  # same threads: same sums
+            np.testing.assert_allclose(x, z, rtol=1e-12)
+
+
+def test_passes_use_threads_and_the_threads_see_the_callers_error_state(rng):
+    X = rng.normal(size=(3000, 7))
+    used = []
+
+    def overflowing(blocks):
+        used.append(threading.get_ident())
+        for _, X_b, _ in blocks:
+            np.exp(X_b * 1e3)  # overflows: silent under the caller's errstate
+        return 0
+
+    with np.errstate(over="ignore"):
+        groups = backends._host_threads.map_groups(X, 800, overflowing)
+    blas_threads = max(
+        info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
+    )
+    # One group per thread BLAS may use (3000 rows of 56 bytes: 210 blocks).
+    assert len(groups) == len(used) == blas_threads
+    if blas_threads > 1:
+        assert threading.get_ident() not in used

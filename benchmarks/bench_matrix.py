@@ -1,0 +1,324 @@
+"""Ours against ``LogisticRegression()`` (lbfgs) on a matrix of shapes, in one run.
+
+For each shape it fits, alternating over repeats,
+``GradientDescentLogisticRegression()``
+and ``LogisticRegression()`` at default settings, then both at ``tol=1e-8``,
+and prints:
+
+- ``default`` and ``tol=1e-8``: our best wall time divided by lbfgs's best;
+- ``gap``: each fit's objective (the same formula for every model,
+  ``LogisticRegression``'s divided by ``C * n``) relative to a tight reference
+  (newton-cholesky at ``tol=1e-12`` on dense data and one-hot data, lbfgs at
+  ``tol=1e-12`` on sparse text and the widest data; or the best of all fits
+  where that reference stalls, as newton-cholesky does on raw data), for ours
+  and for lbfgs;
+- ``ok``: whether ours is no slower than lbfgs and its gap at most the larger
+  of twice lbfgs's gap and 1e-6 (``y``), at defaults and at ``tol=1e-8``;
+- iterations of both, and the passes over X our fit made (reads of X: one per
+  loss-and-gradient evaluation round, one per moments pass).
+
+Run: ``python benchmarks/bench_matrix.py`` (all shapes, 3 repeats, all
+threads, then 1 thread), ``--threads 1`` or ``--threads 2`` for one setting,
+``--only digits text`` for the shapes whose name contains a word,
+``--markdown`` for the table the README shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from unittest import mock
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from sklearn_gdlogreg import GradientDescentLogisticRegression, _objective
+from sklearn_gdlogreg._reference import reference_objective
+
+
+@dataclass
+class Case:
+    name: str
+    make: Callable[[], tuple]  # () -> (X, y)
+    C: float = 1.0
+    reference: str = "newton-cholesky"  # or "lbfgs" (at tol=1e-12)
+    small: bool = False  # milliseconds per fit: more repeats
+
+
+def _standardised(loader):
+    def make():
+        X, y = loader(return_X_y=True)
+        return StandardScaler().fit_transform(X), y
+
+    return make
+
+
+def _dense(n, d, classes=2, seed=0, dtype=np.float64):
+    def make():
+        X, y = make_classification(
+            n_samples=n,
+            n_features=d,
+            n_informative=max(2, d // 5),
+            n_classes=classes,
+            n_clusters_per_class=1,
+            random_state=seed,
+        )
+        return StandardScaler().fit_transform(X).astype(dtype), y
+
+    return make
+
+
+def _raw(n=100_000, d=20):
+    """Unscaled features: scales from 1e-3 to 1e3 and offsets up to 1e3."""
+
+    def make():
+        X, y = make_classification(n_samples=n, n_features=d, random_state=1)
+        rng = np.random.RandomState(1)
+        X = X * 10 ** rng.uniform(-3, 3, d) + 10 ** rng.uniform(0, 3, d)
+        return X, y
+
+    return make
+
+
+def _correlated(n=100_000, d=100):
+    """Standardised features sharing a few strong factors (correlations ~0.9)."""
+
+    def make():
+        rng = np.random.RandomState(2)
+        factors = rng.normal(size=(n, 5))
+        X = factors @ rng.normal(size=(5, d)) * 3 + rng.normal(size=(n, d))
+        X = StandardScaler().fit_transform(X)
+        w = rng.normal(size=d)
+        y = (X @ w / np.sqrt(d) + rng.logistic(size=n) > 0).astype(int)
+        return X, y
+
+    return make
+
+
+def _text(n=50_000, d=30_000, classes=2, words=80, fmt="csr"):
+    """tf-idf-like rows: Zipf word frequencies, counts times idf, unit norm."""
+
+    def make():
+        rng = np.random.RandomState(3)
+        lengths = rng.poisson(words, n) + 1
+        popularity = 1 / (np.arange(d) + 10.0)
+        indices = rng.choice(d, lengths.sum(), p=popularity / popularity.sum())
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        X = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n, d))
+        X.sum_duplicates()
+        df = np.bincount(X.indices, minlength=d)
+        X.data *= np.log((1 + n) / (1 + df[X.indices])) + 1
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        X = sp.csr_matrix(sp.diags(1 / norms) @ X)
+        W = rng.normal(size=(d, classes)) * 3
+        scores = X @ W
+        if classes == 2:
+            y = (scores[:, 1] - scores[:, 0] + rng.logistic(size=n) > 0).astype(int)
+        else:
+            y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+        return X.asformat(fmt), y
+
+    return make
+
+
+def _one_hot(n=200_000, columns=20, levels=50, fmt="csr"):
+    """20 categorical columns of 50 levels each (Zipf frequencies), one-hot."""
+
+    def make():
+        rng = np.random.RandomState(4)
+        popularity = 1 / (np.arange(levels) + 2.0)
+        codes = rng.choice(levels, (n, columns), p=popularity / popularity.sum())
+        indices = (codes + levels * np.arange(columns)).ravel()
+        indptr = np.arange(0, n * columns + 1, columns)
+        d = columns * levels
+        X = sp.csr_matrix((np.ones(n * columns), indices, indptr), shape=(n, d))
+        effects = rng.normal(size=d) * 0.5
+        y = (X @ effects + rng.logistic(size=n) > 0).astype(int)
+        return X.asformat(fmt), y
+
+    return make
+
+
+CASES = [
+    Case("breast cancer (std)", _standardised(load_breast_cancer), small=True),
+    Case("iris (std, 3 classes)", _standardised(load_iris), small=True),
+    Case("wine (std, 3 classes)", _standardised(load_wine), small=True),
+    Case("digits (std, 10 classes)", _standardised(load_digits), small=True),
+    Case("dense 300k x 100", _dense(300_000, 100)),
+    Case("dense 300k x 100 float32", _dense(300_000, 100, dtype=np.float32)),
+    Case("raw unscaled 100k x 20", _raw()),
+    Case("correlated 100k x 100, C=100", _correlated(), C=100.0),
+    Case("dense 20 classes 100k x 50", _dense(100_000, 50, classes=20)),
+    Case("dense wide 20k x 2000", _dense(20_000, 2000)),
+    Case("dense wider 5k x 4000", _dense(5_000, 4000), reference="lbfgs"),
+    Case("sparse text 50k x 30k", _text(), reference="lbfgs"),
+    Case("sparse text 10 classes", _text(classes=10), reference="lbfgs"),
+    Case("sparse one-hot 200k x 1000", _one_hot()),
+    Case("sparse one-hot CSC", _one_hot(fmt="csc")),
+]
+
+
+def _reference_fit(case, X, y):
+    tight = dict(C=case.C, tol=1e-12, max_iter=10_000)
+    model = LogisticRegression(solver=case.reference, **tight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a stalled reference warns
+        model.fit(X, y)
+    return model
+
+
+class PassCounter:
+    """Counts our reads of X: loss-and-gradient rounds and moments passes."""
+
+    def __init__(self):
+        self.passes = 0
+
+    def __enter__(self):
+        linear_pass, column_moments = _objective.linear_pass, _objective.column_moments
+
+        def counted(function):
+            def wrapper(*args, **kwargs):
+                self.passes += 1
+                return function(*args, **kwargs)
+
+            return wrapper
+
+        self._patches = [
+            mock.patch.object(_objective, "linear_pass", counted(linear_pass)),
+            mock.patch.object(_objective, "column_moments", counted(column_moments)),
+        ]
+        for patch in self._patches:
+            patch.start()
+        return self
+
+    def __exit__(self, *exc):
+        for patch in self._patches:
+            patch.stop()
+
+
+def _timed_fits(models, X, y, repeats):
+    """Best wall time of each model, fitted in turn, ``repeats`` rounds."""
+    best = dict.fromkeys(models, np.inf)
+    fitted = {}
+    for _ in range(repeats):
+        for name, make in models.items():
+            model = make()
+            start = time.perf_counter()
+            model.fit(X, y)
+            best[name] = min(best[name], time.perf_counter() - start)
+            fitted[name] = model
+    return best, fitted
+
+
+def run_case(case: Case, repeats: int) -> dict:
+    X, y = case.make()
+    reference = reference_objective(_reference_fit(case, X, y), X, y, C=case.C)
+    models = {
+        "ours": lambda: GradientDescentLogisticRegression(C=case.C),
+        "lbfgs": lambda: LogisticRegression(C=case.C),
+        "ours tight": lambda: GradientDescentLogisticRegression(C=case.C, tol=1e-8),
+        "lbfgs tight": lambda: LogisticRegression(C=case.C, tol=1e-8, max_iter=10_000),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        best, fitted = _timed_fits(models, X, y, 5 * repeats if case.small else repeats)
+        with PassCounter() as counter:
+            GradientDescentLogisticRegression(C=case.C).fit(X, y)
+    row = {"name": case.name, "passes": counter.passes}
+    values = {
+        name: reference_objective(model, X, y, C=case.C)
+        for name, model in fitted.items()
+    }
+    # The best value known: a reference solver can stall on ill-conditioned data.
+    reference = min(reference, *values.values())
+    for name, model in fitted.items():
+        value = values[name]
+        row[f"gap {name}"] = (value - reference) / abs(reference)
+        row[f"iter {name}"] = int(np.max(model.n_iter_))
+        row[f"time {name}"] = best[name]
+    for setting, suffix in (("default", ""), ("tight", " tight")):
+        ratio = best["ours" + suffix] / best["lbfgs" + suffix]
+        gap, peer = row["gap ours" + suffix], row["gap lbfgs" + suffix]
+        row[f"ratio {setting}"] = ratio
+        row[f"ok {setting}"] = ratio <= 1.0 and gap <= max(2 * peer, 1e-6)
+    return row
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "NO"
+
+
+COLUMNS: tuple[tuple[str, Callable[[dict], str]], ...] = (
+    ("shape", lambda r: r["name"]),
+    ("default: ours/lbfgs", lambda r: f"{r['ratio default']:.2f}"),
+    ("gap ours", lambda r: f"{r['gap ours']:.1e}"),
+    ("gap lbfgs", lambda r: f"{r['gap lbfgs']:.1e}"),
+    ("ok", lambda r: _yes(r["ok default"])),
+    ("tol=1e-8: ours/lbfgs", lambda r: f"{r['ratio tight']:.2f}"),
+    ("gap ours", lambda r: f"{r['gap ours tight']:.1e}"),
+    ("gap lbfgs", lambda r: f"{r['gap lbfgs tight']:.1e}"),
+    ("ok", lambda r: _yes(r["ok tight"])),
+    ("iters ours/lbfgs", lambda r: f"{r['iter ours']}/{r['iter lbfgs']}"),
+    ("at 1e-8", lambda r: f"{r['iter ours tight']}/{r['iter lbfgs tight']}"),
+    ("passes", lambda r: str(r["passes"])),
+    ("lbfgs", lambda r: f"{r['time lbfgs']:.3f} s"),
+)
+
+
+def print_table(rows, markdown: bool) -> None:
+    cells = [[title for title, _ in COLUMNS]]
+    cells += [[cell(row) for _, cell in COLUMNS] for row in rows]
+    if markdown:
+        print("| " + " | ".join(cells[0]) + " |")
+        print("|" + "---|" * len(COLUMNS))
+        for line in cells[1:]:
+            print("| " + " | ".join(line) + " |")
+        return
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    for line in cells:
+        print(
+            "  ".join(
+                cell.rjust(width) for cell, width in zip(line, widths, strict=True)
+            )
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, nargs="+", default=[None, 1])
+    parser.add_argument("--only", nargs="+", default=None)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    cases = [
+        case
+        for case in CASES
+        if args.only is None or any(word in case.name for word in args.only)
+    ]
+    for threads in args.threads:
+        with threadpool_limits(limits=threads):
+            blas = [info["num_threads"] for info in threadpool_info()]
+            print(f"\nBLAS threads: {blas}")
+            rows = []
+            for case in cases:
+                rows.append(run_case(case, args.repeats))
+                print(f"  done: {case.name}", flush=True)
+            print_table(rows, args.markdown)
+
+
+if __name__ == "__main__":
+    main()
