@@ -34,12 +34,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, pairwise
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 import threadpoolctl
 
@@ -57,6 +57,9 @@ _SMALL_BLOCK_BYTES = 2**21
 # On a device (a GPU) each block costs a few kernel launches and a block's
 # temporaries are small next to its memory: blocks of 1 GiB of X.
 _DEVICE_BLOCK_BYTES = 2**30
+
+# reweight(X_block, weights_block) -> the block's weights for column_moments.
+Reweight = Callable[[Any, Any], Any]
 
 # pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block), in the
 # namespace of the blocks (numpy, or X's array-API library); loss_sum may be
@@ -238,7 +241,6 @@ def linear_pass(
     points: Sequence[tuple[np.ndarray, np.ndarray]],
     pointwise: Pointwise,
     block_bytes: int | None = None,
-    scores: Scores | None = None,
 ) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """Loss and gradient pieces of a linear model at several points, one read of ``X``.
 
@@ -259,8 +261,6 @@ def linear_pass(
     block_bytes : int, default=None
         The size of a block of rows; by default a few MiB on the host
         (``_BLOCK_BYTES``, cache-sized), 1 GiB on a device.
-    scores : Scores, default=None
-        Z to keep, and to reuse for a momentum point (X in memory only).
 
     Returns
     -------
@@ -280,19 +280,13 @@ def linear_pass(
         ]
     if namespace(X) is not np:  # PyTorch, CuPy, ...: on X's device
         return _device_linear_pass(X, y, weights, points, pointwise, block_bytes)
-    return _linear_pass(
-        X, y, weights, points, pointwise, block_bytes, scores, threads=True
-    )
+    return _linear_pass(X, y, weights, points, pointwise, block_bytes, threads=True)
 
 
-def _linear_pass(
-    X, y, weights, points, pointwise, block_bytes=None, scores=None, threads=False
-):
+def _linear_pass(X, y, weights, points, pointwise, block_bytes=None, threads=False):
     """:func:`linear_pass` of an X in memory: in threads over groups of row
     blocks if ``threads`` (see ``_HostThreads``), the groups' sums added in order."""
-    summarise = partial(
-        _summed_blocks, y, weights, points, pointwise, block_bytes, scores
-    )
+    summarise = partial(_summed_blocks, y, weights, points, pointwise, block_bytes)
     if threads:
         parts = _host_threads.map_groups(X, block_bytes, summarise)
     else:
@@ -307,40 +301,7 @@ def _linear_pass(
     ]
 
 
-@dataclass(frozen=True)
-class Scores:
-    """What a pass over an X in memory keeps of ``Z = X W + b``, and reuses.
-
-    ``keep`` (rows of X by ``n_outputs``, or a vector of X's rows for 1-D
-    points) receives Z at the pass's first point. With ``previous`` (the Z
-    a former pass kept), the pass has two points and the second is
-    ``first + beta (first - previous point)``, the momentum point of an
-    accelerated step: Z is linear in ``(W, b)``, so its Z is
-    ``(1 + beta) Z_first - beta previous``, without a product with X.
-    """
-
-    keep: np.ndarray
-    previous: np.ndarray | None = None
-    beta: float = 0.0
-
-
-def _scores(X_b, points, rows, scores: Scores | None) -> list:
-    """Z of a block at each point, fresh arrays (the pointwise step overwrites them)."""
-    Zs: list[Any] = []
-    for i, (W, b) in enumerate(points):
-        if i == 1 and scores is not None and scores.previous is not None:
-            Z = Zs[0] * (1 + scores.beta)
-            Z -= scores.beta * scores.previous[rows]
-        else:
-            Z = X_b @ W
-            Z += b
-        if i == 0 and scores is not None:
-            scores.keep[rows] = Z
-        Zs.append(Z)
-    return Zs
-
-
-def _summed_blocks(y, weights, points, pointwise, block_bytes, scores, blocks):
+def _summed_blocks(y, weights, points, pointwise, block_bytes, blocks):
     """Per point, the sums of the loss, ``X.T @ R`` and ``R`` over ``blocks``."""
     losses = [0.0] * len(points)
     grads_W = [np.zeros_like(W) for W, _ in points]
@@ -348,23 +309,29 @@ def _summed_blocks(y, weights, points, pointwise, block_bytes, scores, blocks):
     with np.errstate(over="ignore"):  # see Pointwise
         for rows, X_b, X_b_T in blocks:
             y_b, w_b = y[rows], weights[rows]
-            for i, Z in enumerate(_scores(X_b, points, rows, scores)):
-                loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b, block_bytes)
+            for i, (W, b) in enumerate(points):
+                Z = X_b @ W
+                Z += b
+                loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b, X_b, block_bytes)
                 losses[i] += loss
                 grads_W[i] += X_b_T @ R
                 grads_b[i] += R.sum(axis=0)
     return list(zip(losses, grads_W, grads_b, strict=True))
 
 
-def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights, block_bytes=None):
+def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights, X_b, block_bytes=None):
     """``pointwise`` over blocks of rows of ``Z``, the residual written into Z.
 
-    A CSC X comes as one block, so its Z has n_samples rows: taking the
-    pointwise function an eighth of a block at a time keeps its
-    temporaries (several the size of Z's rows) about a block in all.
+    Z can be large next to its block of X (many classes, few features), or
+    have n_samples rows (a CSC X comes as one block): taking the pointwise
+    function on slices of Z of a quarter of a small block (an eighth for a
+    CSC X) keeps its temporaries (several the size of the slice) small. No
+    smaller: each slice costs a dozen numpy calls.
     """
+    csc = sp.issparse(X_b) and X_b.format == "csc"
     row_bytes = Z.itemsize * (Z.size // max(1, Z.shape[0]))
-    step = max(1, (block_bytes or _SMALL_BLOCK_BYTES) // 8 // row_bytes)
+    slice_bytes = (block_bytes or _SMALL_BLOCK_BYTES) // (8 if csc else 4)
+    step = max(1, slice_bytes // row_bytes)
     if Z.shape[0] <= step:
         return pointwise(Z, y, weights)
     loss = 0.0
@@ -423,8 +390,12 @@ def _device_linear_pass(X, y, weights, points, pointwise, block_bytes=None):
 
 
 def column_moments(
-    X, weights: np.ndarray, covariance: bool = False, block_bytes: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    X,
+    weights: np.ndarray,
+    covariance: bool = False,
+    block_bytes: int | None = None,
+    reweight: Reweight | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Weighted mean and variance (or covariance) of the columns of ``X``, one read.
 
     ``weights`` must sum to one. Returns the mean, of shape (n_features,),
@@ -441,6 +412,11 @@ def column_moments(
     only shape the preconditioner, so that rounding is harmless.
     ``block_bytes`` is as in :func:`linear_pass` (a quarter of it on a
     device, where each block is centred in a copy).
+
+    ``reweight(X_block, weights_block)``, if given, gives each block's
+    weights instead (for example the curvature of a loss at a point, see
+    ``LogisticObjective.curvature_at``; X in memory or row chunks). The third
+    value returned is the total weight: 1 without ``reweight``.
     """
     if covariance and sp.issparse(X):
         raise ValueError("covariance=True needs a dense X")
@@ -448,10 +424,12 @@ def column_moments(
     dtype = np.float64 if sp.issparse(X) else host_dtype(X)
     for precision in (dtype, np.float64):
         if is_row_chunks(X):  # each chunk summarised where it lives, merged here
-            parts = X.map_chunks(_chunk_moments, covariance, precision, block_bytes)
+            parts = X.map_chunks(
+                _chunk_moments, covariance, precision, block_bytes, reweight
+            )
         else:
             parts = [
-                _moments(X, weights, covariance, precision, block_bytes, threads=True)
+                _moments(X, weights, covariance, precision, block_bytes, reweight, True)
             ]
         mean, spread, seen = _merge_moments(parts, covariance)
         if np.isfinite(spread).all():
@@ -462,10 +440,12 @@ def column_moments(
             "float64 (features of magnitude above about 1e150). Divide X by "
             "a constant before fitting."
         )
-    return mean, spread / seen
+    return mean, spread / seen, seen
 
 
-def _moments(X, weights, covariance: bool, dtype, block_bytes=None, threads=False):
+def _moments(
+    X, weights, covariance: bool, dtype, block_bytes=None, reweight=None, threads=False
+):
     """``(mean, spread, weight)`` of X's rows: Chan's merge of its blocks
     (in threads over groups of blocks if ``threads``, as in ``_linear_pass``)."""
     xp = namespace(X)
@@ -475,23 +455,25 @@ def _moments(X, weights, covariance: bool, dtype, block_bytes=None, threads=Fals
         block_bytes = block_bytes or _SMALL_BLOCK_BYTES
     else:
         block_bytes = (block_bytes or _DEVICE_BLOCK_BYTES) // 4
-    summarise = partial(_summarised_blocks, weights, covariance)
+    summarise = partial(_summarised_blocks, weights, covariance, reweight)
     if threads and xp is np:
-        # Each thread holds its (n_features, n_features) sums: half-size blocks.
-        block_bytes = block_bytes // 2 if covariance else block_bytes
+        # Each thread holds its (n_features, n_features) sums: smaller blocks.
+        block_bytes = block_bytes // 4 if covariance else block_bytes
         parts = _host_threads.map_groups(X, block_bytes, summarise)
     else:
         parts = [summarise(_row_blocks(X, block_bytes))]
     return _merge_moments(parts, covariance)
 
 
-def _summarised_blocks(weights, covariance: bool, blocks):
+def _summarised_blocks(weights, covariance: bool, reweight, blocks):
     """The merged ``(mean, spread, weight)`` of ``blocks``."""
     xp = namespace(weights)
     summary = (0.0, 0.0, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
         for rows, X_b, X_b_T in blocks:
             w_b = weights[rows]
+            if reweight is not None:
+                w_b = reweight(X_b, w_b)
             weight_b = float(xp.sum(w_b, dtype=xp.float64))
             if weight_b > 0:
                 block = _block_moments(X_b, X_b_T, w_b, weight_b, covariance)
@@ -513,11 +495,20 @@ def _merge_moments(parts, covariance: bool):
         factor = seen * weight_b / total
         if covariance:  # in place: the summaries are the passes' own arrays
             spread += spread_b
-            spread += np.outer(delta * factor, delta)
+            _add_outer(spread, factor, delta)
         else:
             spread = spread + spread_b + delta**2 * factor
         seen = total
     return mean, spread, seen
+
+
+def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
+    """``matrix += alpha * outer(v, v)`` in place, without an (n, n) temporary
+    (BLAS ``dger`` on the transpose: a symmetric update, F-ordered there)."""
+    if matrix.flags.c_contiguous and matrix.dtype == np.float64:
+        scipy.linalg.blas.dger(alpha, v, v, a=matrix.T, overwrite_a=True)
+    else:
+        matrix += alpha * np.outer(v, v)
 
 
 def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
@@ -543,7 +534,7 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     if covariance:
         centred *= xp.sqrt(w_b)[:, None]
         spread_b = _host64(centred.T @ centred)
-        spread_b -= np.outer(weight_b * residual, residual)
+        _add_outer(spread_b, -weight_b, residual)
     else:
         centred *= centred
         spread_b = _host64(w_b @ centred) - weight_b * residual**2
@@ -600,5 +591,5 @@ def is_row_chunks(X) -> bool:
     return hasattr(X, "map_chunks")
 
 
-def _chunk_moments(X, y, weights, covariance: bool, dtype, block_bytes):
-    return _moments(X, weights, covariance, dtype, block_bytes)
+def _chunk_moments(X, y, weights, covariance: bool, dtype, block_bytes, reweight):
+    return _moments(X, weights, covariance, dtype, block_bytes, reweight)

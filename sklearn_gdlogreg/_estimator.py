@@ -35,6 +35,7 @@ from ._inputs import MemoryInput, encode_on_host, input_adapter
 from ._objective import (
     Geometry,
     LogisticObjective,
+    curvature_metric,
     expit,
     log_expit,
     log_softmax,
@@ -292,11 +293,14 @@ class GradientDescentLogisticRegression(
         reporter = _IterationReporter(
             self, X, y, sample_weight, objective, data.classes, names
         )
+        # "auto" steps in the full metric, remeasured at the current
+        # coefficients as they converge; constant steps stay plain gradient
+        # descent on the standardised problem (the notebook's).
+        geometry = Geometry.for_objective(objective, dtype, decorrelate=adaptive)
+        decorrelated = adaptive and geometry.cholesky is not None
         result = gradient_descent(
             objective,
-            # "auto" steps in the full metric; constant steps stay plain
-            # gradient descent on the standardised problem (the notebook's).
-            Geometry.for_objective(objective, dtype, decorrelate=adaptive),
+            geometry,
             self._initial_coef(
                 data.classes, data.n_features, objective.n_outputs, dtype
             ),
@@ -306,6 +310,7 @@ class GradientDescentLogisticRegression(
             max_iter=self.max_iter,
             tol=self.tol,
             callback=reporter,
+            remetric=curvature_metric(objective, dtype) if decorrelated else None,
         )
         self._warn_unless_converged(result)
         self._commit(

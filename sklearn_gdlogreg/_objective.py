@@ -32,8 +32,8 @@ centred and standardised problem, written in the original coordinates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from functools import cached_property, partial
 
 import numpy as np
 import scipy.linalg
@@ -41,7 +41,13 @@ import scipy.sparse as sp
 import scipy.special
 
 from ._array_api import astype, host_dtype, namespace
-from ._backends import Pointwise, Scores, column_moments, linear_pass
+from ._backends import (
+    Pointwise,
+    Reweight,
+    column_moments,
+    is_row_chunks,
+    linear_pass,
+)
 
 # The curvature of the loss in z is at most 1/4 (sigmoid) or 1/2 (softmax):
 # the constant ``c`` of the Lipschitz bound ``c * ||[X, 1]||^2``.
@@ -69,12 +75,6 @@ def _cholesky_with_jitter(matrix: np.ndarray):
         except np.linalg.LinAlgError:
             continue
     return None, None
-
-
-def _nbytes(X) -> int:
-    if sp.issparse(X):
-        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
-    return X.nbytes
 
 
 def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
@@ -160,6 +160,8 @@ def binary_pointwise(z, y, s):
 def multinomial_pointwise(Z, y, s):
     """Loss sum and residual of a block: softmax, labels ``y`` in {0, ..., K-1}."""
     xp = namespace(Z)
+    if xp is np:
+        return _multinomial_pointwise_numpy(Z, y, s)
     # log-sum-exp with the row maximum subtracted: exp never overflows.
     Z_max = xp.max(Z, axis=1, keepdims=True)
     E = xp.exp(Z - Z_max)
@@ -167,12 +169,64 @@ def multinomial_pointwise(Z, y, s):
     log_norm = Z_max[:, 0] + xp.log(sum_E)
     loss = s @ (log_norm - xp.take_along_axis(Z, y[:, None], axis=1)[:, 0])
     E /= sum_E[:, None]  # E is now the softmax P
-    if xp is np:
-        E[np.arange(E.shape[0]), y] -= 1
-    else:  # the standard has no indexed assignment: subtract the one-hot labels
-        E -= xp.astype(y[:, None] == xp.arange(E.shape[1], device=E.device), E.dtype)
+    # The standard has no indexed assignment: subtract the one-hot labels.
+    E -= xp.astype(y[:, None] == xp.arange(E.shape[1], device=E.device), E.dtype)
     E *= s[:, None]
     return loss, E
+
+
+# exp(z) neither overflows nor makes a whole row underflow for |z| below this.
+_SAFE_EXPONENT = 700.0
+
+
+def _multinomial_pointwise_numpy(Z, y, s):
+    """:func:`multinomial_pointwise` for numpy blocks, in fewer passes.
+
+    Reductions along the short rows of Z are slow in numpy: the row maximum
+    is subtracted only where some score is past +-700 (two fast reductions
+    over the whole block tell), and the rows of ``exp(Z)`` are summed by a
+    product with a vector of ones.
+    """
+    n_classes = Z.shape[1]
+    if -_SAFE_EXPONENT < Z.min() and Z.max() < _SAFE_EXPONENT:
+        shift = None
+        E = np.exp(Z)
+    else:
+        shift = Z.max(axis=1)
+        E = np.exp(Z - shift[:, None])
+    sum_E = E @ np.ones(n_classes, dtype=E.dtype)
+    log_norm = np.log(sum_E)
+    if shift is not None:
+        log_norm += shift
+    loss = s @ (log_norm - np.take_along_axis(Z, y[:, None], axis=1)[:, 0])
+    E *= (s / sum_E)[:, None]  # s P
+    E[np.arange(E.shape[0]), y] -= s  # s (P - onehot(y))
+    return loss, E
+
+
+def curvature_weights(W, b, X_b, s):
+    """``s_i h_i``: weights ``s`` times the curvature of the loss at ``(W, b)``
+    on the rows ``X_b``, in place where it can be (one product with X_b).
+
+    ``h_i = p_i (1 - p_i)`` (binary), the second derivative of the loss in
+    ``z``; ``(1 - sum_k p_ik^2) / (K - 1)`` (multinomial), the mean
+    eigenvalue of the softmax's Hessian ``diag(p) - p p^T`` off the
+    direction ``(1, ..., 1)``, where it is zero. The Hessian of the objective
+    in ``W`` is then ``X^T diag(s h) X + l2`` (multinomial: approximately,
+    one metric for all classes); at zero (binary) it is Bohning's bound.
+    """
+    Z = X_b @ W
+    Z += b
+    if Z.shape[1] == 1:
+        p = scipy.special.expit(Z[:, 0], out=Z[:, 0])
+        h = 1 - p
+        h *= p
+    else:
+        P = softmax(Z)
+        h = 1 - np.einsum("ij,ij->i", P, P)
+        h /= Z.shape[1] - 1
+    h *= s
+    return h.astype(s.dtype, copy=False)
 
 
 @dataclass(frozen=True)
@@ -204,9 +258,6 @@ class LogisticObjective:
     l2: float
     l1: float
     block_bytes: int | None = None
-    # Z at the last point evaluated, kept for the next momentum point, and a
-    # spare buffer for the next pass's Z (see _scores).
-    _kept: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_features(self) -> int:
@@ -224,17 +275,11 @@ class LogisticObjective:
         return W, np.zeros(self.n_outputs, dtype=coef.dtype)
 
     def values_and_grads(
-        self,
-        coefs: Sequence[np.ndarray],
-        momentum: tuple[np.ndarray, float] | None = None,
+        self, coefs: Sequence[np.ndarray]
     ) -> list[tuple[float, np.ndarray]]:
         """Objective (without the L1 term) and its gradient at each of ``coefs``.
 
         All the points share one read of ``X`` (see ``linear_pass``).
-        ``momentum=(previous, beta)`` says that ``coefs`` are ``[new, new +
-        beta (new - previous)]``, an accelerated step: where Z at
-        ``previous`` was kept (the first point of the last pass), the second
-        point then costs no product with X (see ``_backends.Scores``).
         """
         pointwise: Pointwise
         if self.n_outputs == 1:  # 1-D W and Z: matrix-vector products
@@ -243,20 +288,9 @@ class LogisticObjective:
         else:
             points = [self.split(coef) for coef in coefs]
             pointwise = multinomial_pointwise
-        scores = self._scores(coefs, momentum)
         passed = linear_pass(
-            self.X,
-            self._labels(),
-            self.weights,
-            points,
-            pointwise,
-            self.block_bytes,
-            scores,
+            self.X, self._labels(), self.weights, points, pointwise, self.block_bytes
         )
-        if scores is not None:  # Z at coefs[0] is kept for the next pass
-            self._kept.update(
-                coef=coefs[0].copy(), Z=scores.keep, spare=self._kept.get("Z")
-            )
         results = []
         for (W, _), (loss, grad_W, grad_b) in zip(points, passed, strict=True):
             loss += 0.5 * self.l2 * float(np.vdot(W, W))
@@ -267,42 +301,34 @@ class LogisticObjective:
 
     def _labels(self):
         """``y`` as the passes take it: for a binary problem with X in
-        memory, the signs of the labels in X's dtype, made once (see
-        ``binary_pointwise``)."""
+        memory, the signs of the labels (see ``binary_pointwise``)."""
         if self.n_outputs > 1 or not isinstance(self.weights, np.ndarray):
             return self.y
-        if "signs" not in self._kept:
-            signs = self.y.astype(host_dtype(self.X))
-            signs *= 2
-            signs -= 1
-            self._kept["signs"] = signs
-        return self._kept["signs"]
+        return self._signs
 
-    def _scores(self, coefs, momentum) -> Scores | None:
-        """What the next pass keeps and reuses of Z, if X is in memory, in
-        row blocks (not CSC), and Z small next to it: the two buffers take
-        at most a 32nd of X (or 64 KiB)."""
-        X: Any = self.X
-        if not (isinstance(X, np.ndarray) or (sp.issparse(X) and X.format == "csr")):
-            return None
-        n_samples = X.shape[0]
-        shape = (n_samples,) if self.n_outputs == 1 else (n_samples, self.n_outputs)
-        dtype = coefs[0].dtype
-        size = 2 * np.prod(shape) * dtype.itemsize
-        if size > max(_nbytes(X) / 32, 2**16):
-            return None
-        spare = self._kept.get("spare")
-        if spare is None or spare.dtype != dtype:
-            spare = np.empty(shape, dtype=dtype)
-        if momentum is not None and len(coefs) == 2 and "coef" in self._kept:
-            previous, beta = momentum
-            if np.array_equal(self._kept["coef"], previous):
-                return Scores(keep=spare, previous=self._kept["Z"], beta=beta)
-        return Scores(keep=spare)
+    @cached_property
+    def _signs(self) -> np.ndarray:
+        """The labels' signs, -1 or +1, in X's dtype: made once per fit."""
+        signs = self.y.astype(host_dtype(self.X))
+        signs *= 2
+        signs -= 1
+        return signs
 
     def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective (without the L1 term) and its gradient, in one pass over X."""
         return self.values_and_grads([coef])[0]
+
+    def curvature_at(self, coef: np.ndarray) -> Reweight | None:
+        """The curvature of the loss at ``coef``, as ``column_moments`` takes
+        it (``reweight``): each sample's weight times the second derivative
+        of its loss in ``z`` (see :func:`curvature_weights`). None where X is
+        on a device (it is used with the full metric, for dense X in memory
+        or in row chunks).
+        """
+        if not (isinstance(self.X, np.ndarray) or is_row_chunks(self.X)):
+            return None
+        W, b = self.split(coef)
+        return partial(curvature_weights, W, b)
 
     def penalty_l1(self, coef: np.ndarray) -> float:
         if self.l1 == 0:
@@ -342,6 +368,9 @@ class Geometry:
     units of the features. None of this moves the minimum.
     """
 
+    # The curvature constant c of the metric (see for_objective): a step of
+    # 1 / c is a Newton step when the metric is the Hessian.
+    curvature: float
     # float64, whatever the coefficients' type; the steps come in theirs.
     mean: np.ndarray | None  # None: no intercept, no centring
     scale: np.ndarray
@@ -360,6 +389,8 @@ class Geometry:
         With ``decorrelate``, the full metric is used where it applies: no
         L1 term, dense ``X``, and at most ``MAX_DECORRELATED_FEATURES``
         features (its setup costs about ``n_features / 10`` passes over X).
+        The metric is then the Hessian bound: the curvature bound times the
+        weighted covariance of X, plus ``l2``.
         """
         decorrelate = (
             decorrelate
@@ -367,12 +398,52 @@ class Geometry:
             and not sp.issparse(objective.X)
             and objective.n_features <= MAX_DECORRELATED_FEATURES
         )
-        mean, moments = column_moments(
+        mean, moments, _ = column_moments(
             objective.X,
             objective.weights,
             covariance=decorrelate,
             block_bytes=objective.block_bytes,
         )
+        return cls._from_moments(
+            objective, dtype, mean, moments, objective.curvature, decorrelate
+        )
+
+    @classmethod
+    def at_curvature(
+        cls, objective: LogisticObjective, dtype, coef: np.ndarray
+    ) -> Geometry | None:
+        """The full metric at the curvature of the loss at ``coef``.
+
+        The covariance of X weighted by the curvature there (see
+        ``curvature_weights``), times its total, plus ``l2``: the Hessian at
+        ``coef`` (multinomial: one metric for all classes), in one pass. None
+        where it does not apply (see ``for_objective`` and
+        ``LogisticObjective.curvature_at``) or the curvature is zero (every
+        sample predicted with certainty).
+        """
+        reweight = objective.curvature_at(coef)
+        if (
+            reweight is None
+            or objective.l1 != 0
+            or objective.n_features > MAX_DECORRELATED_FEATURES
+        ):
+            return None
+        mean, moments, curvature = column_moments(
+            objective.X,
+            objective.weights,
+            covariance=True,
+            block_bytes=objective.block_bytes,
+            reweight=reweight,
+        )
+        if not curvature > 0:
+            return None
+        return cls._from_moments(objective, dtype, mean, moments, curvature, True)
+
+    @classmethod
+    def _from_moments(
+        cls, objective, dtype, mean, moments, curvature: float, decorrelate: bool
+    ) -> Geometry:
+        """The geometry of a weighted mean and (co)variance of X's columns."""
         var = np.diag(moments).copy() if decorrelate else moments
         if not objective.fit_intercept:
             # Without an intercept there is nothing to absorb the mean:
@@ -386,7 +457,7 @@ class Geometry:
             # rounding noise from moving it.
             constant = var <= (16 * np.finfo(dtype).eps * mean) ** 2
             var = np.where(constant, np.maximum(mean**2, 1.0), var)
-        scale = var + objective.l2 / objective.curvature
+        scale = var + objective.l2 / curvature
         # float64 whatever X's type: the variance of float32 features of
         # 1e20 or more is past float32's range (their steps are not).
         tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
@@ -398,6 +469,7 @@ class Geometry:
             np.fill_diagonal(correlation, 1.0)
             correlation, cholesky = _cholesky_with_jitter(correlation)
         return cls(
+            curvature=curvature,
             mean=mean if objective.fit_intercept else None,
             scale=scale[:, None],
             l1=objective.l1,
@@ -479,3 +551,24 @@ class Geometry:
         if self.mean is not None:
             out[d] += self.mean @ (coef[:d] - out[:d])
         return out
+
+
+def curvature_metric(objective: LogisticObjective, dtype):
+    """``remetric(coef)`` for the solver: the full metric at the curvature of
+    the loss at ``coef`` (``Geometry.for_objective(at=coef)``), and the step
+    that is a Newton step in it; None where there is no such metric.
+
+    The first metric, Bohning's bound, is this metric at zero for a binary
+    problem; near the minimum the curvature is far smaller in the directions
+    where the predictions are confident, and a metric measured there takes
+    a few steps where the bound takes many (breast cancer to tol=1e-8: 24
+    iterations against 146). Each costs one covariance pass over X.
+    """
+
+    def remetric(coef):
+        metric = Geometry.at_curvature(objective, dtype, coef)
+        if metric is None or metric.cholesky is None:
+            return None
+        return metric, 1 / metric.curvature
+
+    return remetric

@@ -79,7 +79,7 @@ def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance):
     weights = rng.uniform(size=301)
     weights[:40] = 0  # whole blocks of zero weight are skipped
     weights /= weights.sum()
-    mean, spread = column_moments(
+    mean, spread, _ = column_moments(
         X, weights, covariance=covariance, block_bytes=7 * 8 * X.shape[1]
     )
     ref_mean, ref_cov = weighted_reference(X.astype(np.float64), weights)
@@ -93,7 +93,7 @@ def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance):
     )
     np.testing.assert_array_less(np.abs(spread - expected), rtol * scale + 1e-300)
     if not covariance:
-        sparse_mean, sparse_var = column_moments(sp.csr_matrix(X), weights)
+        sparse_mean, sparse_var, _ = column_moments(sp.csr_matrix(X), weights)
         np.testing.assert_allclose(sparse_mean, ref_mean, rtol=rtol)
         np.testing.assert_allclose(sparse_var, expected, rtol=1e-4)
 
@@ -107,7 +107,7 @@ def test_moments_of_huge_features_do_not_overflow(rng, dtype, magnitude):
     weights = np.full(50, 1 / 50)
     with np.errstate(all="raise"):
         for covariance in (False, True):
-            _, spread = column_moments(X, weights, covariance=covariance)
+            _, spread, _ = column_moments(X, weights, covariance=covariance)
             variance = np.diag(spread) if covariance else spread
             np.testing.assert_allclose(
                 variance, X.astype(np.float64).var(axis=0), rtol=1e-5

@@ -169,28 +169,3 @@ def test_reference_objective_is_log_loss_plus_penalty_and_our_loss_curve(n_class
     value = reference_objective(clf, X, y, sample_weight=weights)
     assert value == pytest.approx(expected, rel=1e-12)
     assert value == pytest.approx(clf.loss_curve_[-1], rel=1e-12)
-
-
-@pytest.mark.parametrize("n_outputs", [1, 3])
-@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
-def test_momentum_point_from_kept_scores_equals_its_own_pass(rng, n_outputs, container):
-    # Z is linear in the coefficients: the pass that reuses the Z kept at
-    # ``previous`` gives the momentum point's loss and gradient as a pass at
-    # that point does, to rounding.
-    obj = make_objective(rng, n_outputs)
-    obj = dataclasses.replace(obj, X=container(obj.X), block_bytes=8 * 4 * 8)
-    previous, new = (rng.normal(size=coef_shape(obj)) for _ in range(2))
-    beta = 0.7
-    ahead = new + beta * (new - previous)
-    obj.values_and_grads([previous])  # keeps Z at previous
-    reused = obj.values_and_grads([new, ahead], momentum=(previous, beta))
-    fresh = dataclasses.replace(obj)  # a copy that has kept no Z
-    plain = fresh.values_and_grads([new, ahead])
-    for (v1, g1), (v2, g2) in zip(reused, plain, strict=True):
-        np.testing.assert_allclose(v1, v2, rtol=1e-12)
-        np.testing.assert_allclose(g1, g2, rtol=1e-10, atol=1e-12)
-    # A momentum whose previous point was not the last one evaluated: products.
-    other = obj.values_and_grads([new, ahead], momentum=(previous, beta))
-    for (v1, g1), (v2, g2) in zip(other, plain, strict=True):
-        np.testing.assert_allclose(v1, v2, rtol=1e-12)
-        np.testing.assert_allclose(g1, g2, rtol=1e-10, atol=1e-12)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -66,5 +67,10 @@ def test_binary_probabilities_are_exact_far_from_the_boundary():
     model = GradientDescentLogisticRegression(C=np.inf).fit(X, y)  # raw data
     labels, proba = run(skl2onnx.to_onnx(model, X[:1], options={"zipmap": False}), X)
     np.testing.assert_array_equal(labels, model.predict(X))
-    expected = model.predict_proba(X)
-    np.testing.assert_allclose(proba, expected, rtol=1e-4, atol=1e-6)
+    # As exact as the model's own float32 predict_proba, against the
+    # probabilities in float64: with C=inf on raw data the coefficients are
+    # large, and both lose about 2e-5 to float32 scores.
+    scores = X.astype(np.float64) @ model.coef_[0].astype(np.float64)
+    exact = expit(scores + float(model.intercept_[0]))
+    own = np.abs(model.predict_proba(X)[:, 1] - exact).max()
+    assert np.abs(proba[:, 1] - exact).max() <= 2 * own + 1e-6

@@ -16,7 +16,7 @@ class Quadratic:
     b: np.ndarray
     l1: float = 0.0
 
-    def values_and_grads(self, xs, momentum=None):
+    def values_and_grads(self, xs):
         return [
             (0.5 * x @ (self.diag * x) - self.b @ x, self.diag * x - self.b) for x in xs
         ]
