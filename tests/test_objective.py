@@ -169,3 +169,26 @@ def test_reference_objective_is_log_loss_plus_penalty_and_our_loss_curve(n_class
     value = reference_objective(clf, X, y, sample_weight=weights)
     assert value == pytest.approx(expected, rel=1e-12)
     assert value == pytest.approx(clf.loss_curve_[-1], rel=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_metric_at_the_curvature_is_the_hessian_there(rng, fit_intercept):
+    # t * <u, metric v> = u^T H v, H the Hessian of the binary objective at coef.
+    obj = make_objective(rng, 1, fit_intercept=fit_intercept, l2=0.05)
+    coef = rng.normal(size=coef_shape(obj))
+    geometry = Geometry.at_curvature(obj, np.float64, coef)
+    W, b = obj.split(coef)
+    p = 1 / (1 + np.exp(-(obj.X @ W[:, 0] + b[0])))
+    X1 = np.hstack([obj.X, np.ones((obj.X.shape[0], 1))])[:, : coef.shape[0]]
+    H = X1.T @ ((obj.weights * p * (1 - p))[:, None] * X1)
+    H[: obj.n_features, : obj.n_features] += obj.l2 * np.eye(obj.n_features)
+    u, v = rng.normal(size=(2, *coef.shape))
+    got = geometry.curvature * geometry.inner(u, v)
+    np.testing.assert_allclose(got, u[:, 0] @ H @ v[:, 0], rtol=1e-7)
+    # A Newton step: the direction of the gradient in this metric, times 1 / t.
+    g = rng.normal(size=coef.shape)
+    np.testing.assert_allclose(
+        geometry.direction(g) / geometry.curvature,
+        np.linalg.solve(H, g[:, 0])[:, None],
+        rtol=1e-6,
+    )
