@@ -37,7 +37,7 @@ def test_picks_the_same_C_as_logistic_regression_cv(cancer):
     ).fit(X, y)
     assert ours.C_ == theirs.C_
     np.testing.assert_array_equal(ours.Cs_, theirs.Cs_)
-    # Up to the chosen C, the same fold scores (both stop at tol=1e-4, at
+    # Up to the chosen C, the same fold scores (both stop at their default tol, at
     # slightly different points).
     up_to = np.searchsorted(ours.Cs_, ours.C_) + 1
     np.testing.assert_allclose(

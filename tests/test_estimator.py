@@ -68,7 +68,7 @@ def test_raw_iris_converges_with_defaults():
         ours = GradientDescentLogisticRegression().fit(X, y)
     assert ours.n_iter_ < 100
     ref = reference(X, y)
-    # Default tol=1e-4 bounds the gradient, not the probabilities.
+    # The default tol bounds the gradient, not the probabilities.
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=5e-3)
     tight = GradientDescentLogisticRegression(tol=1e-8).fit(X, y)
     assert tight.n_iter_ < 1000
