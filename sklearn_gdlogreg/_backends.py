@@ -291,6 +291,8 @@ def _linear_pass(X, y, weights, points, pointwise, block_bytes=None, threads=Fal
         parts = _host_threads.map_groups(X, block_bytes, summarise)
     else:
         parts = [summarise(_row_blocks(X, block_bytes))]
+    if len(parts) == 1:
+        return parts[0]
     return [
         (
             float(sum(part[i][0] for part in parts)),
@@ -327,7 +329,7 @@ def _summed_blocks(y, weights, points, pointwise, block_bytes, blocks):
             for i, ((W, _), (start, end)) in enumerate(zip(points, spans, strict=True)):
                 Z = Z_T[start] if W.ndim == 1 else Z_T[start:end].T
                 loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b, X_b, block_bytes)
-                losses[i] += loss
+                losses[i] += float(loss)
                 if R is not Z:
                     Z[...] = R  # Z_T holds the residuals now
             grads_T += _residual_products(Z_T, X_b, X_b_T)
@@ -371,10 +373,12 @@ def _pointwise_by_blocks(pointwise: Pointwise, Z, y, weights, X_b, block_bytes=N
     CSC X) keeps its temporaries (several the size of the slice) small. No
     smaller: each slice costs a dozen numpy calls.
     """
-    csc = sp.issparse(X_b) and X_b.format == "csc"
-    row_bytes = Z.itemsize * (Z.size // max(1, Z.shape[0]))
-    slice_bytes = (block_bytes or _SMALL_BLOCK_BYTES) // (8 if csc else 4)
-    step = max(1, slice_bytes // row_bytes)
+    slice_bytes = (block_bytes or _SMALL_BLOCK_BYTES) // 8
+    if Z.nbytes <= slice_bytes:  # the common case, and a small X: at once
+        return pointwise(Z, y, weights)
+    if not (sp.issparse(X_b) and X_b.format == "csc"):
+        slice_bytes *= 2
+    step = max(1, slice_bytes // (Z.itemsize * (Z.size // max(1, Z.shape[0]))))
     if Z.shape[0] <= step:
         return pointwise(Z, y, weights)
     loss = 0.0

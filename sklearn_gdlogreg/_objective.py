@@ -295,8 +295,10 @@ class LogisticObjective:
         for (W, _), (loss, grad_W, grad_b) in zip(points, passed, strict=True):
             loss += 0.5 * self.l2 * float(np.vdot(W, W))
             grad_W += self.l2 * W
-            grad = np.vstack([grad_W.reshape(W.shape[0], -1), grad_b.reshape(1, -1)])
-            results.append((loss, grad if self.fit_intercept else grad[:-1]))
+            grad_W = grad_W.reshape(W.shape[0], -1)
+            if self.fit_intercept:
+                grad_W = np.concatenate([grad_W, grad_b.reshape(1, -1)])
+            results.append((loss, grad_W))
         return results
 
     def _labels(self):
@@ -477,19 +479,25 @@ class Geometry:
             cholesky=cholesky,
         )
 
+    @cached_property
+    def _std(self) -> np.ndarray:
+        return np.sqrt(self.scale)
+
     def _solve(self, v: np.ndarray) -> np.ndarray:
         """``metric^-1 v`` for the rows of ``W``."""
         if self.cholesky is None:
             return v / self.scale
-        std = np.sqrt(self.scale)
-        return scipy.linalg.cho_solve((self.cholesky, True), v / std) / std
+        std = self._std  # the factor is finite: no check on each step
+        solved = scipy.linalg.cho_solve(
+            (self.cholesky, True), v / std, check_finite=False
+        )
+        return solved / std
 
     def _apply(self, v: np.ndarray) -> np.ndarray:
         """``metric v`` for the rows of ``W``."""
         if self.correlation is None:
             return v * self.scale
-        std = np.sqrt(self.scale)
-        return std * (self.correlation @ (std * v))
+        return self._std * (self.correlation @ (self._std * v))
 
     def _centred_grad_W(self, grad: np.ndarray) -> np.ndarray:
         """The gradient for ``W`` with the intercept held at ``c = b + mean @ W``."""
@@ -524,7 +532,7 @@ class Geometry:
         plain gradient: ``LogisticRegression``'s lbfgs stopping rule.
         """
         d = self.scale.shape[0]
-        std = np.sqrt(self.scale)
+        std = self._std
         grad_theta = self._centred_grad_W(grad) / std
         if self.l1 == 0:
             worst = float(np.abs(grad_theta).max())
