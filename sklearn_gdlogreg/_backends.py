@@ -8,11 +8,19 @@ here, so that supporting a new kind of ``X`` means touching this module only:
   a *pointwise* function supplied by the objective (which returns the block's
   loss and residual ``R``), and accumulates ``X.T @ R`` and ``sum(R)``.
   ``X`` is read in row blocks small enough to stay in cache, so one call
-  reads ``X`` from memory once, whatever the number of points, and never
-  allocates a temporary larger than a block.
-- :func:`column_moments` gives the weighted mean and variance of each column
-  in one read of ``X``; they only shape the preconditioner (they do not
-  change the solution).
+  reads ``X`` from memory once, whatever the number of points (their
+  coefficients are stacked into one matrix: two products per block), and
+  never allocates a temporary larger than a block.
+- :func:`column_moments` gives the weighted mean and variance (or
+  covariance) of each column in one read of ``X``, with the samples'
+  weights or with weights computed block by block (the curvature of the
+  loss at a point); they only shape the preconditioner (they do not change
+  the solution).
+
+On the host both run in threads over groups of row blocks, with BLAS on one
+thread in each (``_HostThreads``): numpy and BLAS release the GIL, and the
+threads read X at the memory bandwidth of all the cores, where one thread
+reads it at that of one.
 
 Neither function copies ``X``: dense blocks are views, and sparse blocks are
 views of the CSR arrays (see :func:`_compressed_view`). For a dask array,
@@ -351,9 +359,9 @@ def _spans(columns) -> list[tuple[int, int]]:
 
 
 def _scores_T(W_T, X_b):
-    """``W_T @ X_b.T``, C-ordered: one row per output."""
-    if sp.issparse(X_b):  # sparse times dense: (X_b @ W) then its transpose
-        return np.ascontiguousarray((X_b @ W_T.T).T)
+    """``W_T @ X_b.T``: one row per output (C-ordered for dense X)."""
+    if sp.issparse(X_b):  # sparse times dense: X_b @ W, seen transposed (no copy)
+        return (X_b @ W_T.T).T
     return W_T @ X_b.T
 
 

@@ -101,7 +101,11 @@ class GradientDescentLogisticRegression(
         just measured), so it never needs tuning. With ``"auto"``, dense
         ``X`` of at most 256 features and no L1 term, the steps are also
         taken in the metric of the whole Hessian bound (the covariance of
-        the features), which removes the effect of correlated features.
+        the features), which removes the effect of correlated features;
+        each time the gradient has shrunk 100-fold, that metric is measured
+        again at the current coefficients (the covariance weighted by each
+        sample's curvature ``p (1 - p)``: the Hessian there), so that the
+        last iterations are not slowed where predictions are confident.
     solver : {"nesterov", "gd"}, default="nesterov"
         ``"gd"`` is plain gradient descent.
         ``"nesterov"`` adds Nesterov momentum with adaptive restart (FISTA
