@@ -40,12 +40,11 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.special
 
-from ._array_api import astype, host_dtype, namespace
+from ._array_api import astype, host_dtype, like, namespace
 from ._backends import (
     Pointwise,
     Reweight,
     column_moments,
-    is_row_chunks,
     linear_pass,
 )
 
@@ -206,7 +205,7 @@ def _multinomial_pointwise_numpy(Z, y, s):
 
 def curvature_weights(W, b, X_b, s):
     """``s_i h_i``: weights ``s`` times the curvature of the loss at ``(W, b)``
-    on the rows ``X_b``, in place where it can be (one product with X_b).
+    on the rows ``X_b`` (numpy, or X's array-API namespace; one product).
 
     ``h_i = p_i (1 - p_i)`` (binary), the second derivative of the loss in
     ``z``; ``(1 - sum_k p_ik^2) / (K - 1)`` (multinomial), the mean
@@ -215,18 +214,19 @@ def curvature_weights(W, b, X_b, s):
     in ``W`` is then ``X^T diag(s h) X + l2`` (multinomial: approximately,
     one metric for all classes); at zero (binary) it is Bohning's bound.
     """
-    Z = X_b @ W
-    Z += b
+    xp = namespace(X_b)
+    Z = X_b @ like(astype(W, host_dtype(X_b)), X_b)
+    Z += like(astype(b, host_dtype(X_b)), X_b)
     if Z.shape[1] == 1:
-        p = scipy.special.expit(Z[:, 0], out=Z[:, 0])
+        p = expit(Z[:, 0])
         h = 1 - p
         h *= p
     else:
         P = softmax(Z)
-        h = 1 - np.einsum("ij,ij->i", P, P)
+        h = 1 - xp.sum(P * P, axis=1)
         h /= Z.shape[1] - 1
     h *= s
-    return h.astype(s.dtype, copy=False)
+    return astype(h, host_dtype(s))
 
 
 @dataclass(frozen=True)
@@ -320,15 +320,11 @@ class LogisticObjective:
         """Objective (without the L1 term) and its gradient, in one pass over X."""
         return self.values_and_grads([coef])[0]
 
-    def curvature_at(self, coef: np.ndarray) -> Reweight | None:
+    def curvature_at(self, coef: np.ndarray) -> Reweight:
         """The curvature of the loss at ``coef``, as ``column_moments`` takes
         it (``reweight``): each sample's weight times the second derivative
-        of its loss in ``z`` (see :func:`curvature_weights`). None where X is
-        on a device (it is used with the full metric, for dense X in memory
-        or in row chunks).
+        of its loss in ``z`` (see :func:`curvature_weights`).
         """
-        if not (isinstance(self.X, np.ndarray) or is_row_chunks(self.X)):
-            return None
         W, b = self.split(coef)
         return partial(curvature_weights, W, b)
 
@@ -419,14 +415,12 @@ class Geometry:
         The covariance of X weighted by the curvature there (see
         ``curvature_weights``), times its total, plus ``l2``: the Hessian at
         ``coef`` (multinomial: one metric for all classes), in one pass. None
-        where it does not apply (see ``for_objective`` and
-        ``LogisticObjective.curvature_at``) or the curvature is zero (every
-        sample predicted with certainty).
+        where it does not apply (see ``for_objective``) or the curvature is
+        zero (every sample predicted with certainty).
         """
-        reweight = objective.curvature_at(coef)
         if (
-            reweight is None
-            or objective.l1 != 0
+            objective.l1 != 0
+            or sp.issparse(objective.X)
             or objective.n_features > MAX_DECORRELATED_FEATURES
         ):
             return None
@@ -435,7 +429,7 @@ class Geometry:
             objective.weights,
             covariance=True,
             block_bytes=objective.block_bytes,
-            reweight=reweight,
+            reweight=objective.curvature_at(coef),
         )
         if not curvature > 0:
             return None
