@@ -136,9 +136,8 @@ def binary_pointwise(z, y, s):
         # numpy's ufuncs, in place where they can be: unlike scipy's expit,
         # they let other threads run (the passes run in threads).
         e = np.negative(margin)
-        np.exp(
-            e, out=e
-        )  # e^-margin: inf where margin < -709 (no warning, see Pointwise)
+        # e^-margin: inf where margin < -709 (no warning: see Pointwise).
+        np.exp(e, out=e)
         loss = s @ np.log1p(e)  # log(1 + e^-margin)
         if not np.isfinite(loss):  # e overflowed: log_expit, exact there
             loss = -(s @ log_expit(margin))
@@ -174,20 +173,20 @@ def multinomial_pointwise(Z, y, s):
     return loss, E
 
 
-# exp(z) neither overflows nor makes a whole row underflow for |z| below this.
-_SAFE_EXPONENT = 700.0
-
-
 def _multinomial_pointwise_numpy(Z, y, s):
     """:func:`multinomial_pointwise` for numpy blocks, in fewer passes.
 
     Reductions along the short rows of Z are slow in numpy: the row maximum
-    is subtracted only where some score is past +-700 (two fast reductions
-    over the whole block tell), and the rows of ``exp(Z)`` are summed by a
-    product with a vector of ones.
+    is subtracted only where some score is too large for ``exp`` (two fast
+    reductions over the whole block tell), and the rows of ``exp(Z)`` are
+    summed by a product with a vector of ones.
     """
     n_classes = Z.shape[1]
-    if -_SAFE_EXPONENT < Z.min() and Z.max() < _SAFE_EXPONENT:
+    # Below this, exp(z) neither overflows (nor does a row's sum of K of
+    # them) nor underflows to 0: about 700 in float64, 80 in float32.
+    info = np.finfo(Z.dtype)
+    safe = min(np.log(info.max) - np.log(n_classes), -np.log(info.tiny)) - 1
+    if -safe < Z.min() and Z.max() < safe:
         shift = None
         E = np.exp(Z)
     else:

@@ -7,7 +7,11 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import check_grad
 
-from sklearn_gdlogreg._objective import Geometry, LogisticObjective
+from sklearn_gdlogreg._objective import (
+    Geometry,
+    LogisticObjective,
+    multinomial_pointwise,
+)
 
 
 def make_objective(rng, n_outputs, fit_intercept=True, l2=0.1, l1=0.0, X=None):
@@ -192,3 +196,16 @@ def test_metric_at_the_curvature_is_the_hessian_there(rng, fit_intercept):
         np.linalg.solve(H, g[:, 0])[:, None],
         rtol=1e-6,
     )
+
+
+@pytest.mark.parametrize("scale", [1.0, 60.0, 200.0, 1e3])
+def test_multinomial_pointwise_float32_matches_float64_for_large_scores(rng, scale):
+    # Scores past float32's exp range (about 88) must take the shifted path.
+    Z = rng.normal(size=(50, 4)) * scale
+    y = rng.randint(4, size=50)
+    s = rng.uniform(size=50) / 50
+    loss64, R64 = multinomial_pointwise(Z.copy(), y, s)
+    loss32, R32 = multinomial_pointwise(Z.astype(np.float32), y, s.astype(np.float32))
+    assert np.isfinite(loss32) and np.isfinite(R32).all()
+    np.testing.assert_allclose(loss32, loss64, rtol=1e-5)
+    np.testing.assert_allclose(R32, R64, rtol=1e-4, atol=1e-7)
