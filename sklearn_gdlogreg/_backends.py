@@ -277,15 +277,7 @@ def linear_pass(
         ``R.sum(axis=0)`` (numpy arrays, on the host).
     """
     if is_row_chunks(X):
-        parts = X.map_chunks(_linear_pass, points, pointwise, block_bytes)
-        return [
-            (
-                sum(part[i][0] for part in parts),
-                sum(part[i][1] for part in parts),
-                sum(part[i][2] for part in parts),
-            )
-            for i in range(len(points))
-        ]
+        return _added(X.map_chunks(_linear_pass, points, pointwise, block_bytes))
     if namespace(X) is not np:  # PyTorch, CuPy, ...: on X's device
         return _device_linear_pass(X, y, weights, points, pointwise, block_bytes)
     return _linear_pass(X, y, weights, points, pointwise, block_bytes, threads=True)
@@ -296,18 +288,21 @@ def _linear_pass(X, y, weights, points, pointwise, block_bytes=None, threads=Fal
     blocks if ``threads`` (see ``_HostThreads``), the groups' sums added in order."""
     summarise = partial(_summed_blocks, y, weights, points, pointwise, block_bytes)
     if threads:
-        parts = _host_threads.map_groups(X, block_bytes, summarise)
-    else:
-        parts = [summarise(_row_blocks(X, block_bytes))]
+        return _added(_host_threads.map_groups(X, block_bytes, summarise))
+    return summarise(_row_blocks(X, block_bytes))
+
+
+def _added(parts: list) -> list:
+    """Per point, the sums of the parts' ``(loss, grad_W, grad_b)``, in order."""
     if len(parts) == 1:
         return parts[0]
     return [
         (
-            float(sum(part[i][0] for part in parts)),
-            sum(part[i][1] for part in parts),
-            sum(part[i][2] for part in parts),
+            float(sum(loss for loss, _, _ in sums)),
+            sum(W for _, W, _ in sums),
+            sum(b for _, _, b in sums),
         )
-        for i in range(len(points))
+        for sums in zip(*parts, strict=True)
     ]
 
 
@@ -325,15 +320,15 @@ def _summed_blocks(y, weights, points, pointwise, block_bytes, blocks):
     columns = [W.reshape(n_features, -1) for W, _ in points]
     spans = _spans(columns)
     W_T = np.ascontiguousarray(np.concatenate(columns, axis=1).T)
-    b = np.concatenate([np.ravel(b) for _, b in points])[:, None]
+    b_all = np.concatenate([np.ravel(b) for _, b in points])[:, None]
     losses = [0.0] * len(points)
     grads_T = np.zeros_like(W_T)
-    grads_b = np.zeros(len(b), dtype=W_T.dtype)
+    grads_b = np.zeros(len(b_all), dtype=W_T.dtype)
     with np.errstate(over="ignore"):  # see Pointwise
         for rows, X_b, X_b_T in blocks:
             y_b, w_b = y[rows], weights[rows]
             Z_T = _scores_T(W_T, X_b)
-            Z_T += b
+            Z_T += b_all
             for i, ((W, _), (start, end)) in enumerate(zip(points, spans, strict=True)):
                 Z = Z_T[start] if W.ndim == 1 else Z_T[start:end].T
                 loss, R = _pointwise_by_blocks(pointwise, Z, y_b, w_b, X_b, block_bytes)
