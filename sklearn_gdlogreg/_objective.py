@@ -389,12 +389,7 @@ class Geometry:
         The metric is then the Hessian bound: the curvature bound times the
         weighted covariance of X, plus ``l2``.
         """
-        decorrelate = (
-            decorrelate
-            and objective.l1 == 0
-            and not sp.issparse(objective.X)
-            and objective.n_features <= MAX_DECORRELATED_FEATURES
-        )
+        decorrelate = decorrelate and cls._full_metric_applies(objective)
         mean, moments, _ = column_moments(
             objective.X,
             objective.weights,
@@ -417,11 +412,7 @@ class Geometry:
         where it does not apply (see ``for_objective``) or the curvature is
         zero (every sample predicted with certainty).
         """
-        if (
-            objective.l1 != 0
-            or sp.issparse(objective.X)
-            or objective.n_features > MAX_DECORRELATED_FEATURES
-        ):
+        if not cls._full_metric_applies(objective):
             return None
         mean, moments, curvature = column_moments(
             objective.X,
@@ -433,6 +424,16 @@ class Geometry:
         if not curvature > 0:
             return None
         return cls._from_moments(objective, dtype, mean, moments, curvature, True)
+
+    @staticmethod
+    def _full_metric_applies(objective: LogisticObjective) -> bool:
+        """No L1 term (its step needs a diagonal metric), dense X, and at most
+        ``MAX_DECORRELATED_FEATURES`` features."""
+        return (
+            objective.l1 == 0
+            and not sp.issparse(objective.X)
+            and objective.n_features <= MAX_DECORRELATED_FEATURES
+        )
 
     @classmethod
     def _from_moments(
@@ -556,7 +557,7 @@ class Geometry:
 
 def curvature_metric(objective: LogisticObjective, dtype):
     """``remetric(coef)`` for the solver: the full metric at the curvature of
-    the loss at ``coef`` (``Geometry.for_objective(at=coef)``), and the step
+    the loss at ``coef`` (``Geometry.at_curvature``), and the step
     that is a Newton step in it; None where there is no such metric.
 
     The first metric, Bohning's bound, is this metric at zero for a binary
