@@ -561,6 +561,61 @@ def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
         matrix += alpha * np.outer(v, v)
 
 
+def class_coupled_moments(
+    X, weights, probabilities, center: np.ndarray | None, n_classes: int
+) -> np.ndarray:
+    """``sum_i w_i (diag(p_i) - p_i p_i^T) kron u_i u_i^T``, in one read of X.
+
+    The multinomial loss's Hessian in the coefficients, all classes coupled:
+    ``p_i`` are sample i's class probabilities, ``probabilities(X_block)``
+    (in the block's namespace), and ``u_i = [x_i - center, 1]`` (``x_i``
+    itself if ``center`` is None: no intercept). Rows and columns are
+    ordered class by class, feature by feature (``k * len(u) + j``). A numpy
+    float64 array of shape ``(K m, K m)``, ``m = len(u)``: ``K^2`` times the
+    covariance's size and cost, so only for a few coefficients. Dense X:
+    numpy (in threads over groups of row blocks), row chunks, or an array of
+    another array-API library (on its device, in its precision).
+    """
+    summed = partial(_coupled_blocks, weights, probabilities, center, n_classes)
+    if is_row_chunks(X):
+        return sum(X.map_chunks(_chunk_coupled, probabilities, center, n_classes))
+    if namespace(X) is not np:
+        return summed(_row_blocks(X, _DEVICE_BLOCK_BYTES // n_classes))
+    # Each block's products (n_rows, K m) are K times the block: smaller blocks.
+    block_bytes = _SMALL_BLOCK_BYTES // n_classes
+    return sum(_host_threads.map_groups(X, block_bytes, summed))
+
+
+def _chunk_coupled(X, y, weights, probabilities, center, n_classes):
+    blocks = _row_blocks(X, _SMALL_BLOCK_BYTES // n_classes)
+    return _coupled_blocks(weights, probabilities, center, n_classes, blocks)
+
+
+def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
+    """:func:`class_coupled_moments` over ``blocks``."""
+    hessian = 0.0
+    for rows, X_b, _ in blocks:
+        xp = namespace(X_b)
+        P = probabilities(X_b)
+        U = astype(X_b, np.float64) if xp is np else X_b
+        P, w_b = astype(P, host_dtype(U)), astype(weights[rows], host_dtype(U))
+        if center is not None:
+            dtype = host_dtype(U)
+            ones = like(np.ones((U.shape[0], 1)), U, dtype)
+            U = xp.concat([U - like(center, U, dtype), ones], axis=1)
+        # -sum w p p^T kron u u^T: the Gram matrix of the rows sqrt(w) p kron u.
+        coupled = xp.reshape(P[:, :, None] * U[:, None, :], (U.shape[0], -1))
+        coupled = coupled * xp.sqrt(w_b)[:, None]
+        # + sum w p_k u u^T on the diagonal blocks.
+        weighted = w_b[:, None] * P
+        diagonal = xp.stack(
+            [(U * weighted[:, k : k + 1]).T @ U for k in range(n_classes)]
+        )
+        block = scipy.linalg.block_diag(*to_numpy(diagonal).astype(np.float64))
+        hessian = hessian + (block - to_numpy(coupled.T @ coupled))
+    return hessian
+
+
 def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     """Weighted mean and centred sums of squares (or products) of one block.
 

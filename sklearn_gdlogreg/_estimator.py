@@ -306,6 +306,11 @@ class GradientDescentLogisticRegression(
         # descent on the standardised problem (the notebook's).
         geometry = Geometry.for_objective(objective, dtype, decorrelate=adaptive)
         decorrelated = adaptive and geometry.cholesky is not None
+        remetric, remetric_factor = (
+            curvature_metric(objective, dtype, geometry.mean)
+            if decorrelated
+            else (None, 1.0)
+        )
         result = gradient_descent(
             objective,
             geometry,
@@ -318,7 +323,8 @@ class GradientDescentLogisticRegression(
             max_iter=self.max_iter,
             tol=self.tol,
             callback=reporter,
-            remetric=curvature_metric(objective, dtype) if decorrelated else None,
+            remetric=remetric,
+            remetric_factor=remetric_factor,
         )
         self._warn_unless_converged(result)
         self._commit(

@@ -37,13 +37,15 @@ class Problem(Protocol):
     def penalty_l1(self, coef: np.ndarray) -> float: ...
 
 
-class StepGeometry(Protocol):
+class StepMetric(Protocol):
     def direction(self, grad: np.ndarray) -> np.ndarray: ...
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float: ...
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray: ...
 
+
+class StepGeometry(StepMetric, Protocol):
     def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float: ...
 
 
@@ -56,14 +58,7 @@ _GROW = 1.25
 _MAX_HALVINGS = 60
 
 # remetric(coef) -> (metric, first step) or None: see gradient_descent.
-Remetric = Callable[[np.ndarray], "tuple[StepGeometry, float] | None"]
-# A new metric each time the optimality has shrunk this much. Measured to
-# tol=1e-8: a factor of 10 makes more metrics than it saves iterations
-# (300k x 100: 9 iterations and 5 metrics, against 11 and 3; a metric costs
-# about a tenth of n_features passes), 1000 more iterations (breast cancer:
-# 36 against 25). In wall time on the matrix's small and dense rows, 100
-# beat 10 on the multinomial ones and lost on breast cancer.
-_REMETRIC_FACTOR = 1e-2
+Remetric = Callable[[np.ndarray], "tuple[StepMetric, float] | None"]
 
 
 @dataclass(frozen=True)
@@ -120,7 +115,7 @@ Extrapolate = Callable[[np.ndarray], np.ndarray | None]
 
 def _proximal_step(
     problem: Problem,
-    geometry: StepGeometry,
+    geometry: StepMetric,
     at: _Point,
     step: float,
     adaptive: bool,
@@ -153,7 +148,7 @@ def _proximal_step(
     return None, None, step
 
 
-def _moving_back(geometry: StepGeometry, x: _Point, y: _Point, new: np.ndarray) -> bool:
+def _moving_back(geometry: StepMetric, x: _Point, y: _Point, new: np.ndarray) -> bool:
     """Whether the step taken from ``y`` undoes the progress since ``x``.
 
     The gradient restart test of O'Donoghue and Candes (2015).
@@ -161,7 +156,7 @@ def _moving_back(geometry: StepGeometry, x: _Point, y: _Point, new: np.ndarray) 
     return geometry.inner(y.coef - new, new - x.coef) > 0
 
 
-def _curvature(geometry: StepGeometry, at: _Point, new: _Point, step: float) -> float:
+def _curvature(geometry: StepMetric, at: _Point, new: _Point, step: float) -> float:
     """The curvature of the smooth objective between ``at`` and ``new``.
 
     A step ``t`` passes the backtracking test of proximal gradient descent
@@ -202,6 +197,7 @@ def gradient_descent(
     tol: float,
     callback: Callback | None = None,
     remetric: Remetric | None = None,
+    remetric_factor: float = 1e-2,
 ) -> SolverResult:
     """Minimise ``problem`` by (proximal, optionally accelerated) gradient descent.
 
@@ -233,11 +229,13 @@ def gradient_descent(
     remetric : callable, optional
         ``remetric(coef) -> (metric, step)`` or None: a new metric for the
         steps, measured at ``coef``, and the step to try first in it. Asked
-        for each time the optimality has shrunk by ``_REMETRIC_FACTOR`` since
+        for each time the optimality has shrunk by ``remetric_factor`` since
         the metric in use was made (a lazily updated preconditioner; see
         ``_objective.curvature_metric``). The steps stay gradient steps in
         one fixed metric between updates; ``geometry`` still measures the
         optimality, so ``tol`` keeps its meaning.
+    remetric_factor : float, default=1e-2
+        See ``remetric``.
 
     Returns
     -------
@@ -249,8 +247,8 @@ def gradient_descent(
     step = learning_rate
     history = [x.total]
     optimality = geometry.optimality(x.coef, x.grad)
-    metric: StepGeometry = geometry  # the steps' metric
-    remetric_at = optimality * _REMETRIC_FACTOR
+    metric: StepMetric = geometry  # the steps' metric
+    remetric_at = optimality * remetric_factor
     status = "converged" if optimality <= tol else "max_iter"
     n_iter = 0
     stop = callback is not None and callback(0, x.coef, x.total, optimality, step)
@@ -296,7 +294,7 @@ def gradient_descent(
         elif stop:
             status = "stopped"
         elif remetric is not None and optimality <= remetric_at:
-            remetric_at = optimality * _REMETRIC_FACTOR
+            remetric_at = optimality * remetric_factor
             del extrapolate  # it holds the old metric too
             metric = geometry  # the old metric goes before the new one comes
             update = remetric(x.coef)

@@ -231,7 +231,12 @@ def test_warm_start_continues_from_previous_fit():
 
 def test_verbose_prints_the_notebook_report(capsys):
     X, y = load_iris(return_X_y=True)
-    GradientDescentLogisticRegression(verbose=10, solver="gd", tol=1e-6).fit(X, y)
+    # The notebook's loop: a constant step (the adaptive one converges in 13).
+    notebook = GradientDescentLogisticRegression(
+        verbose=10, solver="gd", learning_rate=0.5, max_iter=25
+    )
+    with pytest.warns(ConvergenceWarning):
+        notebook.fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     iterations = [int(line.split()[1]) for line in lines]
     assert iterations[:3] == [0, 10, 20]

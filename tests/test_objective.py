@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from scipy.optimize import check_grad
 
 from sklearn_gdlogreg._objective import (
+    ClassCoupledMetric,
     Geometry,
     LogisticObjective,
     multinomial_pointwise,
@@ -196,6 +197,40 @@ def test_metric_at_the_curvature_is_the_hessian_there(rng, fit_intercept):
         np.linalg.solve(H, g[:, 0])[:, None],
         rtol=1e-6,
     )
+
+
+def finite_difference_hessian(obj, coef, h=1e-5):
+    """The Hessian of the smooth objective, by central differences of its
+    gradient, over the entries of ``coef`` in C order."""
+    columns = []
+    for i in range(coef.size):
+        step = np.zeros(coef.size)
+        step[i] = h
+        step = step.reshape(coef.shape)
+        plus = obj.value_and_grad(coef + step)[1]
+        minus = obj.value_and_grad(coef - step)[1]
+        columns.append(((plus - minus) / (2 * h)).ravel())
+    return np.array(columns).T
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_class_coupled_metric_is_the_multinomial_hessian(rng, fit_intercept):
+    # <u, H v> and H^-1 g for the finite-difference Hessian, in the directions
+    # the softmax sees (each row's classes summing to zero: the gradient's).
+    obj = make_objective(rng, 3, fit_intercept=fit_intercept, l2=0.05)
+    coef = rng.normal(size=coef_shape(obj))
+    metric = ClassCoupledMetric.at(obj, coef, obj.weights @ obj.X)
+    H = finite_difference_hessian(obj, coef)
+
+    def seen(v):  # each row's mean over the classes removed
+        return v - v.mean(axis=1, keepdims=True)
+
+    u, v, g = (seen(rng.normal(size=coef.shape)) for _ in range(3))
+    np.testing.assert_allclose(metric.inner(u, v), u.ravel() @ H @ v.ravel(), rtol=1e-6)
+    direction = metric.direction(g)
+    np.testing.assert_allclose((H @ direction.ravel()).reshape(g.shape), g, atol=1e-6)
+    size = np.abs(direction).max()
+    np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-10 * size)
 
 
 @pytest.mark.parametrize("scale", [1.0, 60.0, 200.0, 1e3])
