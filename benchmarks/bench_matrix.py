@@ -15,7 +15,7 @@ and prints:
 - ``ok``: whether ours is no slower than lbfgs and its gap at most the larger
   of twice lbfgs's gap and 1e-6 (``y``), at defaults and at ``tol=1e-8``;
 - iterations of both, and the passes over X our fit made (reads of X: one per
-  loss-and-gradient evaluation round, one per moments pass).
+  loss-and-gradient evaluation round, one per moments or Hessian pass).
 
 Run: ``python benchmarks/bench_matrix.py`` (all shapes, 3 repeats, all
 threads, then 1 thread), ``--threads 1`` or ``--threads 2`` for one setting,
@@ -182,13 +182,14 @@ def _reference_fit(case, X, y):
 
 
 class PassCounter:
-    """Counts our reads of X: loss-and-gradient rounds and moments passes."""
+    """Counts our reads of X: loss-and-gradient rounds, moments passes and
+    coupled multinomial Hessians."""
 
     def __init__(self):
         self.passes = 0
 
     def __enter__(self):
-        linear_pass, column_moments = _objective.linear_pass, _objective.column_moments
+        passes = ("linear_pass", "column_moments", "class_coupled_moments")
 
         def counted(function):
             def wrapper(*args, **kwargs):
@@ -198,8 +199,8 @@ class PassCounter:
             return wrapper
 
         self._patches = [
-            mock.patch.object(_objective, "linear_pass", counted(linear_pass)),
-            mock.patch.object(_objective, "column_moments", counted(column_moments)),
+            mock.patch.object(_objective, name, counted(getattr(_objective, name)))
+            for name in passes
         ]
         for patch in self._patches:
             patch.start()

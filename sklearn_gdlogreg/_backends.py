@@ -592,7 +592,7 @@ def _chunk_coupled(X, y, weights, probabilities, center, n_classes):
 
 
 def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
-    """:func:`class_coupled_moments` over ``blocks``."""
+    """:func:`class_coupled_moments` over ``blocks`` (0.0 if there are none)."""
     hessian = 0.0
     for rows, X_b, _ in blocks:
         xp = namespace(X_b)
@@ -611,8 +611,11 @@ def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
         diagonal = xp.stack(
             [(U * weighted[:, k : k + 1]).T @ U for k in range(n_classes)]
         )
-        block = scipy.linalg.block_diag(*to_numpy(diagonal).astype(np.float64))
-        hessian = hessian + (block - to_numpy(coupled.T @ coupled))
+        block = -to_numpy(coupled.T @ coupled).astype(np.float64)
+        m = U.shape[1]
+        for k, square in enumerate(to_numpy(diagonal)):
+            block[k * m : (k + 1) * m, k * m : (k + 1) * m] += square
+        hessian = hessian + block
     return hessian
 
 

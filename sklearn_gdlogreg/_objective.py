@@ -70,9 +70,9 @@ def _cholesky_with_jitter(matrix: np.ndarray):
     number; exactly collinear columns make it singular. (None, None) if it
     fails.
     """
-    identity = np.eye(matrix.shape[0])
     for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
-        jittered = matrix + jitter * identity
+        jittered = matrix.copy()
+        jittered.flat[:: matrix.shape[0] + 1] += jitter
         try:
             return jittered, np.linalg.cholesky(jittered)
         except np.linalg.LinAlgError:
@@ -111,10 +111,12 @@ def log_softmax(Z):
 
 
 def softmax(Z):
-    """Softmax of each row of ``Z`` (scipy's for numpy)."""
+    """Softmax of each row of ``Z``."""
     xp = namespace(Z)
-    if xp is np:
-        return scipy.special.softmax(Z, axis=1)
+    if xp is np:  # scipy's costs more than the arithmetic on small blocks
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        return P
     return xp.exp(log_softmax(Z))
 
 
@@ -481,21 +483,30 @@ class Geometry:
     def _std(self) -> np.ndarray:
         return np.sqrt(self.scale)
 
+    @cached_property
+    def _inverse(self) -> np.ndarray:
+        """The full metric's inverse, made once: each step then takes one
+        product (a triangular solve's call costs more, on small data, than
+        the step's pass over X)."""
+        # The correlation is positive definite (its Cholesky factor exists).
+        return np.linalg.inv(self.correlation) / self._std / self._std.T
+
+    @cached_property
+    def _metric(self) -> np.ndarray:
+        """The full metric, ``std * correlation * std``."""
+        return self._std * self.correlation * self._std.T
+
     def _solve(self, v: np.ndarray) -> np.ndarray:
         """``metric^-1 v`` for the rows of ``W``."""
         if self.cholesky is None:
             return v / self.scale
-        std = self._std  # the factor is finite: no check on each step
-        solved = scipy.linalg.cho_solve(
-            (self.cholesky, True), v / std, check_finite=False
-        )
-        return solved / std
+        return self._inverse @ v
 
     def _apply(self, v: np.ndarray) -> np.ndarray:
         """``metric v`` for the rows of ``W``."""
         if self.correlation is None:
             return v * self.scale
-        return self._std * (self.correlation @ (self._std * v))
+        return self._metric @ v
 
     def _centred_grad_W(self, grad: np.ndarray) -> np.ndarray:
         """The gradient for ``W`` with the intercept held at ``c = b + mean @ W``."""
@@ -616,15 +627,15 @@ class ClassCoupledMetric:
             n_classes,
         )
         m = hessian.shape[0] // n_classes
-        penalised = np.arange(m) < objective.n_features  # not the intercept
-        hessian[np.diag_indices_from(hessian)] += np.tile(
-            np.where(penalised, objective.l2, 0.0), n_classes
-        )
-        # The null directions, ones(K) kron e_j, get the mean diagonal.
-        diagonal = np.diag(hessian).reshape(n_classes, m).mean(axis=0)
-        hessian += np.kron(
-            np.full((n_classes, n_classes), 1 / n_classes), np.diag(diagonal)
-        )
+        # The penalty, on W's rows (not the intercept), in every class.
+        penalty = np.where(np.arange(m) < objective.n_features, objective.l2, 0.0)
+        hessian.flat[:: hessian.shape[0] + 1] += np.tile(penalty, n_classes)
+        # The null directions, ones(K) kron e_j, get the mean diagonal: 1/K of
+        # it at (j, j) in every pair of classes (k, l).
+        blocks = hessian.reshape(n_classes, m, n_classes, m)  # a view
+        j = np.arange(m)
+        diagonal = np.einsum("kjkj->j", blocks) / n_classes
+        blocks[:, j, :, j] += (diagonal / n_classes)[:, None, None]
         std = np.sqrt(np.diag(hessian))
         if not (std > 0).all():
             return None
