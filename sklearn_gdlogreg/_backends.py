@@ -593,7 +593,7 @@ def _chunk_coupled(X, y, weights, probabilities, center, n_classes):
 
 def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
     """:func:`class_coupled_moments` over ``blocks`` (0.0 if there are none)."""
-    hessian = 0.0
+    hessian: Any = 0.0
     for rows, X_b, _ in blocks:
         xp = namespace(X_b)
         P = probabilities(X_b)

@@ -489,6 +489,7 @@ class Geometry:
         product (a triangular solve's call costs more, on small data, than
         the step's pass over X)."""
         # The correlation is positive definite (its Cholesky factor exists).
+        assert self.correlation is not None
         return np.linalg.inv(self.correlation) / self._std / self._std.T
 
     @cached_property
