@@ -588,10 +588,12 @@ class ClassCoupledMetric:
     p_i^T) kron u_i u_i^T + l2`` in the centred coordinates of ``Geometry``
     (``u_i = [x_i - mean, 1]``, intercept ``c = b + mean @ W``), factored
     once; a step of 1 is a Newton step. Its null directions (the same
-    change to every class: the softmax does not see it) are given the mean
-    of the diagonal blocks, which moves no step: the gradient has no part
-    there. For a few coefficients only (``MAX_COUPLED_COEFFICIENTS``; it
-    costs ``K^2`` covariances), dense X, no L1 term.
+    change to every class, which the softmax does not see) are given the
+    mean of the diagonal blocks: the loss's gradient has no part there, and
+    the penalty's only where the classes' coefficients do not sum to zero
+    (never, from the zero start). For a few coefficients only
+    (``MAX_COUPLED_COEFFICIENTS``; it costs ``K^2`` covariances), dense X,
+    no L1 term.
     """
 
     mean: np.ndarray | None  # None: no intercept, no centring
@@ -712,9 +714,9 @@ def curvature_metric(objective: LogisticObjective, dtype, mean: np.ndarray | Non
             return None
         return metric, 1 / metric.curvature
 
+    exact = coupled or objective.n_outputs == 1  # the metric is the Hessian
+    size = objective.n_features
     if coupled:
-        size = (objective.n_features + objective.fit_intercept) * objective.n_outputs
-    else:
-        size = objective.n_features if objective.n_outputs == 1 else SMALL_METRIC + 1
-    factor = SMALL_REMETRIC_FACTOR if size <= SMALL_METRIC else REMETRIC_FACTOR
-    return remetric, factor
+        size = (size + objective.fit_intercept) * objective.n_outputs
+    small = exact and size <= SMALL_METRIC
+    return remetric, SMALL_REMETRIC_FACTOR if small else REMETRIC_FACTOR

@@ -8,7 +8,11 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_gdlogreg._backends as backends
-from sklearn_gdlogreg._backends import column_moments, linear_pass
+from sklearn_gdlogreg._backends import (
+    class_coupled_moments,
+    column_moments,
+    linear_pass,
+)
 
 
 def squared_pointwise(Z, y, weights):
@@ -112,6 +116,38 @@ def test_moments_of_huge_features_do_not_overflow(rng, dtype, magnitude):
             np.testing.assert_allclose(
                 variance, X.astype(np.float64).var(axis=0), rtol=1e-5
             )
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_class_coupled_moments_match_numpy_over_threads_and_blocks(rng, centred):
+    # sum_i w_i (diag(p_i) - p_i p_i^T) kron u_i u_i^T, u_i = [x_i - c, 1] or x_i.
+    n, d, K = 60_000, 5, 3  # several blocks per thread
+    X = rng.normal(size=(n, d)) * [1, 3, 0.5, 10, 1] + [0, 5, 0, -2, 1]
+    weights = rng.uniform(size=n) / n
+    W, b = rng.normal(size=(d, K)), rng.normal(size=K)
+
+    def probabilities(X_b):
+        Z = X_b @ W + b
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        return P / P.sum(axis=1, keepdims=True)
+
+    center = X.mean(axis=0) if centred else None
+    P = probabilities(X)
+    U = np.hstack([X - center, np.ones((n, 1))]) if centred else X
+    A = weights[:, None, None] * (
+        P[:, :, None] * np.eye(K) - P[:, :, None] * P[:, None, :]
+    )
+    expected = np.einsum("ikl,ij,im->kjlm", A, U, U, optimize=True)
+    expected = expected.reshape(K * U.shape[1], K * U.shape[1])
+
+    def run():
+        return class_coupled_moments(X, weights, probabilities, center, K)
+
+    threaded = run()
+    with threadpool_limits(limits=1):
+        single = run()
+    np.testing.assert_allclose(threaded, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(single, threaded, rtol=1e-12, atol=1e-15)
 
 
 def test_threaded_pass_matches_one_thread_and_is_reproducible(rng):
