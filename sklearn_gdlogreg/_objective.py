@@ -647,6 +647,12 @@ class ClassCoupledMetric:
             return None
         return cls(mean=center, hessian=hessian, std=std, cholesky=cholesky)
 
+    @cached_property
+    def _inverse(self) -> np.ndarray:
+        """``H^-1``, made once (as ``Geometry._inverse``)."""
+        unit = scipy.linalg.cho_solve((self.cholesky, True), np.eye(len(self.std)))
+        return unit / self.std[:, None] / self.std[None, :]
+
     def _centred(self, coef: np.ndarray) -> np.ndarray:
         """``coef`` with the intercept at ``c = b + mean @ W``, class by class."""
         centred = coef.astype(np.float64)
@@ -659,10 +665,7 @@ class ClassCoupledMetric:
         g = grad.astype(np.float64)
         if self.mean is not None:
             g[:-1] -= np.outer(self.mean, grad[-1])
-        solved = scipy.linalg.cho_solve(
-            (self.cholesky, True), g.T.ravel() / self.std, check_finite=False
-        )
-        step = (solved / self.std).reshape(grad.shape[1], -1).T.copy()
+        step = (self._inverse @ g.T.ravel()).reshape(grad.shape[1], -1).T.copy()
         if self.mean is not None:
             step[-1] -= self.mean @ step[:-1]
         return step.astype(grad.dtype, copy=False)
