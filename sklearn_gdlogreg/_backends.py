@@ -466,7 +466,8 @@ def column_moments(
     ``reweight(X_block, weights_block)``, if given, gives each block's
     weights instead (for example the curvature of a loss at a point, see
     ``LogisticObjective.curvature_at``; X in memory or row chunks). The third
-    value returned is the total weight: 1 without ``reweight``.
+    value returned is the total weight: 1 without ``reweight``; where it is
+    zero, so are the mean and the (co)variance.
     """
     if covariance and sp.issparse(X):
         raise ValueError("covariance=True needs a dense X")
@@ -490,6 +491,9 @@ def column_moments(
             "float64 (features of magnitude above about 1e150). Divide X by "
             "a constant before fitting."
         )
+    if seen == 0:  # no weight at all (``reweight`` gave none): zeros
+        d = X.shape[1]
+        return np.zeros(d), np.zeros((d, d) if covariance else d), 0.0
     return mean, spread / seen, seen
 
 

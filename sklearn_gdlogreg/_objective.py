@@ -618,7 +618,7 @@ class ClassCoupledMetric:
         cls, objective: LogisticObjective, coef: np.ndarray, mean: np.ndarray | None
     ) -> ClassCoupledMetric | None:
         """The metric at ``coef``, centred on ``mean`` (with an intercept);
-        None if it is not positive definite even with jitter."""
+        None if it is not finite and positive definite (even with jitter)."""
         W, b = objective.split(coef)
         center = mean if objective.fit_intercept else None
         n_classes = objective.n_outputs
@@ -640,7 +640,7 @@ class ClassCoupledMetric:
         diagonal = np.einsum("kjkj->j", blocks) / n_classes
         blocks[:, j, :, j] += (diagonal / n_classes)[:, None, None]
         std = np.sqrt(np.diag(hessian))
-        if not (std > 0).all():
+        if not ((std > 0).all() and np.isfinite(hessian).all()):
             return None
         _, cholesky = _cholesky_with_jitter(hessian / std[:, None] / std[None, :])
         if cholesky is None:

@@ -199,6 +199,23 @@ def test_metric_at_the_curvature_is_the_hessian_there(rng, fit_intercept):
     )
 
 
+def test_metric_at_a_point_of_certain_predictions_is_none(rng):
+    # Every sample predicted with certainty: no curvature at all, no metric
+    # (and no division by the zero total weight on the way).
+    X = np.repeat([[-1e3], [1e3]], 5, axis=0) + rng.uniform(size=(10, 1))
+    y = (X[:, 0] > 0).astype(int)
+    obj = LogisticObjective(
+        X=X,
+        y=y,
+        weights=np.full(10, 0.1),
+        n_outputs=1,
+        fit_intercept=True,
+        l2=0.1,
+        l1=0.0,
+    )
+    assert Geometry.at_curvature(obj, np.float64, np.array([[100.0], [0.0]])) is None
+
+
 def finite_difference_hessian(obj, coef, h=1e-5):
     """The Hessian of the smooth objective, by central differences of its
     gradient, over the entries of ``coef`` in C order."""
