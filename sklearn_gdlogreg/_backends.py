@@ -105,22 +105,33 @@ def _csr_rows(X, rows: slice):
     return block, transpose
 
 
+def _row_bytes(X) -> float:
+    """The bytes of one row of ``X`` (on average, for a sparse X)."""
+    if sp.issparse(X):
+        return (X.data.itemsize + X.indices.itemsize) * X.nnz / max(1, X.shape[0])
+    return X.shape[1] * host_dtype(X).itemsize
+
+
 def _block_rows(X, block_bytes: int | None = None) -> int:
     """The number of rows of a block of about ``block_bytes`` (by default
     ``_BLOCK_BYTES``); all the rows for a CSC matrix."""
     block_bytes = block_bytes or _BLOCK_BYTES
-    n_samples, n_features = X.shape
     if sp.issparse(X) and X.format == "csc":
-        return max(1, n_samples)
-    if sp.issparse(X):
-        # Half the size: a sparse block's temporaries (its squares, the
-        # float64 copy scipy makes of float32 data) are large next to it.
-        n_bytes = block_bytes / 2
-        bytes_per_row = (X.data.itemsize + X.indices.itemsize) * X.nnz / n_samples
-    else:
-        n_bytes = block_bytes
-        bytes_per_row = n_features * host_dtype(X).itemsize
-    return max(1, int(n_bytes // max(1.0, bytes_per_row)))
+        return max(1, X.shape[0])
+    # Sparse blocks: half the size, as a sparse block's temporaries (its
+    # squares, the float64 copy scipy makes of float32 data) are large next
+    # to it.
+    n_bytes = block_bytes / 2 if sp.issparse(X) else block_bytes
+    return max(1, int(n_bytes // max(1.0, _row_bytes(X))))
+
+
+def _with_room_for(X, block_bytes: int | None, n_columns: int) -> int:
+    """``block_bytes`` less the room of ``n_columns`` float64 values a row:
+    a block's scores (every output of every point) are as large as the block
+    itself with many outputs and few features (20 classes of 50 features)."""
+    block_bytes = block_bytes or _BLOCK_BYTES
+    row = _row_bytes(X)
+    return max(1, int(block_bytes * row / (row + 8 * n_columns)))
 
 
 def _row_blocks(
@@ -287,6 +298,8 @@ def _linear_pass(X, y, weights, points, pointwise, block_bytes=None, threads=Fal
     """:func:`linear_pass` of an X in memory: in threads over groups of row
     blocks if ``threads`` (see ``_HostThreads``), the groups' sums added in order."""
     summarise = partial(_summed_blocks, y, weights, points, pointwise, block_bytes)
+    n_columns = sum(1 if W.ndim == 1 else W.shape[1] for W, _ in points)
+    block_bytes = _with_room_for(X, block_bytes, n_columns)
     if threads:
         return _added(_host_threads.map_groups(X, block_bytes, summarise))
     return summarise(_row_blocks(X, block_bytes))
@@ -337,6 +350,7 @@ def _summed_blocks(y, weights, points, pointwise, block_bytes, blocks):
                     Z[...] = R  # Z_T holds the residuals now
             grads_T += _residual_products(Z_T, X_b, X_b_T)
             grads_b += Z_T.sum(axis=1)
+            del Z_T, Z, R  # before the next block's scores come
     return [
         (
             loss,
@@ -585,13 +599,17 @@ def class_coupled_moments(
         return sum(X.map_chunks(_chunk_coupled, probabilities, center, n_classes))
     if namespace(X) is not np:
         return summed(_row_blocks(X, _DEVICE_BLOCK_BYTES // n_classes))
-    # Each block's products (n_rows, K m) are K times the block: smaller blocks.
-    block_bytes = _SMALL_BLOCK_BYTES // n_classes
-    return sum(_host_threads.map_groups(X, block_bytes, summed))
+    return sum(_host_threads.map_groups(X, _coupled_block_bytes(n_classes), summed))
+
+
+def _coupled_block_bytes(n_classes: int) -> int:
+    # A block's products (n_rows, K m) are K times the block, and the block
+    # is copied to float64 and centred: blocks of a 2 K-th of a small block.
+    return _SMALL_BLOCK_BYTES // (2 * n_classes)
 
 
 def _chunk_coupled(X, y, weights, probabilities, center, n_classes):
-    blocks = _row_blocks(X, _SMALL_BLOCK_BYTES // n_classes)
+    blocks = _row_blocks(X, _coupled_block_bytes(n_classes))
     return _coupled_blocks(weights, probabilities, center, n_classes, blocks)
 
 
@@ -608,18 +626,23 @@ def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
             ones = like(np.ones((U.shape[0], 1)), U, dtype)
             U = xp.concat([U - like(center, U, dtype), ones], axis=1)
         # -sum w p p^T kron u u^T: the Gram matrix of the rows sqrt(w) p kron u.
-        coupled = xp.reshape(P[:, :, None] * U[:, None, :], (U.shape[0], -1))
-        coupled = coupled * xp.sqrt(w_b)[:, None]
+        root = xp.sqrt(w_b)[:, None]
+        coupled = xp.reshape((P * root)[:, :, None] * U[:, None, :], (U.shape[0], -1))
         # + sum w p_k u u^T on the diagonal blocks.
         weighted = w_b[:, None] * P
         diagonal = xp.stack(
             [(U * weighted[:, k : k + 1]).T @ U for k in range(n_classes)]
         )
-        block = -to_numpy(coupled.T @ coupled).astype(np.float64)
+        block = to_numpy(coupled.T @ coupled).astype(np.float64, copy=False)
+        np.negative(block, out=block)
         m = U.shape[1]
         for k, square in enumerate(to_numpy(diagonal)):
             block[k * m : (k + 1) * m, k * m : (k + 1) * m] += square
-        hessian = hessian + block
+        if isinstance(hessian, float):
+            hessian = block
+        else:  # in place: (K m)^2 sums are large next to a narrow X's blocks
+            hessian += block
+        del coupled, diagonal, block  # before the next block's come
     return hessian
 
 

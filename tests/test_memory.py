@@ -39,6 +39,11 @@ def make_X(kind, rng):
         )
         if kind == "csc":  # one block: its squares and scores come in pieces
             X = X.tocsc()
+    elif kind.startswith("3 classes"):  # 80 features: the coupled Hessian
+        n_features = 80 if kind.endswith("80 features") else 200
+        X = rng.normal(size=(n_samples * 200 // n_features, n_features))
+        scores = X @ rng.normal(scale=0.1, size=(n_features, 3))
+        return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
     else:
         X = rng.normal(size=(n_samples, 200)).astype(np.dtype(kind[:7]))
         if kind.endswith("F"):
@@ -48,7 +53,16 @@ def make_X(kind, rng):
 
 
 @pytest.mark.parametrize(
-    "kind", ["float64", "float32", "float64, F-ordered", "csr", "csc"]
+    "kind",
+    [
+        "float64",
+        "float32",
+        "float64, F-ordered",
+        "csr",
+        "csc",
+        "3 classes",
+        "3 classes, 80 features",
+    ],
 )
 def test_peak_memory_of_fit_is_under_a_tenth_of_X(kind):
     X, y = make_X(kind, np.random.RandomState(0))
