@@ -1,6 +1,6 @@
 """Data backends: the passes over ``X`` that the objective needs.
 
-Everything the solver ever asks of the data goes through the two functions
+Everything the solver ever asks of the data goes through the three functions
 here, so that supporting a new kind of ``X`` means touching this module only:
 
 - :func:`linear_pass` computes, for one or more coefficient pairs ``(W, b)``,
@@ -16,8 +16,11 @@ here, so that supporting a new kind of ``X`` means touching this module only:
   weights or with weights computed block by block (the curvature of the
   loss at a point); they only shape the preconditioner (they do not change
   the solution).
+- :func:`class_coupled_moments` gives the multinomial loss's Hessian with
+  the classes coupled, in one read of a dense ``X`` (for a few
+  coefficients: it is ``K^2`` covariances); a preconditioner too.
 
-On the host both run in threads over groups of row blocks, with BLAS on one
+On the host all run in threads over groups of row blocks, with BLAS on one
 thread in each (``_HostThreads``): numpy and BLAS release the GIL, and the
 threads read X at the memory bandwidth of all the cores, where one thread
 reads it at that of one.
