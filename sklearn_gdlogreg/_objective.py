@@ -80,6 +80,14 @@ def _cholesky_with_jitter(matrix: np.ndarray):
     return None, None
 
 
+def _scaled_inverse(cholesky: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(diag(std) C diag(std))^-1`` from the lower Cholesky factor of the
+    unit-diagonal ``C``: made once per metric, so that each step is one
+    product (a solve's call costs more, on small data, than a pass over X)."""
+    lower_inverse = np.linalg.inv(cholesky)  # numpy's: scipy's solve costs more
+    return (lower_inverse.T @ lower_inverse) / std[:, None] / std[None, :]
+
+
 def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
     return np.sign(v) * np.maximum(np.abs(v) - threshold, 0)
 
@@ -267,6 +275,11 @@ class LogisticObjective:
     @property
     def n_features(self) -> int:
         return self.X.shape[1]  # type: ignore[attr-defined]
+
+    @property
+    def n_coefficients(self) -> int:
+        """The size of ``coef``: ``(n_features + fit_intercept) * n_outputs``."""
+        return (self.n_features + self.fit_intercept) * self.n_outputs
 
     @property
     def curvature(self) -> float:
@@ -485,12 +498,9 @@ class Geometry:
 
     @cached_property
     def _inverse(self) -> np.ndarray:
-        """The full metric's inverse, made once: each step then takes one
-        product (a triangular solve's call costs more, on small data, than
-        the step's pass over X)."""
-        # The correlation is positive definite (its Cholesky factor exists).
-        assert self.correlation is not None
-        return np.linalg.inv(self.correlation) / self._std / self._std.T
+        """The full metric's inverse (see ``_scaled_inverse``)."""
+        assert self.cholesky is not None
+        return _scaled_inverse(self.cholesky, self._std[:, 0])
 
     @cached_property
     def _metric(self) -> np.ndarray:
@@ -603,14 +613,11 @@ class ClassCoupledMetric:
 
     @staticmethod
     def applies(objective: LogisticObjective) -> bool:
-        n_coefficients = (objective.n_features + objective.fit_intercept) * (
-            objective.n_outputs
-        )
         return (
             objective.n_outputs > 1
             and objective.l1 == 0
             and not sp.issparse(objective.X)
-            and n_coefficients <= MAX_COUPLED_COEFFICIENTS
+            and objective.n_coefficients <= MAX_COUPLED_COEFFICIENTS
         )
 
     @classmethod
@@ -649,9 +656,8 @@ class ClassCoupledMetric:
 
     @cached_property
     def _inverse(self) -> np.ndarray:
-        """``H^-1``, made once (as ``Geometry._inverse``)."""
-        unit = scipy.linalg.cho_solve((self.cholesky, True), np.eye(len(self.std)))
-        return unit / self.std[:, None] / self.std[None, :]
+        """``H^-1`` (see ``_scaled_inverse``)."""
+        return _scaled_inverse(self.cholesky, self.std)
 
     def _centred(self, coef: np.ndarray) -> np.ndarray:
         """``coef`` with the intercept at ``c = b + mean @ W``, class by class."""
@@ -718,8 +724,6 @@ def curvature_metric(objective: LogisticObjective, dtype, mean: np.ndarray | Non
         return metric, 1 / metric.curvature
 
     exact = coupled or objective.n_outputs == 1  # the metric is the Hessian
-    size = objective.n_features
-    if coupled:
-        size = (size + objective.fit_intercept) * objective.n_outputs
+    size = objective.n_coefficients if coupled else objective.n_features
     small = exact and size <= SMALL_METRIC
     return remetric, SMALL_REMETRIC_FACTOR if small else REMETRIC_FACTOR
