@@ -216,6 +216,14 @@ def _multinomial_pointwise_numpy(Z, y, s):
     return loss, E
 
 
+def _scores(W, b, X_b):
+    """``X_b @ W + b`` in X_b's namespace and precision (one product)."""
+    dtype = host_dtype(X_b)
+    Z = X_b @ like(W, X_b, dtype)
+    Z += like(b, X_b, dtype)
+    return Z
+
+
 def curvature_weights(W, b, X_b, s):
     """``s_i h_i``: weights ``s`` times the curvature of the loss at ``(W, b)``
     on the rows ``X_b`` (numpy, or X's array-API namespace; one product).
@@ -228,8 +236,7 @@ def curvature_weights(W, b, X_b, s):
     one metric for all classes); at zero (binary) it is Bohning's bound.
     """
     xp = namespace(X_b)
-    Z = X_b @ like(astype(W, host_dtype(X_b)), X_b)
-    Z += like(astype(b, host_dtype(X_b)), X_b)
+    Z = _scores(W, b, X_b)
     if Z.shape[1] == 1:
         p = expit(Z[:, 0])
         h = 1 - p
@@ -583,8 +590,7 @@ class Geometry:
 
 def _probabilities(W, b, X_b):
     """The softmax of ``X_b @ W + b``, in X_b's namespace."""
-    dtype = host_dtype(X_b)
-    return softmax(X_b @ like(W, X_b, dtype) + like(b, X_b, dtype))
+    return softmax(_scores(W, b, X_b))
 
 
 @dataclass(frozen=True)
