@@ -20,6 +20,10 @@ here, so that supporting a new kind of ``X`` means touching this module only:
   the classes coupled, in one read of a dense ``X`` (for a few
   coefficients: it is ``K^2`` covariances); a preconditioner too.
 
+One more function reads only the structure of a sparse ``X``:
+:func:`exclusive_column_groups` finds one-hot encoded features, whose
+covariance the metric keeps.
+
 On the host all run in threads over groups of row blocks, with BLAS on one
 thread in each (``_HostThreads``): numpy and BLAS release the GIL, and the
 threads read X at the memory bandwidth of all the cores, where one thread
@@ -712,6 +716,43 @@ def _square_sums(X_T, w) -> np.ndarray:
         sums[start:stop] = np.asarray(rows @ w, dtype=np.float64).ravel()
         start = stop
     return sums
+
+
+def exclusive_column_groups(X) -> list[int]:
+    """The bounds of X's groups of exclusive columns, or ``[]``.
+
+    A sparse ``X`` (CSR or CSC) of one-hot encoded categorical features
+    (``OneHotEncoder``'s output) is made of groups of adjacent columns in
+    which every row has exactly one stored entry. Returns the columns
+    ``[0, b_1, ..., d]`` that bound such groups where every column lies in
+    one (so every row has the same number of entries, one per group), and
+    ``[]`` otherwise (dense or other ``X``, or any other structure). Reads
+    X's index arrays once and copies nothing of X.
+    """
+    if not sp.issparse(X) or X.format not in ("csr", "csc"):
+        return []
+    n, d = X.shape
+    if n == 0 or X.nnz == 0 or X.nnz % n or X.indptr[0] != 0:
+        return []
+    per_row = X.nnz // n
+    indices = X.indices[: X.nnz]
+    if X.format == "csr":
+        if np.any(np.diff(X.indptr) != per_row) or not X.has_sorted_indices:
+            return []
+        # The k-th entries of all rows must lie left of every row's (k+1)-th.
+        columns = indices.reshape(n, per_row)
+        first, last = columns.min(axis=0), columns.max(axis=0)
+        if np.any(last[:-1] >= first[1:]):
+            return []
+        return [0, *first[1:].tolist(), d]
+    # CSC: the k-th group's entries are the k-th n of them, one for each row.
+    bounds = np.searchsorted(X.indptr, n * np.arange(per_row), side="left")
+    if np.any(X.indptr[bounds] != n * np.arange(per_row)):
+        return []
+    for k in range(per_row):
+        if np.bincount(indices[k * n : (k + 1) * n], minlength=n).max() != 1:
+            return []
+    return [*bounds.tolist(), d]
 
 
 def _host64(x) -> np.ndarray:

@@ -32,7 +32,7 @@ centred and standardised problem, written in the original coordinates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 
 import numpy as np
@@ -46,6 +46,7 @@ from ._backends import (
     Reweight,
     class_coupled_moments,
     column_moments,
+    exclusive_column_groups,
     linear_pass,
 )
 
@@ -359,6 +360,61 @@ class LogisticObjective:
         return self.l1 * float(np.abs(self.split(coef)[0]).sum())
 
 
+# Below this, the curvature that a group of exclusive columns leaves to the
+# direction raising all of them at once (see ExclusiveGroups) is taken as
+# this: it is the penalty's alone, and rounding must not make it negative.
+_SMALLEST_GROUP_CURVATURE = 1e-8
+
+
+@dataclass(frozen=True)
+class ExclusiveGroups:
+    """The covariance of groups of columns that no row has two entries of.
+
+    In such a group (the indicators of a one-hot encoded feature) the
+    products of two columns vanish, so its covariance is exactly
+    ``diag(E[x^2]) - m m^T``: a diagonal less a rank one, solved by Sherman
+    and Morrison's formula in a few operations per column. Where the group
+    covers every row its indicators sum to one, the intercept's column, and
+    once centred the direction that raises all of them at once has no
+    curvature but the penalty's: a diagonal metric, blind to it, takes
+    many steps along it. The metric of ``Geometry`` keeps these blocks and
+    drops only the products between groups; its diagonal stays
+    ``Geometry.scale``.
+    """
+
+    starts: np.ndarray  # the first column of each group; the groups cover all
+    lengths: np.ndarray
+    coupling: np.ndarray  # (n_features, 1): the columns' means
+    diagonal: np.ndarray  # (n_features, 1): scale + coupling^2
+    denominators: np.ndarray  # (n_groups, 1): 1 - sum(coupling^2 / diagonal)
+
+    @classmethod
+    def of(cls, bounds: list[int], mean: np.ndarray, scale: np.ndarray):
+        """The groups between ``bounds`` (see ``exclusive_column_groups``)."""
+        starts = np.asarray(bounds[:-1])
+        coupling = mean[:, None]
+        diagonal = scale + coupling**2
+        explained = np.add.reduceat(coupling**2 / diagonal, starts, axis=0)
+        denominators = np.maximum(1 - explained, _SMALLEST_GROUP_CURVATURE)
+        return cls(starts, np.diff(bounds), coupling, diagonal, denominators)
+
+    def _per_column(self, per_group: np.ndarray) -> np.ndarray:
+        return np.repeat(per_group, self.lengths, axis=0)
+
+    def solve(self, v: np.ndarray) -> np.ndarray:
+        """``metric^-1 v`` for the rows of ``W``."""
+        solved = v / self.diagonal
+        sums = np.add.reduceat(self.coupling * solved, self.starts, axis=0)
+        return solved + self.coupling / self.diagonal * self._per_column(
+            sums / self.denominators
+        )
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        """``metric v`` for the rows of ``W``."""
+        sums = np.add.reduceat(self.coupling * v, self.starts, axis=0)
+        return self.diagonal * v - self.coupling * self._per_column(sums)
+
+
 @dataclass(frozen=True)
 class Geometry:
     """The metric of a step: gradient descent on the centred, standardised problem.
@@ -402,6 +458,9 @@ class Geometry:
     # Cholesky factor, float64; None for the diagonal metric.
     correlation: np.ndarray | None = None
     cholesky: np.ndarray | None = None
+    # The blocks of one-hot encoded columns of a sparse X (see
+    # ExclusiveGroups); None for a diagonal or full metric.
+    groups: ExclusiveGroups | None = None
 
     @classmethod
     def for_objective(
@@ -413,18 +472,26 @@ class Geometry:
         L1 term, dense ``X``, and at most ``MAX_DECORRELATED_FEATURES``
         features (its setup costs about ``n_features / 10`` passes over X).
         The metric is then the Hessian bound: the curvature bound times the
-        weighted covariance of X, plus ``l2``.
+        weighted covariance of X, plus ``l2``. On a sparse X of one-hot
+        encoded features (and no L1 term), ``decorrelate`` keeps instead
+        the covariance of each feature's indicators (``ExclusiveGroups``).
         """
-        decorrelate = decorrelate and cls._full_metric_applies(objective)
+        full = decorrelate and cls._full_metric_applies(objective)
         mean, moments, _ = column_moments(
             objective.X,
             objective.weights,
-            covariance=decorrelate,
+            covariance=full,
             block_bytes=objective.block_bytes,
         )
-        return cls._from_moments(
-            objective, dtype, mean, moments, objective.curvature, decorrelate
+        geometry = cls._from_moments(
+            objective, dtype, mean, moments, objective.curvature, full
         )
+        if decorrelate and cls._groups_apply(objective):
+            bounds = exclusive_column_groups(objective.X)
+            if bounds:
+                groups = ExclusiveGroups.of(bounds, mean, geometry.scale)
+                geometry = replace(geometry, groups=groups)
+        return geometry
 
     @classmethod
     def at_curvature(
@@ -459,6 +526,14 @@ class Geometry:
             objective.l1 == 0
             and not sp.issparse(objective.X)
             and objective.n_features <= MAX_DECORRELATED_FEATURES
+        )
+
+    @staticmethod
+    def _groups_apply(objective: LogisticObjective) -> bool:
+        """No L1 term, an intercept (the groups' coupling is their centring)
+        and a sparse X."""
+        return (
+            objective.l1 == 0 and objective.fit_intercept and sp.issparse(objective.X)
         )
 
     @classmethod
@@ -516,12 +591,16 @@ class Geometry:
 
     def _solve(self, v: np.ndarray) -> np.ndarray:
         """``metric^-1 v`` for the rows of ``W``."""
+        if self.groups is not None:
+            return self.groups.solve(v)
         if self.cholesky is None:
             return v / self.scale
         return self._inverse @ v
 
     def _apply(self, v: np.ndarray) -> np.ndarray:
         """``metric v`` for the rows of ``W``."""
+        if self.groups is not None:
+            return self.groups.apply(v)
         if self.correlation is None:
             return v * self.scale
         return self._metric @ v

@@ -11,6 +11,7 @@ import sklearn_gdlogreg._backends as backends
 from sklearn_gdlogreg._backends import (
     class_coupled_moments,
     column_moments,
+    exclusive_column_groups,
     linear_pass,
 )
 
@@ -190,3 +191,41 @@ def test_passes_use_threads_and_the_threads_see_the_callers_error_state(rng):
     assert len(groups) == len(used) == blas_threads
     if blas_threads > 1:
         assert threading.get_ident() not in used
+
+
+def one_hot(rng, levels=(3, 5, 2), n_samples=60):
+    """One-hot encoded categorical features, as OneHotEncoder writes them."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    codes = np.column_stack([rng.randint(k, size=n_samples) for k in levels])
+    return OneHotEncoder().fit_transform(codes)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_exclusive_column_groups_are_the_one_hot_features(rng, fmt):
+    X = one_hot(rng).asformat(fmt)
+    before = X.copy()
+    assert exclusive_column_groups(X) == [0, 3, 8, 10]
+    for name in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(X, name), getattr(before, name))
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_exclusive_column_groups_are_none_in_other_structures(rng, fmt):
+    X = one_hot(rng).tolil()
+    assert exclusive_column_groups(X.toarray()) == []  # dense
+    assert exclusive_column_groups(X[:, 1:].asformat(fmt)) == []  # drop="first"
+    two = X.copy()  # a row with two entries in its first group, none in another
+    two[0, 0] = two[0, 1] = 1
+    two[0, 3:8] = 0
+    assert two.asformat(fmt).nnz == X.nnz
+    assert exclusive_column_groups(two.asformat(fmt)) == []
+    random = sp.random(60, 10, density=0.3, format=fmt, random_state=rng)
+    assert exclusive_column_groups(random) == []
+
+
+def test_exclusive_column_groups_need_sorted_indices(rng):
+    X = one_hot(rng).tocsr()
+    X.indices = X.indices.reshape(-1, 3)[:, ::-1].ravel().copy()  # reversed rows
+    X.has_sorted_indices = False
+    assert exclusive_column_groups(X) == []

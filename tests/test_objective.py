@@ -135,6 +135,37 @@ def test_geometry_is_a_metric_and_its_inverse(rng, fit_intercept, decorrelate):
     assert geometry.inner(v, v) > 0
 
 
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_metric_of_one_hot_features_keeps_each_features_covariance(rng, n_outputs, fmt):
+    # The metric of W is the weighted covariance of X's columns within each
+    # one-hot feature (zero between features), plus l2 / curvature.
+    from sklearn.preprocessing import OneHotEncoder
+
+    codes = np.column_stack([rng.randint(k, size=80) for k in (3, 5, 2)])
+    X = OneHotEncoder().fit_transform(codes).asformat(fmt)
+    obj = make_objective(rng, n_outputs, l2=0.02, X=X)
+    geometry = Geometry.for_objective(obj, np.float64, decorrelate=True)
+    assert geometry.groups is not None
+    dense = X.toarray()
+    mean = obj.weights @ dense
+    covariance = (dense - mean).T @ (obj.weights[:, None] * (dense - mean))
+    feature = np.repeat([0, 1, 2], [3, 5, 2])
+    metric = np.where(feature[:, None] == feature[None, :], covariance, 0)
+    metric += obj.l2 / geometry.curvature * np.eye(10)
+    u, v = rng.normal(size=(2, *coef_shape(obj)))
+    centred = (u[-1] + mean @ u[:-1]) @ (v[-1] + mean @ v[:-1])
+    np.testing.assert_allclose(
+        geometry.inner(u, v), np.vdot(u[:-1], metric @ v[:-1]) + centred, rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        geometry.inner(geometry.direction(u), v), np.vdot(u, v), rtol=1e-8
+    )
+    # The diagonal metric, and no groups, where the steps are constant.
+    plain = Geometry.for_objective(obj, np.float64, decorrelate=False)
+    assert plain.groups is None
+
+
 def test_prox_soft_thresholds_and_keeps_centred_intercept(rng):
     obj = make_objective(rng, 1, l2=0.0, l1=0.05)
     geometry = Geometry.for_objective(obj, np.float64)
