@@ -215,9 +215,10 @@ def _multinomial_pointwise_numpy(Z, y, s):
     log_norm = np.log(sum_E)
     if shift is not None:
         log_norm += shift
-    loss = s @ (log_norm - np.take_along_axis(Z, y[:, None], axis=1)[:, 0])
+    rows = np.arange(E.shape[0])
+    loss = s @ (log_norm - Z[rows, y])
     E *= (s / sum_E)[:, None]  # s P
-    E[np.arange(E.shape[0]), y] -= s  # s (P - onehot(y))
+    E[rows, y] -= s  # s (P - onehot(y))
     return loss, E
 
 
