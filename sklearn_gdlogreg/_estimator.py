@@ -94,8 +94,10 @@ class GradientDescentLogisticRegression(
         curvature bound allows steps up to 4 (binary) or 2 (multinomial),
         less with correlated features. A step so large that the objective
         overflows stops the fit with a ``ConvergenceWarning`` and the last
-        finite coefficients. ``"auto"`` starts from that largest step (4 or
-        2) and adapts it by backtracking: it halves the step until the
+        finite coefficients. ``"auto"`` starts from the step that the
+        curvature where the fit starts allows (4 binary; ``K`` with ``K``
+        classes, whose softmax curves ``K / 2`` times less there than the
+        bound says) and adapts it by backtracking: it halves the step until the
         objective decreases enough and lets it grow again after each
         accepted step (by 1.25 at most, and not past the curvature it has
         just measured), so it never needs tuning. With ``"auto"``, dense
@@ -317,7 +319,9 @@ class GradientDescentLogisticRegression(
             self._initial_coef(
                 data.classes, data.n_features, objective.n_outputs, dtype
             ),
-            learning_rate=1 / objective.curvature if adaptive else self.learning_rate,
+            learning_rate=(
+                1 / objective.curvature_at_zero if adaptive else self.learning_rate
+            ),
             adaptive=adaptive,
             accelerated=self.solver == "nesterov",
             max_iter=self.max_iter,

@@ -298,6 +298,14 @@ class LogisticObjective:
     def curvature(self) -> float:
         return BINARY_CURVATURE if self.n_outputs == 1 else MULTINOMIAL_CURVATURE
 
+    @property
+    def curvature_at_zero(self) -> float:
+        """The curvature of the loss in ``z`` where the fit starts, at zero:
+        1/4 (the sigmoid's, the bound itself) or 1/K (the softmax's Hessian
+        there is ``(I - 1 1^T / K) / K``, K times smaller than the bound
+        1/2 with many classes)."""
+        return BINARY_CURVATURE if self.n_outputs == 1 else 1 / self.n_outputs
+
     def split(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(W, b)`` views of ``coef``; ``b`` is zeros without an intercept."""
         W = coef[: self.n_features]

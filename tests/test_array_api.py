@@ -97,10 +97,14 @@ def test_fit_in_namespace_matches_numpy(name, device_name, n_classes, params):
         np.testing.assert_allclose(
             to_numpy(value), getattr(reference, attribute), rtol=1e-7, atol=1e-12
         )
+    # An output's relative error is about its scores' absolute error, which
+    # coefficients within 1e-7 leave larger on raw data (terms up to 200
+    # cancel to scores of about 1): the L1 multinomial fit, 59 iterations of
+    # rounding apart, differs by 1.5e-7 on a probability of 0.0065.
     for method, output in outputs.items():
         assert_in_namespace(output, X_xp)
         np.testing.assert_allclose(
-            to_numpy(output), getattr(reference, method)(X), rtol=1e-7, atol=1e-12
+            to_numpy(output), getattr(reference, method)(X), rtol=1e-6, atol=1e-12
         )
 
 

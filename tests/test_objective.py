@@ -281,6 +281,28 @@ def test_class_coupled_metric_is_the_multinomial_hessian(rng, fit_intercept):
     np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-10 * size)
 
 
+@pytest.mark.parametrize("n_outputs", [1, 3, 20])
+def test_curvature_at_zero_is_the_losss_at_the_start(rng, n_outputs):
+    # The largest eigenvalue of the loss's Hessian in z at z = 0, by finite
+    # differences of its gradient (the residual of one sample of weight 1).
+    obj = make_objective(rng, n_outputs)
+    K = max(n_outputs, 2)
+    pointwise = multinomial_pointwise if n_outputs > 1 else None
+
+    def gradient(z):
+        if pointwise is None:  # binary: d/dz log(1 + e^z) - y z, y = 0
+            return np.array([1 / (1 + np.exp(-z[0]))])
+        return pointwise(z[None, :].copy(), np.array([0]), np.ones(1))[1][0]
+
+    size = 1 if n_outputs == 1 else K
+    h = 1e-6
+    hessian = np.column_stack(
+        [(gradient(h * e) - gradient(-h * e)) / (2 * h) for e in np.eye(size)]
+    )
+    largest = np.linalg.eigvalsh((hessian + hessian.T) / 2).max()
+    assert obj.curvature_at_zero == pytest.approx(largest, rel=1e-6)
+
+
 @pytest.mark.parametrize("offset", [-1000.0, -720.0, 0.0, 710.0])
 def test_multinomial_pointwise_is_exact_for_scores_past_exps_range(rng, offset):
     # Rows whose scores all underflow exp (or whose largest is subnormal), or
