@@ -277,7 +277,9 @@ def gradient_descent(
             y = new
         elif (
             new.total > x.total  # the objective went up: restart
-            or _moving_back(metric, x, y, new.coef)
+            # extrapolate found the step moving back (with beta = 0, y is x:
+            # it cannot move back)
+            or (beta != 0 and ahead is None)
             or (ahead is not None and not _is_finite(ahead))
         ):
             theta, y = 1.0, new
