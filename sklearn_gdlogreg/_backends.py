@@ -746,8 +746,9 @@ def exclusive_column_groups(X) -> list[int]:
             return []
         return [0, *first[1:].tolist(), d]
     # CSC: the k-th group's entries are the k-th n of them, one for each row.
-    bounds = np.searchsorted(X.indptr, n * np.arange(per_row), side="left")
-    if np.any(X.indptr[bounds] != n * np.arange(per_row)):
+    firsts = n * np.arange(per_row)  # the index of each group's first entry
+    bounds = np.searchsorted(X.indptr, firsts, side="left")
+    if np.any(X.indptr[bounds] != firsts):
         return []
     for k in range(per_row):
         if np.bincount(indices[k * n : (k + 1) * n], minlength=n).max() != 1:
