@@ -3,6 +3,7 @@ import os
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+from sklearn.preprocessing import OneHotEncoder
 
 try:  # property tests: fixed examples in CI (.ci/run), fresh ones elsewhere
     from hypothesis import settings
@@ -32,3 +33,9 @@ def badly_scaled_classification(n_classes: int, n_samples: int = 200, seed: int 
         random_state=seed,
     )
     return X * [1, 10, 100, 0.1, 1] + [0, 50, 300, 0, 1], y
+
+
+def one_hot(rng, levels=(3, 5, 2), n_samples=60):
+    """One-hot encoded categorical features, as OneHotEncoder writes them."""
+    codes = np.column_stack([rng.randint(k, size=n_samples) for k in levels])
+    return OneHotEncoder().fit_transform(codes)

@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import one_hot
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_gdlogreg._backends as backends
@@ -191,14 +192,6 @@ def test_passes_use_threads_and_the_threads_see_the_callers_error_state(rng):
     assert len(groups) == len(used) == blas_threads
     if blas_threads > 1:
         assert threading.get_ident() not in used
-
-
-def one_hot(rng, levels=(3, 5, 2), n_samples=60):
-    """One-hot encoded categorical features, as OneHotEncoder writes them."""
-    from sklearn.preprocessing import OneHotEncoder
-
-    codes = np.column_stack([rng.randint(k, size=n_samples) for k in levels])
-    return OneHotEncoder().fit_transform(codes)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import one_hot
 from scipy.optimize import check_grad
 
 from sklearn_gdlogreg._objective import (
@@ -140,10 +141,7 @@ def test_geometry_is_a_metric_and_its_inverse(rng, fit_intercept, decorrelate):
 def test_metric_of_one_hot_features_keeps_each_features_covariance(rng, n_outputs, fmt):
     # The metric of W is the weighted covariance of X's columns within each
     # one-hot feature (zero between features), plus l2 / curvature.
-    from sklearn.preprocessing import OneHotEncoder
-
-    codes = np.column_stack([rng.randint(k, size=80) for k in (3, 5, 2)])
-    X = OneHotEncoder().fit_transform(codes).asformat(fmt)
+    X = one_hot(rng, n_samples=80).asformat(fmt)
     obj = make_objective(rng, n_outputs, l2=0.02, X=X)
     geometry = Geometry.for_objective(obj, np.float64, decorrelate=True)
     assert geometry.groups is not None
@@ -286,18 +284,15 @@ def test_curvature_at_zero_is_the_losss_at_the_start(rng, n_outputs):
     # The largest eigenvalue of the loss's Hessian in z at z = 0, by finite
     # differences of its gradient (the residual of one sample of weight 1).
     obj = make_objective(rng, n_outputs)
-    K = max(n_outputs, 2)
-    pointwise = multinomial_pointwise if n_outputs > 1 else None
 
     def gradient(z):
-        if pointwise is None:  # binary: d/dz log(1 + e^z) - y z, y = 0
+        if n_outputs == 1:  # binary: d/dz log(1 + e^z) - y z, y = 0
             return np.array([1 / (1 + np.exp(-z[0]))])
-        return pointwise(z[None, :].copy(), np.array([0]), np.ones(1))[1][0]
+        return multinomial_pointwise(z[None, :].copy(), np.array([0]), np.ones(1))[1][0]
 
-    size = 1 if n_outputs == 1 else K
     h = 1e-6
     hessian = np.column_stack(
-        [(gradient(h * e) - gradient(-h * e)) / (2 * h) for e in np.eye(size)]
+        [(gradient(h * e) - gradient(-h * e)) / (2 * h) for e in np.eye(n_outputs)]
     )
     largest = np.linalg.eigvalsh((hessian + hessian.T) / 2).max()
     assert obj.curvature_at_zero == pytest.approx(largest, rel=1e-6)
