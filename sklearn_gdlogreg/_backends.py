@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
-from itertools import accumulate, pairwise
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -304,12 +304,28 @@ def linear_pass(
 def _linear_pass(X, y, weights, points, pointwise, block_bytes=None, threads=False):
     """:func:`linear_pass` of an X in memory: in threads over groups of row
     blocks if ``threads`` (see ``_HostThreads``), the groups' sums added in order."""
-    summarise = partial(_summed_blocks, y, weights, points, pointwise, block_bytes)
     n_columns = sum(1 if W.ndim == 1 else W.shape[1] for W, _ in points)
+    if _one_block(X, block_bytes, n_columns):
+        return _summed_blocks(y, weights, points, pointwise, block_bytes, _whole(X))
+    summarise = partial(_summed_blocks, y, weights, points, pointwise, block_bytes)
     block_bytes = _with_room_for(X, block_bytes, n_columns)
     if threads:
         return _added(_host_threads.map_groups(X, block_bytes, summarise))
     return summarise(_row_blocks(X, block_bytes))
+
+
+def _one_block(X, block_bytes: int | None, n_columns: int) -> bool:
+    """Whether a dense numpy ``X`` and its ``n_columns`` scores a row fit in
+    one block (then a pass skips the blocks' and threads' bookkeeping, which
+    costs as much as the arithmetic on a tutorial-size X)."""
+    return type(X) is np.ndarray and X.shape[0] * (
+        X.shape[1] * X.itemsize + 8 * n_columns
+    ) <= (block_bytes or _BLOCK_BYTES)
+
+
+def _whole(X) -> list:
+    """X as the one block of a pass (see ``_row_blocks``)."""
+    return [(slice(0, X.shape[0]), X, X.T)]
 
 
 def _added(parts: list) -> list:
@@ -370,8 +386,11 @@ def _summed_blocks(y, weights, points, pointwise, block_bytes, blocks):
 
 def _spans(columns) -> list[tuple[int, int]]:
     """The ``(start, end)`` of each matrix's columns once they are stacked."""
-    ends = list(accumulate(c.shape[1] for c in columns))
-    return list(zip([0, *ends[:-1]], ends, strict=True))
+    spans, end = [], 0
+    for c in columns:
+        spans.append((end, end + c.shape[1]))
+        end += c.shape[1]
+    return spans
 
 
 def _scores_T(W_T, X_b):
@@ -528,12 +547,15 @@ def _moments(
     # On a device, a quarter of the pass's blocks: each is centred in a copy.
     if xp is np:
         block_bytes = block_bytes or _SMALL_BLOCK_BYTES
+        if threads and covariance:
+            # Each thread holds its (n_features, n_features) sums: smaller blocks.
+            block_bytes //= 4
     else:
         block_bytes = (block_bytes or _DEVICE_BLOCK_BYTES) // 4
     summarise = partial(_summarised_blocks, weights, covariance, reweight)
-    if threads and xp is np:
-        # Each thread holds its (n_features, n_features) sums: smaller blocks.
-        block_bytes = block_bytes // 4 if covariance else block_bytes
+    if _one_block(X, block_bytes, 0):
+        parts = [summarise(_whole(X))]
+    elif threads and xp is np:
         parts = _host_threads.map_groups(X, block_bytes, summarise)
     else:
         parts = [summarise(_row_blocks(X, block_bytes))]

@@ -77,7 +77,8 @@ def weighted_reference(X, weights):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("covariance", [False, True])
-def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance):
+@pytest.mark.parametrize("blocks", ["many", "one"])
+def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance, blocks):
     # Means far from zero and scales far apart: the merge must not cancel.
     X = (
         rng.normal(size=(301, 5)) * [1, 1e3, 1e-3, 1, 5] + [0, 300, -7, 1e4, 0]
@@ -85,8 +86,10 @@ def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance):
     weights = rng.uniform(size=301)
     weights[:40] = 0  # whole blocks of zero weight are skipped
     weights /= weights.sum()
+    # "one": the default blocks, of which this X fills one.
+    block_bytes = 7 * 8 * X.shape[1] if blocks == "many" else None
     mean, spread, _ = column_moments(
-        X, weights, covariance=covariance, block_bytes=7 * 8 * X.shape[1]
+        X, weights, covariance=covariance, block_bytes=block_bytes
     )
     ref_mean, ref_cov = weighted_reference(X.astype(np.float64), weights)
     rtol = 1e-10 if dtype == np.float64 else 1e-4

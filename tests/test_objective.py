@@ -12,6 +12,7 @@ from sklearn_gdlogreg._objective import (
     ClassCoupledMetric,
     Geometry,
     LogisticObjective,
+    _cholesky_with_jitter,
     multinomial_pointwise,
 )
 
@@ -134,6 +135,22 @@ def test_geometry_is_a_metric_and_its_inverse(rng, fit_intercept, decorrelate):
         geometry.inner(geometry.direction(g), v), np.vdot(g, v), rtol=1e-10
     )
     assert geometry.inner(v, v) > 0
+
+
+@pytest.mark.parametrize(
+    ("off_diagonal", "jitter"), [(0.5, 1e-10), (1 + 1e-9, 1e-8), (2.0, None)]
+)
+def test_cholesky_takes_the_smallest_jitter_that_factors(off_diagonal, jitter):
+    # Eigenvalues 1 +- off_diagonal: positive definite, -1e-9 (1e-10 is not
+    # enough, 1e-8 is) and -1 (no jitter up to 1e-2 is).
+    matrix = np.array([[1.0, off_diagonal], [off_diagonal, 1.0]])
+    jittered, factor = _cholesky_with_jitter(matrix)
+    if jitter is None:
+        assert jittered is None and factor is None
+        return
+    np.testing.assert_allclose(jittered, matrix + jitter * np.eye(2), rtol=1e-15)
+    assert factor[0, 1] == 0  # lower triangular
+    np.testing.assert_allclose(factor @ factor.T, jittered, rtol=1e-12)
 
 
 @pytest.mark.parametrize("n_outputs", [1, 3])
