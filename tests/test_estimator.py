@@ -204,6 +204,20 @@ def test_one_hot_features_give_the_same_model_in_few_iterations(n_classes, fmt):
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
+def test_tall_data_give_the_same_model_with_metrics_from_a_sample(n_classes):
+    # 20 000 rows: the full metrics come from every 22nd (binary) or 7th row
+    # (see metric_rows), on raw scales, with an exactly collinear column and
+    # weights. The model is the same; the metric only shapes the steps.
+    X, y = badly_scaled_classification(n_classes, n_samples=20_000)
+    X = np.column_stack([X, 2 * X[:, 0] + X[:, 1]])
+    sample_weight = np.random.RandomState(2).uniform(0, 3, size=len(y))
+    ours = GradientDescentLogisticRegression(tol=1e-8, max_iter=1000)
+    ours.fit(X, y, sample_weight=sample_weight)
+    assert ours.n_iter_ <= 40
+    assert_same_model(ours, reference(X, y, sample_weight), X)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
 def test_sparse_and_dense_give_the_same_model(n_classes):
     X, y = badly_scaled_classification(n_classes)
     X[np.abs(X) < np.median(np.abs(X), axis=0)] = 0  # make it sparse for real

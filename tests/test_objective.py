@@ -13,6 +13,7 @@ from sklearn_gdlogreg._objective import (
     Geometry,
     LogisticObjective,
     _cholesky_with_jitter,
+    metric_rows,
     multinomial_pointwise,
 )
 
@@ -260,6 +261,59 @@ def test_metric_at_a_point_of_certain_predictions_is_none(rng):
         l1=0.0,
     )
     assert Geometry.at_curvature(obj, np.float64, np.array([[100.0], [0.0]])) is None
+
+
+def tall_objective(rng, n_outputs):
+    """40 000 rows, badly scaled, with one column a combination of two others."""
+    X = rng.normal(size=(40_000, 3)) * [1, 10, 0.1] + [0, 5, 0]
+    X = np.column_stack([X, X[:, 0] + 0.1 * X[:, 1]])
+    return make_objective(rng, n_outputs, X=X, l2=1e-4)
+
+
+def test_full_metric_of_a_tall_X_comes_from_evenly_spaced_rows(rng):
+    obj = tall_objective(rng, 1)
+    X, weights, stride = metric_rows(obj.X, obj.weights, obj.n_coefficients)
+    assert stride == 40_000 // (128 * 5)
+    assert np.shares_memory(X, obj.X) and X.shape[0] == len(range(0, 40_000, stride))
+    np.testing.assert_array_equal(X[1], obj.X[stride])
+    np.testing.assert_array_equal(weights[1], obj.weights[stride])
+    for small in (obj.X[:1279], sp.csr_matrix(obj.X)):  # every row: stride 1
+        assert metric_rows(small, obj.weights, obj.n_coefficients)[2] == 1
+    # The optimality's units stay exact; the steps' metric is the sample's
+    # covariance (plus the penalty), with its own diagonal.
+    full = Geometry.for_objective(obj, np.float64, decorrelate=True)
+    diagonal = Geometry.for_objective(obj, np.float64)
+    np.testing.assert_array_equal(full.scale, diagonal.scale)
+    centred = X - weights @ X / weights.sum()
+    covariance = centred.T @ (weights[:, None] * centred) / weights.sum()
+    covariance += obj.l2 / obj.curvature * np.eye(obj.n_features)
+    np.testing.assert_allclose(full._metric, covariance, rtol=1e-6, atol=1e-9)
+    g, v = rng.normal(size=(2, *coef_shape(obj)))
+    np.testing.assert_allclose(full.inner(full.direction(g), v), np.vdot(g, v))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_metric_of_a_tall_X_from_a_sample_is_close_to_the_hessian(rng, n_outputs):
+    # The Hessian at a point (binary: Geometry.at_curvature; multinomial: the
+    # classes coupled), measured on a sample of the rows and scaled by the
+    # stride: within a few percent of the Hessian of all the rows, in every
+    # direction the loss sees. Without the scaling it is stride times off.
+    obj = tall_objective(rng, n_outputs)
+    assert metric_rows(obj.X, obj.weights, obj.n_coefficients)[2] > 1
+    coef = rng.normal(size=coef_shape(obj)) * 0.3
+    if n_outputs == 1:
+        metric = Geometry.at_curvature(obj, np.float64, coef)
+        curvature = metric.curvature
+    else:
+        metric = ClassCoupledMetric.at(obj, coef, obj.weights @ obj.X)
+        curvature = 1.0
+    H = finite_difference_hessian(obj, coef)
+    ratios = []
+    for _ in range(50):
+        u = rng.normal(size=coef.shape)
+        u -= u.mean(axis=1, keepdims=True) if n_outputs > 1 else 0
+        ratios.append(curvature * metric.inner(u, u) / (u.ravel() @ H @ u.ravel()))
+    assert 0.9 < min(ratios) and max(ratios) < 1.1
 
 
 def finite_difference_hessian(obj, coef, h=1e-5):
