@@ -380,6 +380,12 @@ class GradientDescentLogisticRegression(
             coef[:n_features] = to_numpy(self.coef_).T
             if self.fit_intercept:
                 coef[n_features] = to_numpy(self.intercept_)
+            if n_outputs > 1 and self.l1_ratio == 0:
+                # The same predictions, with the classes' mean taken out of
+                # each feature's coefficients (an L1 fit's may have one): the
+                # steps never change it (see Geometry.direction), and the
+                # minimum has none.
+                coef[:n_features] -= coef[:n_features].mean(axis=1, keepdims=True)
         return coef
 
     def _warn_unless_converged(self, result: SolverResult) -> None:

@@ -682,8 +682,20 @@ class Geometry:
         return grad[:d] - self.mean[:, None] * grad[d]
 
     def direction(self, grad: np.ndarray) -> np.ndarray:
-        """``P grad``: the gradient of the transformed problem, mapped back."""
+        """``P grad``: the gradient of the transformed problem, mapped back.
+
+        Multinomial, without an L1 term: less the part that changes every
+        class's coefficients alike, which moves no prediction. Its gradient
+        is the penalty's alone (the coefficients' mean over the classes,
+        zero from the start), and where features are collinear this metric
+        sees almost no curvature there: the steps would grow rounding errors
+        in it, unseen by the objective, without bound (measured: from 1e-13
+        to 0.07 in 14 iterations on 20 classes). Dropping it keeps the
+        coefficients' class means at zero, where the minimum has them.
+        """
         step_W = self._solve(self._centred_grad_W(grad))
+        if step_W.shape[1] > 1 and self.l1 == 0:
+            step_W -= step_W.mean(axis=1, keepdims=True)
         if self.mean is None:
             return step_W.astype(grad.dtype, copy=False)
         step_b = grad[-1] - self.mean @ step_W

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from conftest import badly_scaled_classification
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -264,6 +270,38 @@ def test_warm_start_continues_from_previous_fit():
     assert clf.n_iter_ < max(first // 10, 2)
     cold = GradientDescentLogisticRegression(tol=1e-6).fit(X, y)
     np.testing.assert_allclose(clf.coef_, cold.coef_, atol=1e-4)
+
+
+def test_multinomial_steps_keep_the_classes_mean_coefficients_at_zero():
+    # With collinear features the metric sees almost no curvature in the same
+    # change to every class's coefficients; the objective sees none but the
+    # penalty's. Rounding errors there grew to 1e-3 of the coefficients in 15
+    # iterations before the steps left that direction out.
+    X, y = make_classification(
+        n_samples=3000, n_features=20, n_informative=6, n_redundant=4,
+        n_classes=10, n_clusters_per_class=1, random_state=0,
+    )  # fmt: skip
+    X = StandardScaler().fit_transform(X)
+    for max_iter in (10, 15, 30):
+        clf = GradientDescentLogisticRegression(max_iter=max_iter, tol=1e-12)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+        means = np.abs(clf.coef_.mean(axis=0)).max()
+        assert means <= 1e-10 * np.abs(clf.coef_).max()
+
+
+def test_warm_start_from_an_l1_fit_reaches_the_l2_minimum():
+    # An L1 fit's coefficients need not sum to zero over the classes; the L2
+    # fit's steps leave that sum alone, so the warm start must remove it.
+    X, y = badly_scaled_classification(3)
+    clf = GradientDescentLogisticRegression(l1_ratio=0.8, C=0.1, tol=1e-6).fit(X, y)
+    assert np.abs(clf.coef_.sum(axis=0)).max() > 1e-3
+    clf.set_params(l1_ratio=0.0, warm_start=True, tol=1e-8, max_iter=10_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, y)
+    assert_same_model(clf, reference(X, y, C=0.1), X)
 
 
 def test_verbose_prints_the_notebook_report(capsys):

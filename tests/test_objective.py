@@ -127,14 +127,17 @@ def test_blocked_pass_equals_single_block(rng):
 @pytest.mark.parametrize("decorrelate", [False, True])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_geometry_is_a_metric_and_its_inverse(rng, fit_intercept, decorrelate):
-    # direction = P g and inner(u, v) = <u, P^-1 v>: so inner(P g, v) = <g, v>.
+    # direction = P g and inner(u, v) = <u, P^-1 v>: so inner(P g, v) = <g, v>
+    # for every v that changes the predictions (multinomial: P leaves out the
+    # same change to every class's coefficients, so v sums to zero over them).
     obj = make_objective(rng, 3, fit_intercept=fit_intercept)
     geometry = Geometry.for_objective(obj, np.float64, decorrelate=decorrelate)
     assert (geometry.cholesky is not None) == decorrelate
     g, v = rng.normal(size=(2, *coef_shape(obj)))
-    np.testing.assert_allclose(
-        geometry.inner(geometry.direction(g), v), np.vdot(g, v), rtol=1e-10
-    )
+    v -= v.mean(axis=1, keepdims=True)
+    direction = geometry.direction(g)
+    np.testing.assert_allclose(geometry.inner(direction, v), np.vdot(g, v), rtol=1e-10)
+    np.testing.assert_allclose(direction[: obj.n_features].sum(axis=1), 0, atol=1e-12)
     assert geometry.inner(v, v) > 0
 
 
@@ -174,6 +177,7 @@ def test_metric_of_one_hot_features_keeps_each_features_covariance(rng, n_output
     np.testing.assert_allclose(
         geometry.inner(u, v), np.vdot(u[:-1], metric @ v[:-1]) + centred, rtol=1e-10
     )
+    v -= v.mean(axis=1, keepdims=True)  # a change of the predictions
     np.testing.assert_allclose(
         geometry.inner(geometry.direction(u), v), np.vdot(u, v), rtol=1e-8
     )
