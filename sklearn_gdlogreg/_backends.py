@@ -18,7 +18,9 @@ here, so that supporting a new kind of ``X`` means touching this module only:
   the solution).
 - :func:`class_coupled_moments` gives the multinomial loss's Hessian with
   the classes coupled, in one read of a dense ``X`` (for a few
-  coefficients: it is ``K^2`` covariances); a preconditioner too.
+  coefficients: it is ``K^2`` covariances), and :func:`class_block_moments`
+  its diagonal blocks, one per class (``K`` covariances); preconditioners
+  too.
 
 One more function reads only the structure of a sparse ``X``:
 :func:`exclusive_column_groups` finds one-hot encoded features, whose
@@ -642,18 +644,26 @@ def _chunk_coupled(X, y, weights, probabilities, center, n_classes):
     return _coupled_blocks(weights, probabilities, center, n_classes, blocks)
 
 
+def _augmented(X_b, center):
+    """``U = [X_b - center, 1]`` (``X_b`` itself if ``center`` is None: no
+    intercept), float64 on the host, in X_b's precision on a device."""
+    xp = namespace(X_b)
+    U = astype(X_b, np.float64) if xp is np else X_b
+    if center is None:
+        return U
+    dtype = host_dtype(U)
+    ones = like(np.ones((U.shape[0], 1)), U, dtype)
+    return xp.concat([U - like(center, U, dtype), ones], axis=1)
+
+
 def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
     """:func:`class_coupled_moments` over ``blocks`` (0.0 if there are none)."""
     hessian: Any = 0.0
     for rows, X_b, _ in blocks:
         xp = namespace(X_b)
-        P = probabilities(X_b)
-        U = astype(X_b, np.float64) if xp is np else X_b
-        P, w_b = astype(P, host_dtype(U)), astype(weights[rows], host_dtype(U))
-        if center is not None:
-            dtype = host_dtype(U)
-            ones = like(np.ones((U.shape[0], 1)), U, dtype)
-            U = xp.concat([U - like(center, U, dtype), ones], axis=1)
+        U = _augmented(X_b, center)
+        P = astype(probabilities(X_b), host_dtype(U))
+        w_b = astype(weights[rows], host_dtype(U))
         # -sum w p p^T kron u u^T: the Gram matrix of the rows sqrt(w) p kron u.
         root = xp.sqrt(w_b)[:, None]
         coupled = xp.reshape((P * root)[:, :, None] * U[:, None, :], (U.shape[0], -1))
@@ -673,6 +683,39 @@ def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
             hessian += block
         del coupled, diagonal, block  # before the next block's come
     return hessian
+
+
+def class_block_moments(
+    X: np.ndarray, weights, probabilities, center: np.ndarray | None, n_classes: int
+) -> np.ndarray:
+    """``sum_i w_i p_ik (1 - p_ik) u_i u_i^T`` for each class k, one read of X.
+
+    The diagonal blocks of :func:`class_coupled_moments` (same ``p_i`` and
+    ``u_i``): a numpy float64 array of shape ``(K, m, m)``, K covariances'
+    cost. A numpy X, in threads over groups of row blocks.
+    """
+    summed = partial(_class_blocks, weights, probabilities, center, n_classes)
+    # A block's temporaries: its float64 copy and one weighted copy.
+    parts = _host_threads.map_groups(X, _SMALL_BLOCK_BYTES // 4, summed)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part  # in place: K (m, m) sums can be large next to X's blocks
+    return total
+
+
+def _class_blocks(weights, probabilities, center, n_classes: int, blocks):
+    """:func:`class_block_moments` over ``blocks``, summed in place."""
+    total = None
+    for rows, X_b, _ in blocks:
+        U = _augmented(X_b, center)
+        P = np.asarray(probabilities(X_b), dtype=np.float64)
+        curvature = weights[rows][:, None] * P * (1 - P)
+        if total is None:
+            total = np.zeros((n_classes, U.shape[1], U.shape[1]))
+        for k in range(n_classes):
+            total[k] += (U * curvature[:, k : k + 1]).T @ U
+        del U, P  # before the next block's come
+    return total
 
 
 def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):

@@ -300,10 +300,9 @@ def gradient_descent(
             del extrapolate  # it holds the old metric too
             metric = geometry  # the old metric goes before the new one comes
             update = remetric(x.coef)
-            if (
-                update is not None
-            ):  # restart from x, in the new metric (else: the first)
+            if update is not None:  # restart from x, in the new metric
                 (metric, step), theta, y = update, 1.0, x
+            del update  # `metric` alone holds it now: the next update frees it
     return SolverResult(
         coef=x.coef,
         n_iter=n_iter,

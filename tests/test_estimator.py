@@ -211,8 +211,8 @@ def test_one_hot_features_give_the_same_model_in_few_iterations(n_classes, fmt):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_tall_data_give_the_same_model_with_metrics_from_a_sample(n_classes):
-    # 20 000 rows: the full metrics come from every 22nd (binary) or 7th row
-    # (see metric_rows), on raw scales, with an exactly collinear column and
+    # 20 000 rows: the full metrics come from every other row (see
+    # metric_rows), on raw scales, with an exactly collinear column and
     # weights. The model is the same; the metric only shapes the steps.
     X, y = badly_scaled_classification(n_classes, n_samples=20_000)
     X = np.column_stack([X, 2 * X[:, 0] + X[:, 1]])
@@ -221,6 +221,25 @@ def test_tall_data_give_the_same_model_with_metrics_from_a_sample(n_classes):
     ours.fit(X, y, sample_weight=sample_weight)
     assert ours.n_iter_ <= 40
     assert_same_model(ours, reference(X, y, sample_weight), X)
+
+
+@pytest.mark.parametrize("data", ["digits", "tall"])
+def test_many_classes_give_the_same_model_with_the_class_blocks_metric(data):
+    # More coefficients than the coupled Hessian takes: the metric keeps each
+    # class's block of the Hessian (ClassBlockMetric; on the tall data, from
+    # every other row). Digits take 37 iterations, where one metric for all
+    # classes took 169.
+    if data == "digits":
+        X, y = load_digits(return_X_y=True)
+    else:
+        X, y = make_classification(
+            n_samples=20_000, n_features=30, n_informative=10, n_classes=10,
+            n_clusters_per_class=1, random_state=0,
+        )  # fmt: skip
+    X = StandardScaler().fit_transform(X)
+    ours = GradientDescentLogisticRegression(tol=1e-8, max_iter=1000).fit(X, y)
+    assert ours.n_iter_ <= 60
+    assert_same_model(ours, reference(X, y), X)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

@@ -9,6 +9,7 @@ from conftest import one_hot
 from scipy.optimize import check_grad
 
 from sklearn_gdlogreg._objective import (
+    ClassBlockMetric,
     ClassCoupledMetric,
     Geometry,
     LogisticObjective,
@@ -277,7 +278,7 @@ def tall_objective(rng, n_outputs):
 def test_full_metric_of_a_tall_X_comes_from_evenly_spaced_rows(rng):
     obj = tall_objective(rng, 1)
     X, weights, stride = metric_rows(obj.X, obj.weights, obj.n_coefficients)
-    assert stride == 40_000 // (128 * 5)
+    assert stride == 40_000 // 8192  # at least MIN_METRIC_ROWS rows
     assert np.shares_memory(X, obj.X) and X.shape[0] == len(range(0, 40_000, stride))
     np.testing.assert_array_equal(X[1], obj.X[stride])
     np.testing.assert_array_equal(weights[1], obj.weights[stride])
@@ -352,6 +353,66 @@ def test_class_coupled_metric_is_the_multinomial_hessian(rng, fit_intercept):
     np.testing.assert_allclose((H @ direction.ravel()).reshape(g.shape), g, atol=1e-6)
     size = np.abs(direction).max()
     np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-10 * size)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept):
+    obj = make_objective(rng, 4, fit_intercept=fit_intercept, l2=0.05)
+    coef = rng.normal(size=coef_shape(obj))
+    mean = obj.weights @ obj.X
+    metric = ClassBlockMetric.at(obj, coef, mean)
+    # Block k: sum_i s_i p_ik (1 - p_ik) u_i u_i^T + l2 on W, by the formula
+    # (and the finite-difference Hessian's own blocks without an intercept).
+    W, b = obj.split(coef)
+    Z = obj.X @ W + b
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    U = obj.X - mean if fit_intercept else obj.X
+    if fit_intercept:
+        U = np.hstack([U, np.ones((U.shape[0], 1))])
+    m = U.shape[1]
+    penalty = np.diag(np.where(np.arange(m) < obj.n_features, obj.l2, 0.0))
+    for k in range(4):
+        curvature = obj.weights * P[:, k] * (1 - P[:, k])
+        expected = U.T @ (curvature[:, None] * U) + penalty
+        np.testing.assert_allclose(metric.blocks[k], expected, rtol=1e-10)
+    if not fit_intercept:
+        H = finite_difference_hessian(obj, coef)  # C order: feature, then class
+        for k in range(4):
+            np.testing.assert_allclose(
+                metric.blocks[k], H[k::4, k::4], rtol=1e-5, atol=1e-8
+            )
+    # Its steps are gradient steps in the metric inner() measures, among the
+    # changes of the predictions (each row summing to zero over the classes,
+    # as the gradient's do from a start that does), and they make only such
+    # changes.
+    g, v = rng.normal(size=(2, *coef.shape))
+    g -= g.mean(axis=1, keepdims=True)
+    v -= v.mean(axis=1, keepdims=True)
+    direction = metric.direction(g)
+    np.testing.assert_allclose(metric.inner(direction, v), np.vdot(g, v), rtol=1e-8)
+    np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-12)
+    assert metric.inner(v, v) > 0
+
+
+def test_class_block_metric_of_a_tall_X_comes_from_a_sample(rng, monkeypatch):
+    # Each block within 10% of the same block over all the rows, in random
+    # directions: the sample's sums are scaled by the stride.
+    import sklearn_gdlogreg._objective as objective_module
+
+    obj = tall_objective(rng, 3)
+    coef = rng.normal(size=coef_shape(obj)) * 0.3
+    mean = obj.weights @ obj.X
+    assert metric_rows(obj.X, obj.weights, obj.n_features + 1)[2] > 1
+    sampled = ClassBlockMetric.at(obj, coef, mean).blocks
+    monkeypatch.setattr(objective_module, "METRIC_ROWS_PER_COEFFICIENT", 10**9)
+    exact = ClassBlockMetric.at(obj, coef, mean).blocks
+    u = rng.normal(size=(50, exact.shape[1]))
+    for k in range(3):
+        ratios = np.einsum("ni,ij,nj->n", u, sampled[k], u) / np.einsum(
+            "ni,ij,nj->n", u, exact[k], u
+        )
+        assert 0.9 < ratios.min() and ratios.max() < 1.1
 
 
 @pytest.mark.parametrize("n_outputs", [1, 3, 20])
