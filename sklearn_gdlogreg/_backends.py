@@ -695,8 +695,8 @@ def class_block_moments(
     cost. A numpy X, in threads over groups of row blocks.
     """
     summed = partial(_class_blocks, weights, probabilities, center, n_classes)
-    # A block's temporaries: its float64 copy and one weighted copy.
-    parts = _host_threads.map_groups(X, _SMALL_BLOCK_BYTES // 4, summed)
+    # A block's weighted rows, every class's, are K times the block.
+    parts = _host_threads.map_groups(X, _coupled_block_bytes(n_classes), summed)
     total = parts[0]
     for part in parts[1:]:
         total += part  # in place: K (m, m) sums can be large next to X's blocks
@@ -710,11 +710,14 @@ def _class_blocks(weights, probabilities, center, n_classes: int, blocks):
         U = _augmented(X_b, center)
         P = np.asarray(probabilities(X_b), dtype=np.float64)
         curvature = weights[rows][:, None] * P * (1 - P)
+        m = U.shape[1]
         if total is None:
-            total = np.zeros((n_classes, U.shape[1], U.shape[1]))
-        for k in range(n_classes):
-            total[k] += (U * curvature[:, k : k + 1]).T @ U
-        del U, P  # before the next block's come
+            total = np.zeros((n_classes, m, m))
+        # Every class's block in one product (a third faster than K):
+        # (U^T [c_1 U, ..., c_K U])[i, k m + j] is block k's (i, j).
+        weighted = (U[:, None, :] * curvature[:, :, None]).reshape(U.shape[0], -1)
+        total += (U.T @ weighted).reshape(m, n_classes, m).transpose(1, 0, 2)
+        del U, P, weighted  # before the next block's come
     return total
 
 
