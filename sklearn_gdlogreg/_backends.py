@@ -668,10 +668,7 @@ def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
         root = xp.sqrt(w_b)[:, None]
         coupled = xp.reshape((P * root)[:, :, None] * U[:, None, :], (U.shape[0], -1))
         # + sum w p_k u u^T on the diagonal blocks.
-        weighted = w_b[:, None] * P
-        diagonal = xp.stack(
-            [(U * weighted[:, k : k + 1]).T @ U for k in range(n_classes)]
-        )
+        diagonal = _class_grams(U, w_b[:, None] * P)
         block = to_numpy(coupled.T @ coupled).astype(np.float64, copy=False)
         np.negative(block, out=block)
         m = U.shape[1]
@@ -710,15 +707,23 @@ def _class_blocks(weights, probabilities, center, n_classes: int, blocks):
         U = _augmented(X_b, center)
         P = np.asarray(probabilities(X_b), dtype=np.float64)
         curvature = weights[rows][:, None] * P * (1 - P)
-        m = U.shape[1]
+        grams = _class_grams(U, curvature)
         if total is None:
-            total = np.zeros((n_classes, m, m))
-        # Every class's block in one product (a third faster than K):
-        # (U^T [c_1 U, ..., c_K U])[i, k m + j] is block k's (i, j).
-        weighted = (U[:, None, :] * curvature[:, :, None]).reshape(U.shape[0], -1)
-        total += (U.T @ weighted).reshape(m, n_classes, m).transpose(1, 0, 2)
-        del U, P, weighted  # before the next block's come
+            total = grams
+        else:
+            total += grams
+        del U, P, grams  # before the next block's come
     return total
+
+
+def _class_grams(U, C):
+    """``U^T diag(C[:, k]) U`` for each column k of ``C``: an array of shape
+    ``(K, m, m)``, in U's namespace. All in one product (a third faster than
+    K): ``(U^T [c_1 U, ..., c_K U])[i, k m + j]`` is the k-th's ``(i, j)``."""
+    xp = namespace(U)
+    (n, m), K = U.shape, C.shape[1]
+    weighted = xp.reshape(U[:, None, :] * C[:, :, None], (n, K * m))
+    return xp.permute_dims(xp.reshape(U.T @ weighted, (m, K, m)), (1, 0, 2))
 
 
 def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):

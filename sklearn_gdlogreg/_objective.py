@@ -778,8 +778,7 @@ class ClassCoupledMetric:
 
     mean: np.ndarray | None  # None: no intercept, no centring
     hessian: np.ndarray  # float64, (K m, K m), class by class
-    std: np.ndarray  # the square root of its diagonal
-    cholesky: np.ndarray  # of the hessian scaled to a unit diagonal
+    inverse: np.ndarray  # its inverse (with the jitter of _inverse_or_none)
 
     @staticmethod
     def applies(objective: LogisticObjective) -> bool:
@@ -816,35 +815,20 @@ class ClassCoupledMetric:
         j = np.arange(m)
         diagonal = np.einsum("kjkj->j", blocks) / n_classes
         blocks[:, j, :, j] += (diagonal / n_classes)[:, None, None]
-        std = np.sqrt(np.diag(hessian))
-        if not ((std > 0).all() and np.isfinite(hessian).all()):
+        inverse = _inverse_or_none(hessian)
+        if inverse is None:
             return None
-        _, cholesky = _cholesky_with_jitter(hessian / std[:, None] / std[None, :])
-        if cholesky is None:
-            return None
-        return cls(mean=center, hessian=hessian, std=std, cholesky=cholesky)
-
-    @cached_property
-    def _inverse(self) -> np.ndarray:
-        """``H^-1`` (see ``_scaled_inverse``)."""
-        return _scaled_inverse(self.cholesky, self.std)
+        return cls(mean=center, hessian=hessian, inverse=inverse)
 
     def _centred(self, coef: np.ndarray) -> np.ndarray:
-        """``coef`` with the intercept at ``c = b + mean @ W``, class by class."""
-        centred = coef.astype(np.float64)
-        if self.mean is not None:
-            centred[-1] += self.mean @ centred[:-1]
-        return centred.T.ravel()
+        """``coef`` in the centred coordinates, class by class."""
+        return _centred_coef(coef, self.mean).T.ravel()
 
     def direction(self, grad: np.ndarray) -> np.ndarray:
         """``H^-1 grad``, mapped back from the centred coordinates."""
-        g = grad.astype(np.float64)
-        if self.mean is not None:
-            g[:-1] -= np.outer(self.mean, grad[-1])
-        step = (self._inverse @ g.T.ravel()).reshape(grad.shape[1], -1).T.copy()
-        if self.mean is not None:
-            step[-1] -= self.mean @ step[:-1]
-        return step.astype(grad.dtype, copy=False)
+        g = _centred_grad(grad, self.mean)
+        step = (self.inverse @ g.T.ravel()).reshape(grad.shape[1], -1).T.copy()
+        return _uncentred_step(step, self.mean).astype(grad.dtype, copy=False)
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
         """``<u, H v>`` in the centred coordinates."""
@@ -918,27 +902,16 @@ class ClassBlockMetric:
             inverses.append(inverse)
         return cls(center, blocks, np.stack(inverses[:-1]), inverses[-1])
 
-    def _centred(self, coef: np.ndarray) -> np.ndarray:
-        """``coef`` with the intercept at ``c = b + mean @ W``, float64."""
-        centred = coef.astype(np.float64)
-        if self.mean is not None:
-            centred[-1] += self.mean @ centred[:-1]
-        return centred
-
     def direction(self, grad: np.ndarray) -> np.ndarray:
         """Each class's block solved, less the same change to every class."""
-        g = grad.astype(np.float64)
-        if self.mean is not None:
-            g[:-1] -= self.mean[:, None] * grad[-1]
+        g = _centred_grad(grad, self.mean)
         step = np.einsum("kij,jk->ik", self.inverses, g)
         step -= step.mean(axis=1, keepdims=True)
-        if self.mean is not None:
-            step[-1] -= self.mean @ step[:-1]
-        return step.astype(grad.dtype, copy=False)
+        return _uncentred_step(step, self.mean).astype(grad.dtype, copy=False)
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
         """``<u, S v>`` in the centred coordinates, ``S`` the Schur complement."""
-        cu, cv = self._centred(u), self._centred(v)
+        cu, cv = _centred_coef(u, self.mean), _centred_coef(v, self.mean)
         Bu = np.einsum("kij,jk->ik", self.blocks, cu)
         Bv = np.einsum("kij,jk->ik", self.blocks, cv)
         # C^T B v is the sum of B v over the classes (C: each class alike).
@@ -947,6 +920,30 @@ class ClassBlockMetric:
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
         return coef  # no L1 term
+
+
+def _centred_coef(coef: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """``coef`` (float64) with each class's intercept at ``c = b + mean @ W``:
+    the coordinates of ``Geometry``'s centring (none if ``mean`` is None)."""
+    centred = coef.astype(np.float64)
+    if mean is not None:
+        centred[-1] += mean @ centred[:-1]
+    return centred
+
+
+def _centred_grad(grad: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """The gradient (float64) in the coordinates of :func:`_centred_coef`."""
+    g = grad.astype(np.float64)
+    if mean is not None:
+        g[:-1] -= mean[:, None] * grad[-1]
+    return g
+
+
+def _uncentred_step(step: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """A step in the coordinates of :func:`_centred_coef`, mapped back (in place)."""
+    if mean is not None:
+        step[-1] -= mean @ step[:-1]
+    return step
 
 
 def _inverse_or_none(matrix: np.ndarray) -> np.ndarray | None:
