@@ -531,17 +531,18 @@ class Geometry:
         X, weights, stride = metric_rows(
             objective.X, objective.weights, objective.n_coefficients
         )
+        sampled = full and stride > 1  # the full metric from a sample of the rows
         # The mean and variances are exact: they are tol's units.
         mean, moments, _ = column_moments(
             objective.X,
             objective.weights,
-            covariance=full and stride == 1,
+            covariance=full and not sampled,
             block_bytes=objective.block_bytes,
         )
         geometry = cls._from_moments(
-            objective, dtype, mean, moments, objective.curvature, full and stride == 1
+            objective, dtype, mean, moments, objective.curvature, full and not sampled
         )
-        if full and stride > 1:  # the full metric from a sample of X's rows
+        if sampled:
             _, sample, _ = column_moments(
                 X, weights, covariance=True, block_bytes=objective.block_bytes
             )
