@@ -807,9 +807,8 @@ class ClassCoupledMetric:
         )
         hessian *= stride
         m = hessian.shape[0] // n_classes
-        # The penalty, on W's rows (not the intercept), in every class.
-        penalty = np.where(np.arange(m) < objective.n_features, objective.l2, 0.0)
-        hessian.flat[:: hessian.shape[0] + 1] += np.tile(penalty, n_classes)
+        # The penalty, in every class.
+        hessian.flat[:: hessian.shape[0] + 1] += np.tile(_penalty(objective), n_classes)
         # The null directions, ones(K) kron e_j, get the mean diagonal: 1/K of
         # it at (j, j) in every pair of classes (k, l).
         blocks = hessian.reshape(n_classes, m, n_classes, m)  # a view
@@ -893,8 +892,7 @@ class ClassBlockMetric:
             X, weights, partial(_probabilities, W, b), center, objective.n_outputs
         )
         blocks *= stride
-        penalty = np.where(np.arange(m) < objective.n_features, objective.l2, 0.0)
-        blocks[:, np.arange(m), np.arange(m)] += penalty
+        blocks[:, np.arange(m), np.arange(m)] += _penalty(objective)
         inverses = []
         for block in (*blocks, blocks.sum(0)):
             inverse = _inverse_or_none(block)
@@ -921,6 +919,13 @@ class ClassBlockMetric:
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
         return coef  # no L1 term
+
+
+def _penalty(objective: LogisticObjective) -> np.ndarray:
+    """The L2 penalty's curvature on one class's coefficients: ``l2`` on the
+    rows of W, none on the intercept."""
+    m = objective.n_features + objective.fit_intercept
+    return np.where(np.arange(m) < objective.n_features, objective.l2, 0.0)
 
 
 def _centred_coef(coef: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
