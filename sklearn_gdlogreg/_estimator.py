@@ -308,10 +308,10 @@ class GradientDescentLogisticRegression(
         # descent on the standardised problem (the notebook's).
         geometry = Geometry.for_objective(objective, dtype, decorrelate=adaptive)
         decorrelated = adaptive and geometry.cholesky is not None
-        remetric, remetric_factor = (
+        remetric, remetric_factor, finish_within = (
             curvature_metric(objective, dtype, geometry.mean)
             if decorrelated
-            else (None, 1.0)
+            else (None, 1.0, 0.0)
         )
         result = gradient_descent(
             objective,
@@ -329,6 +329,7 @@ class GradientDescentLogisticRegression(
             callback=reporter,
             remetric=remetric,
             remetric_factor=remetric_factor,
+            finish_within=finish_within,
         )
         self._warn_unless_converged(result)
         self._commit(

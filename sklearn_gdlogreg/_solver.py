@@ -198,6 +198,7 @@ def gradient_descent(
     callback: Callback | None = None,
     remetric: Remetric | None = None,
     remetric_factor: float = 1e-2,
+    finish_within: float = 0.0,
 ) -> SolverResult:
     """Minimise ``problem`` by (proximal, optionally accelerated) gradient descent.
 
@@ -231,11 +232,16 @@ def gradient_descent(
         steps, measured at ``coef``, and the step to try first in it. Asked
         for each time the optimality has shrunk by ``remetric_factor`` since
         the metric in use was made (a lazily updated preconditioner; see
-        ``_objective.curvature_metric``). The steps stay gradient steps in
+        ``_objective.curvature_metric``), unless the optimality is already
+        within ``finish_within`` times ``tol``. The steps stay gradient steps in
         one fixed metric between updates; ``geometry`` still measures the
         optimality, so ``tol`` keeps its meaning.
     remetric_factor : float, default=1e-2
         See ``remetric``.
+    finish_within : float, default=0.0
+        No new metric once the optimality is within this factor of ``tol``:
+        where a metric costs several iterations, the one in use finishes
+        the run for less.
 
     Returns
     -------
@@ -295,7 +301,11 @@ def gradient_descent(
             status = "converged"
         elif stop:
             status = "stopped"
-        elif remetric is not None and optimality <= remetric_at:
+        elif (
+            remetric is not None
+            and optimality <= remetric_at
+            and optimality > finish_within * tol
+        ):
             remetric_at = optimality * remetric_factor
             del extrapolate  # it holds the old metric too
             metric = geometry  # the old metric goes before the new one comes

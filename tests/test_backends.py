@@ -18,7 +18,14 @@ from sklearn_gdlogreg._backends import (
 
 
 def squared_pointwise(Z, y, weights):
-    """A stand-in for the logistic loss: w/2 (z - y)^2 per row, residual w (z - y)."""
+    """A stand-in for the logistic loss: w/2 (z - y)^2 per row, residual w (z - y).
+
+    Points with 1-D ``W`` come all at once, one row of ``Z`` each (see
+    ``Pointwise``): one loss per row.
+    """
+    if y.ndim == 1 and Z.ndim == 2:
+        R = Z - y
+        return 0.5 * (R**2) @ weights, weights * R
     w = weights.reshape(-1, *([1] * (Z.ndim - 1)))
     R = Z - y.reshape(Z.shape)
     loss = 0.5 * float(np.sum(w * R**2))

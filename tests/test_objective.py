@@ -14,6 +14,7 @@ from sklearn_gdlogreg._objective import (
     Geometry,
     LogisticObjective,
     _cholesky_with_jitter,
+    binary_pointwise,
     metric_rows,
     multinomial_pointwise,
 )
@@ -432,6 +433,25 @@ def test_curvature_at_zero_is_the_losss_at_the_start(rng, n_outputs):
     )
     largest = np.linalg.eigvalsh((hessian + hessian.T) / 2).max()
     assert obj.curvature_at_zero == pytest.approx(largest, rel=1e-6)
+
+
+def test_binary_pointwise_takes_several_points_at_once(rng):
+    """Rows of z are points, as a host pass gives them (see ``Pointwise``):
+    the same losses and residuals as one point at a time, also where one
+    row's e^-margin overflows (that row's loss needs log_expit)."""
+    n = 40
+    y = rng.randint(0, 2, size=n)
+    s = rng.uniform(size=n)
+    s /= s.sum()
+    Z = rng.normal(scale=3, size=(3, n))
+    Z[2, :5] = -800 * (2 * y[:5] - 1)  # margins of -800: e^800 overflows
+    with np.errstate(over="ignore"):
+        losses, R = binary_pointwise(Z.copy(), y, s)
+        for i in range(3):
+            loss_i, R_i = binary_pointwise(Z[i].copy(), y, s)
+            assert np.isfinite(loss_i)
+            assert losses[i] == pytest.approx(loss_i, rel=1e-12)
+            np.testing.assert_allclose(R[i], R_i, rtol=1e-12, atol=1e-18)
 
 
 @pytest.mark.parametrize("offset", [-1000.0, -720.0, 0.0, 710.0])

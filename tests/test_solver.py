@@ -191,3 +191,38 @@ def test_remetric_in_the_hessian_converges_at_once_and_keeps_tols_measure():
         result.optimality == pytest.approx(np.abs(g).max())
         and result.optimality <= 1e-10
     )
+
+
+def test_no_new_metric_when_the_run_is_within_finish_within_tols_of_its_end():
+    """A metric pays off over the iterations after it: none is measured once
+    the optimality is within ``finish_within`` times tol (the metric in use
+    finishes), and the run still ends at tol."""
+    tol = 1e-6
+
+    def optimality(x):
+        return np.abs(QUADRATIC.diag * x - QUADRATIC.b).max()
+
+    def run(finish_within):
+        asked = []
+
+        def remetric(x):
+            asked.append(optimality(x))
+            return Scaled(scale=QUADRATIC.diag * 2), 0.5  # a Newton step, halved
+
+        result = solve(
+            adaptive=True,
+            accelerated=True,
+            tol=tol,
+            learning_rate=1.0,
+            remetric=remetric,
+            remetric_factor=0.9,  # asked at almost every iteration, but for the rule
+            finish_within=finish_within,
+        )
+        assert result.converged and result.optimality <= tol
+        return asked
+
+    asked = run(10)
+    assert len(asked) >= 2
+    assert min(asked) > 10 * tol
+    # Without the rule, this run asks for one there.
+    assert min(run(0)) <= 10 * tol
