@@ -724,19 +724,29 @@ def class_block_moments(
     total = parts[0]
     for part in parts[1:]:
         total += part  # in place: K (m, m) sums can be large next to X's blocks
+    # Exactly symmetric: a float32 product's (i, j) and (j, i) differ in
+    # their rounding, and a Cholesky factor sees only one of them.
+    total += total.transpose(0, 2, 1)
+    total /= 2
     return total
 
 
 def _class_blocks(weights, probabilities, center, n_classes: int, blocks):
-    """:func:`class_block_moments` over ``blocks``, summed in place."""
+    """:func:`class_block_moments` over ``blocks``, summed in place.
+
+    The products in float32 (centred first), summed in float64: they are
+    the metric's whole cost, float32 halves it (digits: 1.8 ms against 3.5
+    a metric, as many iterations), and its rounding only blurs the blocks,
+    which shape the steps and do not move the minimum.
+    """
     total = None
     for rows, X_b, _ in blocks:
-        U = _augmented(X_b, center)
+        U = _augmented(X_b, center).astype(np.float32)
         P = np.asarray(probabilities(X_b), dtype=np.float64)
-        curvature = weights[rows][:, None] * P * (1 - P)
+        curvature = (weights[rows][:, None] * P * (1 - P)).astype(np.float32)
         grams = _class_grams(U, curvature)
         if total is None:
-            total = grams
+            total = grams.astype(np.float64)
         else:
             total += grams
         del U, P, grams  # before the next block's come

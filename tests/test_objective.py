@@ -376,7 +376,11 @@ def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept):
     for k in range(4):
         curvature = obj.weights * P[:, k] * (1 - P[:, k])
         expected = U.T @ (curvature[:, None] * U) + penalty
-        np.testing.assert_allclose(metric.blocks[k], expected, rtol=1e-10)
+        # Products in float32 (see _class_blocks): its rounding, no more.
+        size = np.abs(expected).max()
+        np.testing.assert_allclose(
+            metric.blocks[k], expected, rtol=1e-5, atol=1e-6 * size
+        )
     if not fit_intercept:
         H = finite_difference_hessian(obj, coef)  # C order: feature, then class
         for k in range(4):
