@@ -310,27 +310,14 @@ def _linear_pass(X, y, weights, points, pointwise, block_bytes=None, threads=Fal
     """:func:`linear_pass` of an X in memory: in threads over groups of row
     blocks if ``threads`` (see ``_HostThreads``), the groups' sums added in order."""
     n_columns = sum(1 if W.ndim == 1 else W.shape[1] for W, _ in points)
-    if _one_block(X, block_bytes, n_columns):
-        return _summed_blocks(y, weights, points, pointwise, block_bytes, _whole(X))
+    whole = one_block(X, block_bytes, n_columns)
+    if whole is not None:
+        return _summed_blocks(y, weights, points, pointwise, block_bytes, whole)
     summarise = partial(_summed_blocks, y, weights, points, pointwise, block_bytes)
     block_bytes = _with_room_for(X, block_bytes, n_columns)
     if threads:
         return _added(_host_threads.map_groups(X, block_bytes, summarise))
     return summarise(_row_blocks(X, block_bytes))
-
-
-def _one_block(X, block_bytes: int | None, n_columns: int) -> bool:
-    """Whether a dense numpy ``X`` and its ``n_columns`` scores a row fit in
-    one block (then a pass skips the blocks' and threads' bookkeeping, which
-    costs as much as the arithmetic on a tutorial-size X)."""
-    return type(X) is np.ndarray and X.shape[0] * (
-        X.shape[1] * X.itemsize + 8 * n_columns
-    ) <= (block_bytes or _BLOCK_BYTES)
-
-
-def _whole(X) -> list:
-    """X as the one block of a pass (see ``_row_blocks``)."""
-    return [(slice(0, X.shape[0]), X, X.T)]
 
 
 def _added(parts: list) -> list:
@@ -350,22 +337,45 @@ def _added(parts: list) -> list:
 def _summed_blocks(y, weights, points, pointwise, block_bytes, blocks):
     """Per point, the sums of the loss, ``X.T @ R`` and ``R`` over ``blocks``.
 
-    The points' coefficients are stacked into one matrix, so that each block
-    takes two products whatever the number of points: ``Z^T = W^T X_b^T``,
-    then ``R^T X_b`` (each row of ``Z^T`` is one output of one point, a
-    contiguous vector for the pointwise step). Measured here, a second point
-    then costs a fifth of a pass (dense 300k x 100) or next to nothing
-    (20k x 2000), where separate matrix-vector products cost a whole pass.
+    The points' coefficients are stacked into one matrix (see
+    :func:`stacked_sums`).
     """
     n_features = points[0][0].shape[0]
     columns = [W.reshape(n_features, -1) for W, _ in points]
     spans = _spans(columns)
     W_T = np.ascontiguousarray(np.concatenate(columns, axis=1).T)
     b_all = np.concatenate([np.ravel(b) for _, b in points])[:, None]
-    # Binary: each point is one row of Z^T, and pointwise takes them all at
-    # once (on breast cancer, two points cost a third less than one by one).
     binary = all(W.ndim == 1 for W, _ in points)
-    losses = np.zeros(len(points))
+    losses, grads_T, grads_b = stacked_sums(
+        y, weights, W_T, b_all, spans, binary, pointwise, blocks, block_bytes
+    )
+    return [
+        (
+            float(loss),
+            grads_T[start:end].T.reshape(W.shape),
+            grads_b[start:end].reshape(b.shape),
+        )
+        for loss, (W, b), (start, end) in zip(losses, points, spans, strict=True)
+    ]
+
+
+def stacked_sums(
+    y, weights, W_T, b_all, spans, binary: bool, pointwise, blocks, block_bytes=None
+):
+    """``(losses, grads_T, grads_b)``: the sums over ``blocks`` of each point's
+    loss, ``R^T X`` and ``R``, for points stacked into one matrix.
+
+    ``W_T`` (C-ordered) has one row per output of each point, ``b_all`` the
+    intercepts as a column, and point i owns the rows ``spans[i]`` (one each
+    if ``binary``). Each block takes two products whatever the number of
+    points: ``Z^T = W^T X_b^T``, then ``R^T X_b`` (each row of ``Z^T`` is one
+    output of one point, a contiguous vector for the pointwise step).
+    Measured here, a second point then costs a fifth of a pass (dense 300k x
+    100) or next to nothing (20k x 2000), where separate matrix-vector
+    products cost a whole pass. Binary points go through ``pointwise`` all
+    at once (on breast cancer, two points cost a third less than one by one).
+    """
+    losses = np.zeros(len(spans))
     grads_T = grads_b = None
     with np.errstate(over="ignore"):  # see Pointwise
         for rows, X_b, X_b_T in blocks:
@@ -396,14 +406,19 @@ def _summed_blocks(y, weights, points, pointwise, block_bytes, blocks):
             del Z_T, R_T, products  # before the next block's scores come
     if grads_T is None:  # no rows
         grads_T, grads_b = np.zeros_like(W_T), np.zeros(len(b_all), dtype=W_T.dtype)
-    return [
-        (
-            float(loss),
-            grads_T[start:end].T.reshape(W.shape),
-            grads_b[start:end].reshape(b.shape),
-        )
-        for loss, (W, b), (start, end) in zip(losses, points, spans, strict=True)
-    ]
+    return losses, grads_T, grads_b
+
+
+def one_block(X, block_bytes: int | None = None, n_columns: int = 0):
+    """``X`` as the one block of a pass (see ``stacked_sums``), or None if a
+    dense numpy ``X`` and its ``n_columns`` scores a row do not fit in one
+    block (then a pass skips the blocks' and threads' bookkeeping, which
+    costs as much as the arithmetic on a tutorial-size X)."""
+    if type(X) is not np.ndarray or X.shape[0] * (
+        X.shape[1] * X.itemsize + 8 * n_columns
+    ) > (block_bytes or _BLOCK_BYTES):
+        return None
+    return [(slice(0, X.shape[0]), X, X.T)]
 
 
 def _spans(columns) -> list[tuple[int, int]]:
@@ -582,8 +597,9 @@ def _moments(
     else:
         block_bytes = (block_bytes or _DEVICE_BLOCK_BYTES) // 4
     summarise = partial(_summarised_blocks, weights, covariance, reweight)
-    if _one_block(X, block_bytes, 0):
-        parts = [summarise(_whole(X))]
+    whole = one_block(X, block_bytes)
+    if whole is not None:
+        parts = [summarise(whole)]
     elif threads and xp is np:
         parts = _host_threads.map_groups(X, block_bytes, summarise)
     else:

@@ -49,6 +49,8 @@ from ._backends import (
     column_moments,
     exclusive_column_groups,
     linear_pass,
+    one_block,
+    stacked_sums,
 )
 
 # The curvature of the loss in z is at most 1/4 (sigmoid) or 1/2 (softmax):
@@ -354,6 +356,9 @@ class LogisticObjective:
 
         All the points share one read of ``X`` (see ``linear_pass``).
         """
+        whole = one_block(self.X, self.block_bytes, len(coefs) * self.n_outputs)
+        if whole is not None:
+            return self._stacked_values_and_grads(coefs, whole)
         pointwise: Pointwise
         if self.n_outputs == 1:  # 1-D W and Z: matrix-vector products
             points = [(W[:, 0], b) for W, b in map(self.split, coefs)]
@@ -373,6 +378,46 @@ class LogisticObjective:
                 grad_W = np.concatenate([grad_W, grad_b.reshape(1, -1)])
             results.append((loss, grad_W))
         return results
+
+    def _stacked_values_and_grads(
+        self, coefs: Sequence[np.ndarray], whole
+    ) -> list[tuple[float, np.ndarray]]:
+        """:meth:`values_and_grads` for an X of one block (``whole``): the
+        coefficients stacked side by side as they come and the gradients
+        returned as columns of one array, without the general pass's
+        bookkeeping for each point (on breast cancer, a third of a call)."""
+        d, k = self.n_features, self.n_outputs
+        C = coefs[0] if len(coefs) == 1 else np.concatenate(coefs, axis=1)
+        W = C[:d]
+        if self.fit_intercept:
+            b_all = C[d][:, None]
+        else:
+            b_all = np.zeros((C.shape[1], 1), dtype=C.dtype)
+        spans = [(i * k, (i + 1) * k) for i in range(len(coefs))]
+        pointwise = binary_pointwise if k == 1 else multinomial_pointwise
+        losses, grads_T, grads_b = stacked_sums(
+            self._labels(),
+            self.weights,
+            np.ascontiguousarray(W.T),
+            b_all,
+            spans,
+            k == 1,
+            pointwise,
+            whole,
+        )
+        grads = np.empty_like(C)
+        grads[:d] = grads_T.T
+        grads[:d] += self.l2 * W
+        if self.fit_intercept:
+            grads[d] = grads_b
+        squares = np.square(W).sum(axis=0)
+        return [
+            (
+                float(loss) + 0.5 * self.l2 * float(squares[start:end].sum()),
+                grads[:, start:end],
+            )
+            for loss, (start, end) in zip(losses, spans, strict=True)
+        ]
 
     def _labels(self):
         """``y`` as the passes take it: for a binary problem with X in

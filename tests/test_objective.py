@@ -44,6 +44,26 @@ def coef_shape(obj):
 
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_block_pass_equals_the_blocked_pass(rng, n_outputs, fit_intercept, dtype):
+    # An X of one block takes its points stacked (_stacked_values_and_grads);
+    # blocks of 8 rows take the general pass: the same values and gradients,
+    # one point or two, and the gradients each point's own.
+    obj = make_objective(rng, n_outputs, fit_intercept=fit_intercept, l2=0.3)
+    obj = dataclasses.replace(obj, X=obj.X.astype(dtype))
+    blocked = dataclasses.replace(obj, block_bytes=8 * obj.X.shape[1] * obj.X.itemsize)
+    coefs = [rng.normal(size=coef_shape(obj)).astype(dtype) for _ in range(2)]
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for points in (coefs[:1], coefs):
+        got, expected = obj.values_and_grads(points), blocked.values_and_grads(points)
+        for (value, grad), (value_b, grad_b), coef in zip(got, expected, points):
+            assert value == pytest.approx(value_b, rel=rtol)
+            assert grad.shape == coef.shape and grad.dtype == dtype
+            np.testing.assert_allclose(grad, grad_b, rtol=rtol, atol=rtol * 1e-2)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("l2", [0.0, 0.3])
 def test_gradient_matches_finite_differences(rng, n_outputs, fit_intercept, l2):
     obj = make_objective(rng, n_outputs, fit_intercept, l2)
