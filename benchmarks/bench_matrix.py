@@ -182,14 +182,21 @@ def _reference_fit(case, X, y):
 
 
 class PassCounter:
-    """Counts our reads of X: loss-and-gradient rounds, moments passes and
-    coupled multinomial Hessians."""
+    """Counts our reads of X: loss-and-gradient rounds (an X of one block
+    takes them through ``stacked_sums``), moments passes and multinomial
+    Hessians (classes coupled, or their blocks)."""
 
     def __init__(self):
         self.passes = 0
 
     def __enter__(self):
-        passes = ("linear_pass", "column_moments", "class_coupled_moments")
+        passes = (
+            "linear_pass",
+            "stacked_sums",
+            "column_moments",
+            "class_coupled_moments",
+            "class_block_moments",
+        )
 
         def counted(function):
             def wrapper(*args, **kwargs):
