@@ -726,40 +726,54 @@ def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
 
 
 def class_block_moments(
-    X: np.ndarray, weights, probabilities, center: np.ndarray | None, n_classes: int
+    X: np.ndarray,
+    weights,
+    probabilities,
+    center: np.ndarray | None,
+    n_classes: int,
+    units: np.ndarray | None = None,
 ) -> np.ndarray:
     """``sum_i w_i p_ik (1 - p_ik) u_i u_i^T`` for each class k, one read of X.
 
     The diagonal blocks of :func:`class_coupled_moments` (same ``p_i`` and
     ``u_i``): a numpy float64 array of shape ``(K, m, m)``, K covariances'
     cost. A numpy X, in threads over groups of row blocks.
+
+    With ``units`` (one positive number for each of u's m entries, such as
+    the columns' standard deviations), the products run in float32 on ``u``
+    divided by them, and the sums come back multiplied: they are the whole
+    cost, and float32 halves it (digits: 1.8 ms against 3.5, as many
+    iterations); in those units float32 neither overflows nor underflows,
+    whatever X's scale. Its rounding only blurs the blocks, which shape the
+    steps of a fit and do not move its minimum.
     """
-    summed = partial(_class_blocks, weights, probabilities, center, n_classes)
+    summed = partial(_class_blocks, weights, probabilities, center, n_classes, units)
     # A block's weighted rows, every class's, are K times the block.
     parts = _host_threads.map_groups(X, _coupled_block_bytes(n_classes), summed)
     total = parts[0]
     for part in parts[1:]:
         total += part  # in place: K (m, m) sums can be large next to X's blocks
-    # Exactly symmetric: a float32 product's (i, j) and (j, i) differ in
-    # their rounding, and a Cholesky factor sees only one of them.
-    total += total.transpose(0, 2, 1)
-    total /= 2
+    if units is not None:
+        total *= units[:, None]
+        total *= units[None, :]
+        # Exactly symmetric: a float32 product's (i, j) and (j, i) differ in
+        # their rounding, and a Cholesky factor sees only one of them.
+        total += total.transpose(0, 2, 1)
+        total /= 2
     return total
 
 
-def _class_blocks(weights, probabilities, center, n_classes: int, blocks):
-    """:func:`class_block_moments` over ``blocks``, summed in place.
-
-    The products in float32 (centred first), summed in float64: they are
-    the metric's whole cost, float32 halves it (digits: 1.8 ms against 3.5
-    a metric, as many iterations), and its rounding only blurs the blocks,
-    which shape the steps and do not move the minimum.
-    """
+def _class_blocks(weights, probabilities, center, n_classes: int, units, blocks):
+    """:func:`class_block_moments` over ``blocks``, summed in place (in
+    float64; the products in float32 with ``units``)."""
     total = None
     for rows, X_b, _ in blocks:
-        U = _augmented(X_b, center).astype(np.float32)
+        U = _augmented(X_b, center)
         P = np.asarray(probabilities(X_b), dtype=np.float64)
-        curvature = (weights[rows][:, None] * P * (1 - P)).astype(np.float32)
+        curvature = weights[rows][:, None] * P * (1 - P)
+        if units is not None:
+            U = (U / units).astype(np.float32)
+            curvature = curvature.astype(np.float32)
         grams = _class_grams(U, curvature)
         if total is None:
             total = grams.astype(np.float64)

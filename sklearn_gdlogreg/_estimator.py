@@ -309,7 +309,7 @@ class GradientDescentLogisticRegression(
         geometry = Geometry.for_objective(objective, dtype, decorrelate=adaptive)
         decorrelated = adaptive and geometry.cholesky is not None
         remetric, remetric_factor, finish_within = (
-            curvature_metric(objective, dtype, geometry.mean)
+            curvature_metric(objective, dtype, geometry)
             if decorrelated
             else (None, 1.0, 0.0)
         )

@@ -385,7 +385,7 @@ class LogisticObjective:
         """:meth:`values_and_grads` for an X of one block (``whole``): the
         coefficients stacked side by side as they come and the gradients
         returned as columns of one array, without the general pass's
-        bookkeeping for each point (on breast cancer, a third of a call)."""
+        bookkeeping for each point (on breast cancer, a fifth of a call)."""
         d, k = self.n_features, self.n_outputs
         C = coefs[0] if len(coefs) == 1 else np.concatenate(coefs, axis=1)
         W = C[:d]
@@ -942,16 +942,32 @@ class ClassBlockMetric:
 
     @classmethod
     def at(
-        cls, objective: LogisticObjective, coef: np.ndarray, mean: np.ndarray | None
+        cls,
+        objective: LogisticObjective,
+        coef: np.ndarray,
+        mean: np.ndarray | None,
+        scale: np.ndarray | None = None,
     ) -> ClassBlockMetric | None:
         """The metric at ``coef``, centred on ``mean`` (with an intercept);
-        None if a block is not finite and positive definite (even with jitter)."""
+        None if a block is not finite and positive definite (even with jitter).
+        With ``scale`` (the features' variances, as ``Geometry.scale``), its
+        products run in float32 in those units (see ``class_block_moments``)."""
         W, b = objective.split(coef)
         center = mean if objective.fit_intercept else None
         m = objective.n_features + objective.fit_intercept
         X, weights, stride = metric_rows(objective.X, objective.weights, m)
+        units = None
+        if scale is not None:
+            units = np.sqrt(scale.ravel())
+            if objective.fit_intercept:  # u's last entry, 1
+                units = np.append(units, 1.0)
         blocks = class_block_moments(
-            X, weights, partial(_probabilities, W, b), center, objective.n_outputs
+            X,
+            weights,
+            partial(_probabilities, W, b),
+            center,
+            objective.n_outputs,
+            units,
         )
         blocks *= stride
         blocks[:, np.arange(m), np.arange(m)] += _penalty(objective)
@@ -994,7 +1010,7 @@ def _uncentred(
     matrix: np.ndarray, mean: np.ndarray | None, steps: bool, n_classes: int = 1
 ) -> np.ndarray:
     """A metric (``steps`` False) or its inverse (True) on centred
-    coefficients, written for the coefficients themselves (a new array).
+    coefficients, written for the coefficients themselves.
 
     ``matrix`` is of shape (m, m) (one class, or all alike) or (K m, K m)
     (``n_classes`` K, class by class), on the coordinates ``[W_k, c_k]`` of
@@ -1003,7 +1019,7 @@ def _uncentred(
     ``A^-1 matrix A^-T``; the (K m, K m) ones come in the order of
     ``coef.ravel()`` (feature by feature, the classes within). ``mean``
     None: no centring, the order changed only. ``matrix`` is overwritten
-    (and returned, for one class).
+    (and returned itself, for one class: the order is then the same).
     """
     K = n_classes
     m = matrix.shape[0] // K
@@ -1084,14 +1100,14 @@ REMETRIC_FACTOR, SMALL_REMETRIC_FACTOR, SMALL_METRIC = 1e-2, 1e-1, 64
 # of tol: such a metric costs several passes over X (breast cancer: about
 # four), and the one in use finishes in one or two iterations. Measured at
 # the default tol: breast cancer and wine as many iterations with a metric
-# fewer (a tenth less time), digits a fifth less time. A metric from a
-# sample of the rows costs about one pass and ends the run sooner: on
+# fewer (a tenth less time). A metric from a sample of the rows costs
+# about one pass and ends the run sooner: on
 # correlated 100k x 100 to tol=1e-8, skipping it took 10 iterations
 # against 9, with three more passes.
 FINISH_WITHIN = 10
 
 
-def curvature_metric(objective: LogisticObjective, dtype, mean: np.ndarray | None):
+def curvature_metric(objective: LogisticObjective, dtype, geometry: Geometry):
     """``(remetric(coef), factor, finish_within)`` for the solver: the full
     metric at the curvature of the loss at ``coef``, and the step that is a
     Newton step in it (None where there is no such metric), asked for each
@@ -1107,9 +1123,11 @@ def curvature_metric(objective: LogisticObjective, dtype, mean: np.ndarray | Non
     its blocks class by class (``ClassBlockMetric``: digits to tol=1e-8, 37
     iterations against 169; 20 classes of 100k x 50, 21 against 72), else
     one metric for all classes (``Geometry.at_curvature``). Each costs one
-    pass over X, or over a sample of its rows (``metric_rows``). ``mean`` is
-    the first geometry's (the coupled and block metrics' centre).
+    pass over X, or over a sample of its rows (``metric_rows``). ``geometry``
+    is the first one: its mean is the coupled and block metrics' centre, its
+    scale the block metric's units.
     """
+    mean, scale = geometry.mean, geometry.scale
     coupled = ClassCoupledMetric.applies(objective)
     blocks = not coupled and ClassBlockMetric.applies(objective)
 
@@ -1118,7 +1136,7 @@ def curvature_metric(objective: LogisticObjective, dtype, mean: np.ndarray | Non
         if coupled:
             by_class = ClassCoupledMetric.at(objective, coef, mean)
         elif blocks:
-            by_class = ClassBlockMetric.at(objective, coef, mean)
+            by_class = ClassBlockMetric.at(objective, coef, mean, scale)
         if by_class is not None:
             return by_class, 1.0
         metric = Geometry.at_curvature(objective, dtype, coef)

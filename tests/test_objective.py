@@ -56,7 +56,9 @@ def test_one_block_pass_equals_the_blocked_pass(rng, n_outputs, fit_intercept, d
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     for points in (coefs[:1], coefs):
         got, expected = obj.values_and_grads(points), blocked.values_and_grads(points)
-        for (value, grad), (value_b, grad_b), coef in zip(got, expected, points):
+        for (value, grad), (value_b, grad_b), coef in zip(
+            got, expected, points, strict=True
+        ):
             assert value == pytest.approx(value_b, rel=rtol)
             assert grad.shape == coef.shape and grad.dtype == dtype
             np.testing.assert_allclose(grad, grad_b, rtol=rtol, atol=rtol * 1e-2)
@@ -377,11 +379,18 @@ def test_class_coupled_metric_is_the_multinomial_hessian(rng, fit_intercept):
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept):
+@pytest.mark.parametrize("units", ["float64", "float32"])
+def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept, units):
     obj = make_objective(rng, 4, fit_intercept=fit_intercept, l2=0.05)
     coef = rng.normal(size=coef_shape(obj))
     mean = obj.weights @ obj.X
-    metric = ClassBlockMetric.at(obj, coef, mean)
+    # With the features' scales, its products run in float32 in those units
+    # (as in a fit): float32's rounding, no more.
+    scale = (
+        Geometry.for_objective(obj, np.float64).scale if units == "float32" else None
+    )
+    rtol = 1e-10 if scale is None else 1e-5
+    metric = ClassBlockMetric.at(obj, coef, mean, scale)
     # Block k: sum_i s_i p_ik (1 - p_ik) u_i u_i^T + l2 on W, by the formula
     # (and the finite-difference Hessian's own blocks without an intercept).
     W, b = obj.split(coef)
@@ -396,10 +405,9 @@ def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept):
     for k in range(4):
         curvature = obj.weights * P[:, k] * (1 - P[:, k])
         expected = U.T @ (curvature[:, None] * U) + penalty
-        # Products in float32 (see _class_blocks): its rounding, no more.
         size = np.abs(expected).max()
         np.testing.assert_allclose(
-            metric.blocks[k], expected, rtol=1e-5, atol=1e-6 * size
+            metric.blocks[k], expected, rtol=rtol, atol=rtol * 1e-1 * size
         )
     if not fit_intercept:
         H = finite_difference_hessian(obj, coef)  # C order: feature, then class
@@ -418,6 +426,28 @@ def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept):
     np.testing.assert_allclose(metric.inner(direction, v), np.vdot(g, v), rtol=1e-8)
     np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-12)
     assert metric.inner(v, v) > 0
+
+
+@pytest.mark.parametrize("factor", [1e-25, 1e25])
+def test_class_block_metric_in_float32_units_is_the_same_at_any_scale(rng, factor):
+    # Its float32 products are taken in the features' own units: X scaled by
+    # 1e25 (past float32's range, squared) or 1e-25 (below it) gives the
+    # same blocks, in the scaled units, as X itself.
+    obj = make_objective(rng, 4, l2=0.05)
+    scaled = dataclasses.replace(obj, X=obj.X * factor, l2=obj.l2 * factor**2)
+    coef = rng.normal(size=coef_shape(obj))
+    coef_scaled = coef.copy()
+    coef_scaled[:-1] /= factor
+    blocks = []
+    for o, c in ((obj, coef), (scaled, coef_scaled)):
+        geometry = Geometry.for_objective(o, np.float64)
+        metric = ClassBlockMetric.at(o, c, geometry.mean, geometry.scale)
+        assert metric is not None and np.isfinite(metric.blocks).all()
+        blocks.append(metric.blocks)
+    units = np.append(np.full(obj.n_features, factor), 1.0)
+    np.testing.assert_allclose(
+        blocks[1] / units[:, None] / units[None, :], blocks[0], rtol=1e-5, atol=1e-9
+    )
 
 
 def test_class_block_metric_of_a_tall_X_comes_from_a_sample(rng, monkeypatch):
