@@ -747,7 +747,7 @@ def class_block_moments(
     whatever X's scale. Its rounding only blurs the blocks, which shape the
     steps of a fit and do not move its minimum.
     """
-    summed = partial(_class_blocks, weights, probabilities, center, n_classes, units)
+    summed = partial(_class_blocks, weights, probabilities, center, units)
     # A block's weighted rows, every class's, are K times the block.
     parts = _host_threads.map_groups(X, _coupled_block_bytes(n_classes), summed)
     total = parts[0]
@@ -763,7 +763,7 @@ def class_block_moments(
     return total
 
 
-def _class_blocks(weights, probabilities, center, n_classes: int, units, blocks):
+def _class_blocks(weights, probabilities, center, units, blocks):
     """:func:`class_block_moments` over ``blocks``, summed in place (in
     float64; the products in float32 with ``units``)."""
     total = None
@@ -776,7 +776,7 @@ def _class_blocks(weights, probabilities, center, n_classes: int, units, blocks)
             curvature = curvature.astype(np.float32)
         grams = _class_grams(U, curvature)
         if total is None:
-            total = grams.astype(np.float64)
+            total = grams.astype(np.float64, copy=False)
         else:
             total += grams
         del U, P, grams  # before the next block's come
