@@ -756,16 +756,13 @@ class Geometry:
         """
         if self._folded is not None:
             step = self._folded[0] @ grad
-            if step.shape[1] > 1:  # (the full metric has no L1 term)
-                _drop_common_part(step, self.mean)
-            return step.astype(grad.dtype, copy=False)
-        step_W = self._solve(self._centred_grad_W(grad))
-        if step_W.shape[1] > 1 and self.l1 == 0:
-            step_W -= step_W.mean(axis=1, keepdims=True)
-        if self.mean is None:
-            return step_W.astype(grad.dtype, copy=False)
-        step_b = grad[-1] - self.mean @ step_W
-        return np.concatenate([step_W, step_b[None]]).astype(grad.dtype, copy=False)
+        else:
+            step = self._solve(self._centred_grad_W(grad))
+            if self.mean is not None:  # the intercept keeps c = b + mean @ W
+                step = np.concatenate([step, (grad[-1] - self.mean @ step)[None]])
+        if step.shape[1] > 1 and self.l1 == 0:
+            _drop_common_part(step, self.mean)
+        return step.astype(grad.dtype, copy=False)
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
         """``<u, P^-1 v>``, the inner product of the transformed coordinates."""
@@ -1101,9 +1098,9 @@ REMETRIC_FACTOR, SMALL_REMETRIC_FACTOR, SMALL_METRIC = 1e-2, 1e-1, 64
 # four), and the one in use finishes in one or two iterations. Measured at
 # the default tol: breast cancer and wine as many iterations with a metric
 # fewer (a tenth less time). A metric from a sample of the rows costs
-# about one pass and ends the run sooner: on
-# correlated 100k x 100 to tol=1e-8, skipping it took 10 iterations
-# against 9, with three more passes.
+# about one pass and ends the run sooner: on correlated 100k x 100 to
+# tol=1e-8, skipping it took 10 iterations against 9, with three more
+# passes.
 FINISH_WITHIN = 10
 
 
