@@ -184,7 +184,9 @@ def _reference_fit(case, X, y):
 class PassCounter:
     """Counts our reads of X: loss-and-gradient rounds (an X of one block
     takes them through ``stacked_sums``), moments passes and multinomial
-    Hessians (classes coupled, or their blocks)."""
+    Hessians (classes coupled, or their blocks); with kept scores (wide
+    dense X), each product with X (``scores``) and each gradient
+    (``value_and_grad_at`` unless ``grad=False``)."""
 
     def __init__(self):
         self.passes = 0
@@ -205,9 +207,24 @@ class PassCounter:
 
             return wrapper
 
+        def counted_gradients(function):
+            def wrapper(*args, grad=True, **kwargs):
+                self.passes += grad
+                return function(*args, grad=grad, **kwargs)
+
+            return wrapper
+
+        objective = _objective.LogisticObjective
         self._patches = [
             mock.patch.object(_objective, name, counted(getattr(_objective, name)))
             for name in passes
+        ] + [
+            mock.patch.object(objective, "scores", counted(objective.scores)),
+            mock.patch.object(
+                objective,
+                "value_and_grad_at",
+                counted_gradients(objective.value_and_grad_at),
+            ),
         ]
         for patch in self._patches:
             patch.start()

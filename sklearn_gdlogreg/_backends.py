@@ -477,6 +477,14 @@ def _pointwise_by_blocks(
     return loss, Z
 
 
+def pointwise_in_slices(pointwise: Pointwise, Z, y, weights):
+    """``pointwise`` on a numpy ``Z`` of all the rows, in slices (see
+    ``_pointwise_by_blocks``), overflow warnings off (see Pointwise): the
+    loss sum, and the residual written into ``Z``."""
+    with np.errstate(over="ignore"):
+        return _pointwise_by_blocks(pointwise, Z, y, weights, Z)
+
+
 def _device_linear_pass(X, y, weights, points, pointwise, block_bytes=None):
     """:func:`linear_pass` for an array of another array-API library, on its device.
 

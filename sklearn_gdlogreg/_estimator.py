@@ -330,6 +330,7 @@ class GradientDescentLogisticRegression(
             remetric=remetric,
             remetric_factor=remetric_factor,
             finish_within=finish_within,
+            keep_scores=objective.keeps_scores,
         )
         self._warn_unless_converged(result)
         self._commit(

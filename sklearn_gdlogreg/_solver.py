@@ -10,11 +10,15 @@ report. Generalised in three ways, each optional:
 - the update can be accelerated (Nesterov / FISTA), with the adaptive restart
   of O'Donoghue and Candes (2015) whenever the momentum points uphill. The
   new point and the next momentum point are evaluated together, in one call
-  (one read of the data);
+  (one read of the data), or, for a problem that keeps its scores (a
+  linear model's ``X coef``), the momentum point's scores are combined from
+  the last two points' and only the gradients the steps need are computed:
+  one product with X and one with its transpose an iteration;
 - the update is a proximal step, so an L1 penalty gives exact zeros.
 
 The solver knows nothing about logistic regression or scikit-learn. It sees a
-``problem`` (``values_and_grads``, ``penalty_l1``) and a ``geometry``
+``problem`` (``values_and_grads``, ``penalty_l1``; see :class:`ScoredProblem`
+for the optional scores) and a ``geometry``
 (``direction``, ``inner``, ``prox``, ``optimality``; see
 ``_objective.Geometry``), never warns and never prints: it returns a
 :class:`SolverResult` and reports each iteration to an optional callback.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -35,6 +39,20 @@ class Problem(Protocol):
     ) -> list[tuple[float, np.ndarray]]: ...
 
     def penalty_l1(self, coef: np.ndarray) -> float: ...
+
+
+class ScoredProblem(Problem, Protocol):
+    """A problem whose smooth part depends on ``coef`` through its scores,
+    an array affine in ``coef`` (a linear model's ``X W + b``): the scores
+    of ``(1 + beta) u - beta v`` are those of ``u`` and ``v`` combined the
+    same way, without reading the data (TFOCS keeps ``A x`` the same way;
+    Becker, Candes and Grant, 2011, section 4)."""
+
+    def scores(self, coef: np.ndarray) -> np.ndarray: ...
+
+    def value_and_grad_at(
+        self, coef: np.ndarray, scores: np.ndarray, grad: bool = True
+    ) -> tuple[float, np.ndarray | None]: ...
 
 
 class StepMetric(Protocol):
@@ -70,8 +88,9 @@ class SolverResult:
     non-finite; ``coef`` is the last finite iterate) or ``"stalled"``
     (backtracking could not decrease the objective any more: the limit of
     floating-point precision) or ``"stopped"`` (the callback asked to stop).
-    ``objective_history[k]`` is the objective
-    after ``k`` iterations (index 0 is the starting point).
+    ``objective_history[k]`` is the objective at the point reported after
+    ``k`` iterations (index 0 is the starting point; see ``keep_scores``),
+    and ``coef`` and ``optimality`` are the last point's.
     """
 
     coef: np.ndarray
@@ -88,63 +107,141 @@ class SolverResult:
 
 @dataclass
 class _Point:
-    """An iterate, its smooth objective value and gradient, and the full objective."""
+    """An iterate, its smooth objective value and gradient, and the full
+    objective; with kept scores, its scores, and ``grad`` None until the
+    steps need it."""
 
     coef: np.ndarray
     value: float
-    grad: np.ndarray
+    grad: np.ndarray | None
     total: float
+    scores: np.ndarray | None = None
+
+    @property
+    def gradient(self) -> np.ndarray:
+        """``grad``, where the solver has made sure it was computed."""
+        if self.grad is None:
+            raise RuntimeError("this point's gradient was not computed")
+        return self.grad
+
+    @property
+    def kept_scores(self) -> np.ndarray:
+        """``scores``, where the solver keeps them."""
+        if self.scores is None:
+            raise RuntimeError("this point's scores were not kept")
+        return self.scores
 
 
-def _evaluate(problem: Problem, *coefs: np.ndarray) -> list[_Point]:
-    """The points at ``coefs``, all from one call (one read of the data)."""
-    values_and_grads = problem.values_and_grads(coefs)
-    return [
-        _Point(coef, value, grad, value + problem.penalty_l1(coef))
-        for coef, (value, grad) in zip(coefs, values_and_grads, strict=True)
-    ]
+class _Evaluator:
+    """Evaluates the solver's points: all those of an iteration in one call
+    (``values_and_grads``), or, with ``keep_scores``, through the scores of
+    a :class:`ScoredProblem`: a new point's value from one product (its
+    scores), the momentum point's scores combined from the new point's and
+    the previous iterate's, and a gradient (one product) only where a step
+    is taken from the point or a test needs it."""
+
+    def __init__(self, problem: Problem, keep_scores: bool):
+        self.problem = problem
+        self.keep_scores = keep_scores
+
+    def _point(self, coef, value, grad, scores=None) -> _Point:
+        return _Point(coef, value, grad, value + self.problem.penalty_l1(coef), scores)
+
+    def _at_scores(self, coef, scores, grad: bool) -> _Point:
+        problem = cast(ScoredProblem, self.problem)  # with kept scores only
+        value, gradient = problem.value_and_grad_at(coef, scores, grad=grad)
+        return self._point(coef, value, gradient, scores)
+
+    def start(self, coef: np.ndarray) -> _Point:
+        """The first point, with its gradient."""
+        return self.trial(coef, None, grad=True)[0]
+
+    def trial(
+        self, coef: np.ndarray, ahead: np.ndarray | None, grad: bool
+    ) -> tuple[_Point, _Point | None]:
+        """The point at ``coef`` and, unless scores are kept, the momentum
+        point at ``ahead`` (None: none), in one call. With kept scores, the
+        point's value alone (its gradient too if ``grad``), and no momentum
+        point: :meth:`momentum` makes it once the step is accepted."""
+        if self.keep_scores:
+            scores = cast(ScoredProblem, self.problem).scores(coef)
+            return self._at_scores(coef, scores, grad), None
+        coefs = (coef,) if ahead is None else (coef, ahead)
+        values_and_grads = self.problem.values_and_grads(coefs)
+        points = [
+            self._point(c, value, g)
+            for c, (value, g) in zip(coefs, values_and_grads, strict=True)
+        ]
+        return points[0], (points[1] if ahead is not None else None)
+
+    def momentum(
+        self, new: _Point, x: _Point, beta: float, ahead: np.ndarray
+    ) -> _Point:
+        """With kept scores: the momentum point ``ahead = new + beta (new - x)``,
+        its scores combined from theirs, with its gradient."""
+        scores = new.kept_scores - x.kept_scores
+        scores *= beta
+        scores += new.kept_scores
+        point = self._at_scores(ahead, scores, grad=True)
+        point.scores = None  # a momentum point is never combined: free them
+        return point
+
+    def with_grad(self, point: _Point) -> _Point:
+        """``point`` with its gradient (from its scores, if it has none)."""
+        if point.grad is not None:
+            return point
+        return self._at_scores(point.coef, point.kept_scores, grad=True)
 
 
 def _is_finite(point: _Point) -> bool:
     return bool(np.isfinite(point.value) and np.isfinite(point.coef).all())
 
 
-# extrapolate(new_coef) -> the next point to evaluate along with new_coef, or None
-Extrapolate = Callable[[np.ndarray], np.ndarray | None]
-
-
 def _proximal_step(
-    problem: Problem,
+    evaluator: _Evaluator,
     geometry: StepMetric,
     at: _Point,
     step: float,
     adaptive: bool,
-    extrapolate: Extrapolate,
+    x: _Point,
+    beta: float,
 ) -> tuple[_Point | None, _Point | None, float]:
     """One (proximal) gradient step from ``at``; backtrack if ``adaptive``.
 
-    The momentum point ``extrapolate(new)`` is evaluated together with the
-    new point, so an accelerated iteration reads the data once. Returns the
-    new point (``None`` if no step passed the test), the momentum point
-    (``None`` if there is none) and the step to try next: the accepted step,
-    grown by ``_GROW`` at most and not past ``1 / curvature`` (see
-    :func:`_curvature` for the test), or the constant step.
+    With ``beta`` nonzero (an accelerated iteration; ``x`` the last iterate)
+    the momentum point ``new + beta (new - x)`` comes back with the
+    new point (see ``_Evaluator``), unless the step moves back (then there
+    is none) or, with kept scores, the objective went up (a restart needs
+    none). Returns the new point (``None`` if no step passed the test), the
+    momentum point (``None`` if there is none) and the step to try next:
+    the accepted step, grown by ``_GROW`` at most and not past
+    ``1 / curvature`` (see :func:`_curvature` for the test), or the constant
+    step.
     """
-    direction = geometry.direction(at.grad)
+    direction = geometry.direction(at.gradient)
     for _ in range(_MAX_HALVINGS):
         new_coef = geometry.prox(at.coef - step * direction, step)
-        ahead_coef = extrapolate(new_coef)
-        if ahead_coef is None:
-            new, ahead = _evaluate(problem, new_coef)[0], None
-        else:
-            new, ahead = _evaluate(problem, new_coef, ahead_coef)
-        if not adaptive:
-            return new, ahead, step
-        curvature = _curvature(geometry, at, new, step)
-        if curvature * step <= 1:
+        ahead_coef = None
+        if beta != 0 and not _moving_back(geometry, x, at, new_coef):
+            ahead_coef = new_coef + beta * (new_coef - x.coef)
+        # With kept scores, the new point's gradient only where the test
+        # compares gradients (evaluated together, every point has its own).
+        grad = adaptive and evaluator.keep_scores
+        if grad:
+            delta = new_coef - at.coef
+            grad = not _values_decide(geometry.inner(delta, delta), at, step)
+        new, ahead = evaluator.trial(new_coef, ahead_coef, grad)
+        if adaptive:
+            curvature = _curvature(geometry, at, new, step)
+            if curvature * step > 1:
+                step *= _SHRINK
+                continue
             # Grow the step, but not past what the curvature seen allows.
-            return new, ahead, min(step * _GROW, 1 / max(curvature, 1e-300))
-        step *= _SHRINK
+            step = min(step * _GROW, 1 / max(curvature, 1e-300))
+        if ahead is None and ahead_coef is not None:  # kept scores
+            if _is_finite(new) and new.total <= x.total:
+                ahead = evaluator.momentum(new, x, beta, ahead_coef)
+        return new, ahead, step
     return None, None, step
 
 
@@ -154,6 +251,14 @@ def _moving_back(geometry: StepMetric, x: _Point, y: _Point, new: np.ndarray) ->
     The gradient restart test of O'Donoghue and Candes (2015).
     """
     return geometry.inner(y.coef - new, new - x.coef) > 0
+
+
+def _values_decide(length: float, at: _Point, step: float) -> bool:
+    """Whether the backtracking test of a step of squared length ``length``
+    (in the step's metric) from ``at`` compares objective values (else
+    gradients): see :func:`_curvature`."""
+    rounding = 1e3 * np.finfo(at.coef.dtype).eps * max(abs(at.value), 1.0)
+    return length / (2 * step) > rounding
 
 
 def _curvature(geometry: StepMetric, at: _Point, new: _Point, step: float) -> float:
@@ -175,11 +280,10 @@ def _curvature(geometry: StepMetric, at: _Point, new: _Point, step: float) -> fl
     length = geometry.inner(delta, delta)
     if length == 0:
         return 0.0
-    rounding = 1e3 * np.finfo(at.coef.dtype).eps * max(abs(at.value), 1.0)
-    if length / (2 * step) > rounding:
+    if _values_decide(length, at, step):
         excess = new.value - at.value - float(np.vdot(at.grad, delta))
         return 2 * excess / length
-    return float(np.vdot(new.grad - at.grad, delta)) / length
+    return float(np.vdot(new.gradient - at.gradient, delta)) / length
 
 
 # A constant step that is too large overflows on its way to "diverged": that
@@ -199,6 +303,7 @@ def gradient_descent(
     remetric: Remetric | None = None,
     remetric_factor: float = 1e-2,
     finish_within: float = 0.0,
+    keep_scores: bool = False,
 ) -> SolverResult:
     """Minimise ``problem`` by (proximal, optionally accelerated) gradient descent.
 
@@ -242,17 +347,31 @@ def gradient_descent(
         No new metric once the optimality is within this factor of ``tol``:
         where a metric costs several iterations, the one in use finishes
         the run for less.
+    keep_scores : bool, default=False
+        ``problem`` is a :class:`ScoredProblem`: keep each iterate's scores,
+        make the momentum point's from the last two iterates' (no read of
+        the data) and compute a gradient only where a step is taken from
+        the point or the backtracking test compares gradients. An
+        accelerated iteration then reads the data twice (a product with X
+        and one with its transpose) where evaluating its two points together
+        takes two-column products. The iterate's gradient is then mostly
+        not computed: the optimality is measured, and the result and the
+        history and callback's points taken, at the momentum point instead
+        (where the next step starts from).
 
     Returns
     -------
     SolverResult
     """
-    # x is the iterate; y is where the gradient is taken (x itself without momentum).
-    x = y = _evaluate(problem, coef0)[0]
+    # x is the iterate; y is where the gradient is taken (x itself without
+    # momentum). The point reported (history, callback, optimality, result)
+    # is x, or y where x's gradient was not computed (kept scores).
+    evaluator = _Evaluator(problem, keep_scores)
+    x = y = reported = evaluator.start(coef0)
     theta = 1.0
     step = learning_rate
     history = [x.total]
-    optimality = geometry.optimality(x.coef, x.grad)
+    optimality = geometry.optimality(x.coef, x.gradient)
     metric: StepMetric = geometry  # the steps' metric
     remetric_at = optimality * remetric_factor
     status = "converged" if optimality <= tol else "max_iter"
@@ -263,15 +382,7 @@ def gradient_descent(
     while status == "max_iter" and n_iter < max_iter:
         theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
         beta = (theta - 1) / theta_next if accelerated else 0.0
-
-        def extrapolate(new_coef, x=x, y=y, beta=beta, metric=metric):
-            if beta == 0 or _moving_back(metric, x, y, new_coef):
-                return None
-            return new_coef + beta * (new_coef - x.coef)
-
-        new, ahead, step = _proximal_step(
-            problem, metric, y, step, adaptive, extrapolate
-        )
+        new, ahead, step = _proximal_step(evaluator, metric, y, step, adaptive, x, beta)
         if new is None:
             status = "stalled"
             break
@@ -279,23 +390,22 @@ def gradient_descent(
             status = "diverged"
             break
         n_iter += 1
-        if not accelerated:
-            y = new
-        elif (
-            new.total > x.total  # the objective went up: restart
-            # extrapolate found the step moving back (with beta = 0, y is x:
-            # it cannot move back)
+        restart = accelerated and (
+            new.total > x.total  # the objective went up
+            # the step moved back (with beta = 0, y is x: it cannot)
             or (beta != 0 and ahead is None)
             or (ahead is not None and not _is_finite(ahead))
-        ):
-            theta, y = 1.0, new
+        )
+        theta = 1.0 if restart else theta_next
+        if ahead is None or restart:  # the next step is taken from new
+            x = y = evaluator.with_grad(new)
         else:
-            theta, y = theta_next, new if ahead is None else ahead
-        x = new
-        history.append(x.total)
-        optimality = geometry.optimality(x.coef, x.grad)
+            x, y = new, ahead
+        reported = x if x.grad is not None else y
+        history.append(reported.total)
+        optimality = geometry.optimality(reported.coef, reported.gradient)
         stop = callback is not None and callback(
-            n_iter, x.coef, x.total, optimality, step
+            n_iter, reported.coef, reported.total, optimality, step
         )
         if optimality <= tol:
             status = "converged"
@@ -307,14 +417,14 @@ def gradient_descent(
             and optimality > finish_within * tol
         ):
             remetric_at = optimality * remetric_factor
-            del extrapolate  # it holds the old metric too
             metric = geometry  # the old metric goes before the new one comes
             update = remetric(x.coef)
             if update is not None:  # restart from x, in the new metric
-                (metric, step), theta, y = update, 1.0, x
+                (metric, step), theta = update, 1.0
+                x = y = evaluator.with_grad(x)
             del update  # `metric` alone holds it now: the next update frees it
     return SolverResult(
-        coef=x.coef,
+        coef=reported.coef,
         n_iter=n_iter,
         status=status,
         optimality=optimality,

@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
+from sklearn_gdlogreg._objective import LogisticObjective
 
 # The tolerance of "the same model": coefficients relative to their largest entry.
 RTOL = 1e-5
@@ -240,6 +241,56 @@ def test_many_classes_give_the_same_model_with_the_class_blocks_metric(data):
     ours = GradientDescentLogisticRegression(tol=1e-8, max_iter=1000).fit(X, y)
     assert ours.n_iter_ <= 60
     assert_same_model(ours, reference(X, y), X)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_wide_data_give_the_same_model_with_kept_scores(
+    n_classes, fit_intercept, monkeypatch
+):
+    # 400 features, past the full metric: the solver keeps each point's
+    # scores and combines the momentum point's (LogisticObjective.
+    # keeps_scores), on raw scales with weights. The model is the same.
+    X, y = make_classification(
+        n_samples=600, n_features=400, n_informative=40, n_classes=n_classes,
+        n_clusters_per_class=1, random_state=0,
+    )  # fmt: skip
+    rng = np.random.RandomState(1)
+    X = X * 10 ** rng.uniform(-1, 1, 400) + rng.uniform(-5, 5, 400)
+    sample_weight = rng.uniform(0.5, 2, size=len(y))
+    calls = []
+    kept = LogisticObjective.value_and_grad_at
+    monkeypatch.setattr(
+        LogisticObjective,
+        "value_and_grad_at",
+        lambda *args, **kwargs: calls.append(1) or kept(*args, **kwargs),
+    )
+    params = dict(C=0.1, fit_intercept=fit_intercept)
+    ours = GradientDescentLogisticRegression(tol=1e-8, max_iter=5000, **params)
+    ours.fit(X, y, sample_weight=sample_weight)
+    assert calls and ours.n_iter_ < 5000
+    assert_same_model(ours, reference(X, y, sample_weight, **params), X)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_wide_l1_fit_with_kept_scores_is_the_fit_without(n_classes, monkeypatch):
+    # An L1 fit on wide data keeps the scores: the same coefficients and
+    # zeros as the full evaluations give (checked against saga on other
+    # data by test_l1_and_elastic_net_match_saga_with_exact_zeros).
+    X, y = make_classification(
+        n_samples=400, n_features=400, n_informative=20, n_classes=n_classes,
+        n_clusters_per_class=1, random_state=1,
+    )  # fmt: skip
+    params = dict(C=0.05, l1_ratio=0.7, tol=1e-10, max_iter=20_000)
+    fits = []
+    for keep in (True, False):
+        monkeypatch.setattr(LogisticObjective, "keeps_scores", keep)
+        fits.append(GradientDescentLogisticRegression(**params).fit(X, y))
+    kept, full = fits
+    assert (kept.coef_ == 0).any()
+    np.testing.assert_array_equal(kept.coef_ == 0, full.coef_ == 0)
+    np.testing.assert_allclose(kept.coef_, full.coef_, atol=1e-8)
+    np.testing.assert_allclose(kept.intercept_, full.intercept_, atol=1e-8)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

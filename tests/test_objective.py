@@ -66,6 +66,34 @@ def test_one_block_pass_equals_the_blocked_pass(rng, n_outputs, fit_intercept, d
 
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_value_and_grad_at_scores_equal_the_pass(rng, n_outputs, fit_intercept, dtype):
+    # What the solver uses with kept scores: scores(coef) is X W + b, and the
+    # value and gradient at those scores are the pass's; the scores are left
+    # as they were, and no gradient is computed unless asked for.
+    X = rng.normal(size=(50, 7)) * [1, 3, 0.5, 10, 1, 2, 1] + [0, 5, 0, -2, 1, 0, 3]
+    obj = make_objective(rng, n_outputs, fit_intercept=fit_intercept, l2=0.3, X=X)
+    obj = dataclasses.replace(obj, X=obj.X.astype(dtype))
+    coef = rng.normal(scale=0.3, size=coef_shape(obj)).astype(dtype)
+    W, b = obj.split(coef)
+    scores = obj.scores(coef)
+    expected_scores = (obj.X.astype(np.float64) @ W + b).reshape(scores.shape)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert scores.dtype == dtype
+    np.testing.assert_allclose(scores, expected_scores, rtol=rtol, atol=rtol)
+    kept = scores.copy()
+    value, grad = obj.value_and_grad_at(coef, scores)
+    value_only, none = obj.value_and_grad_at(coef, scores, grad=False)
+    ((expected_value, expected_grad),) = obj.values_and_grads([coef])
+    np.testing.assert_array_equal(scores, kept)
+    assert none is None and value_only == value
+    assert value == pytest.approx(expected_value, rel=rtol)
+    assert grad.shape == coef.shape and grad.dtype == dtype
+    np.testing.assert_allclose(grad, expected_grad, rtol=rtol, atol=rtol * 1e-2)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("l2", [0.0, 0.3])
 def test_gradient_matches_finite_differences(rng, n_outputs, fit_intercept, l2):
     obj = make_objective(rng, n_outputs, fit_intercept, l2)
