@@ -166,7 +166,11 @@ class GradientDescentLogisticRegression(
         keeps an array of shape (1,). Code for both can read
         ``int(np.max(clf.n_iter_))``.
     loss_curve_ : ndarray of shape (`n_iter_` + 1,)
-        The objective at the start (index 0) and after each iteration.
+        The objective at the start (index 0) and after each iteration: at
+        the iterate, or, on wide dense data (more than 256 features), where
+        the solver keeps the scores and computes the gradient at the
+        momentum point only, at that point (where the fit's optimality is
+        measured, and which it returns).
 
     See Also
     --------
