@@ -11,9 +11,10 @@ report. Generalised in three ways, each optional:
   of O'Donoghue and Candes (2015) whenever the momentum points uphill. The
   new point and the next momentum point are evaluated together, in one call
   (one read of the data), or, for a problem that keeps its scores (a
-  linear model's ``X coef``), the momentum point's scores are combined from
-  the last two points' and only the gradients the steps need are computed:
-  one product with X and one with its transpose an iteration;
+  linear model's ``X coef``), the scores of the momentum point and of the
+  steps tried along a direction are combined from others', and only the
+  gradients the steps need are computed: one product with X and one with
+  its transpose an iteration;
 - the update is a proximal step, so an L1 penalty gives exact zeros.
 
 The solver knows nothing about logistic regression or scikit-learn. It sees a
@@ -135,10 +136,11 @@ class _Point:
 class _Evaluator:
     """Evaluates the solver's points: all those of an iteration in one call
     (``values_and_grads``), or, with ``keep_scores``, through the scores of
-    a :class:`ScoredProblem`: a new point's value from one product (its
-    scores), the momentum point's scores combined from the new point's and
-    the previous iterate's, and a gradient (one product) only where a step
-    is taken from the point or a test needs it."""
+    a :class:`ScoredProblem`: a new point's value from its scores (one
+    product, or none along a line: see :class:`_Line`), the momentum
+    point's scores combined from the new point's and the previous
+    iterate's, and a gradient (one product) only where a step is taken
+    from the point or a test needs it."""
 
     def __init__(self, problem: Problem, keep_scores: bool):
         self.problem = problem
@@ -157,14 +159,20 @@ class _Evaluator:
         return self.trial(coef, None, grad=True)[0]
 
     def trial(
-        self, coef: np.ndarray, ahead: np.ndarray | None, grad: bool
+        self,
+        coef: np.ndarray,
+        ahead: np.ndarray | None,
+        grad: bool,
+        scores: np.ndarray | None = None,
     ) -> tuple[_Point, _Point | None]:
         """The point at ``coef`` and, unless scores are kept, the momentum
         point at ``ahead`` (None: none), in one call. With kept scores, the
-        point's value alone (its gradient too if ``grad``), and no momentum
-        point: :meth:`momentum` makes it once the step is accepted."""
+        point's value alone (its gradient too if ``grad``), from ``scores``
+        where they are known (see :class:`_Line`), and no momentum point:
+        :meth:`momentum` makes it once the step is accepted."""
         if self.keep_scores:
-            scores = cast(ScoredProblem, self.problem).scores(coef)
+            if scores is None:
+                scores = cast(ScoredProblem, self.problem).scores(coef)
             return self._at_scores(coef, scores, grad), None
         coefs = (coef,) if ahead is None else (coef, ahead)
         values_and_grads = self.problem.values_and_grads(coefs)
@@ -182,15 +190,40 @@ class _Evaluator:
         scores = new.kept_scores - x.kept_scores
         scores *= beta
         scores += new.kept_scores
-        point = self._at_scores(ahead, scores, grad=True)
-        point.scores = None  # a momentum point is never combined: free them
-        return point
+        return self._at_scores(ahead, scores, grad=True)
+
+    def line(self, at: _Point, direction: np.ndarray) -> _Line | None:
+        """With kept scores, the line of the steps from ``at`` along
+        ``-direction``; else None."""
+        if not self.keep_scores:
+            return None
+        return _Line(cast(ScoredProblem, self.problem), at, direction)
 
     def with_grad(self, point: _Point) -> _Point:
         """``point`` with its gradient (from its scores, if it has none)."""
         if point.grad is not None:
             return point
         return self._at_scores(point.coef, point.kept_scores, grad=True)
+
+
+class _Line:
+    """The points ``at - t * direction`` of a problem whose scores are kept.
+
+    Scores are linear in the coefficients, so those points' are ``at``'s
+    less ``t`` times the direction's: one product (made at the first step
+    tried) serves every step that backtracking tries along the line.
+    """
+
+    def __init__(self, problem: ScoredProblem, at: _Point, direction: np.ndarray):
+        self._problem, self._at, self._direction = problem, at, direction
+        self._direction_scores: np.ndarray | None = None
+
+    def scores(self, step: float) -> np.ndarray:
+        if self._direction_scores is None:
+            self._direction_scores = self._problem.scores(self._direction)
+        scores = self._direction_scores * -step
+        scores += self._at.kept_scores
+        return scores
 
 
 def _is_finite(point: _Point) -> bool:
@@ -219,8 +252,10 @@ def _proximal_step(
     step.
     """
     direction = geometry.direction(at.gradient)
+    line = evaluator.line(at, direction)
     for _ in range(_MAX_HALVINGS):
-        new_coef = geometry.prox(at.coef - step * direction, step)
+        moved = at.coef - step * direction
+        new_coef = geometry.prox(moved, step)
         ahead_coef = None
         if beta != 0 and not _moving_back(geometry, x, at, new_coef):
             ahead_coef = new_coef + beta * (new_coef - x.coef)
@@ -230,7 +265,11 @@ def _proximal_step(
         if grad:
             delta = new_coef - at.coef
             grad = not _values_decide(geometry.inner(delta, delta), at, step)
-        new, ahead = evaluator.trial(new_coef, ahead_coef, grad)
+        # On the line unless the proximal step moved it (an L1 term).
+        scores = None
+        if line is not None and new_coef is moved:
+            scores = line.scores(step)
+        new, ahead = evaluator.trial(new_coef, ahead_coef, grad, scores)
         if adaptive:
             curvature = _curvature(geometry, at, new, step)
             if curvature * step > 1:
@@ -348,13 +387,15 @@ def gradient_descent(
         where a metric costs several iterations, the one in use finishes
         the run for less.
     keep_scores : bool, default=False
-        ``problem`` is a :class:`ScoredProblem`: keep each iterate's scores,
-        make the momentum point's from the last two iterates' (no read of
-        the data) and compute a gradient only where a step is taken from
+        ``problem`` is a :class:`ScoredProblem`: keep each point's scores,
+        make the momentum point's from the last two iterates' and those of
+        the steps tried along a direction from the direction's (no read of
+        the data), and compute a gradient only where a step is taken from
         the point or the backtracking test compares gradients. An
-        accelerated iteration then reads the data twice (a product with X
-        and one with its transpose) where evaluating its two points together
-        takes two-column products. The iterate's gradient is then mostly
+        accelerated iteration then reads the data twice (a product with X,
+        the direction's scores, and one with its transpose), halvings
+        included, where evaluating its two points together takes
+        two-column products. The iterate's gradient is then mostly
         not computed: the optimality is measured, and the result and the
         history and callback's points taken, at the momentum point instead
         (where the next step starts from).
