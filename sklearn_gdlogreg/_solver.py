@@ -44,10 +44,12 @@ class Problem(Protocol):
 
 class ScoredProblem(Problem, Protocol):
     """A problem whose smooth part depends on ``coef`` through its scores,
-    an array affine in ``coef`` (a linear model's ``X W + b``): the scores
-    of ``(1 + beta) u - beta v`` are those of ``u`` and ``v`` combined the
-    same way, without reading the data (TFOCS keeps ``A x`` the same way;
-    Becker, Candes and Grant, 2011, section 4)."""
+    an array linear in ``coef`` (a linear model's ``X W + b``, the intercept
+    ``b`` one of the coefficients): the scores of ``(1 + beta) u - beta v``
+    are those of ``u`` and ``v`` combined the same way, and those of
+    ``u - t d`` are ``u``'s less ``t`` times ``d``'s, without reading the
+    data (TFOCS keeps ``A x`` the same way; Becker, Candes and Grant,
+    2011)."""
 
     def scores(self, coef: np.ndarray) -> np.ndarray: ...
 
