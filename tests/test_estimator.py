@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._reference import reference_objective
 
 # The tolerance of "the same model": coefficients relative to their largest entry.
 RTOL = 1e-5
@@ -270,6 +271,11 @@ def test_wide_data_give_the_same_model_with_kept_scores(
     ours.fit(X, y, sample_weight=sample_weight)
     assert calls and ours.n_iter_ < 5000
     assert_same_model(ours, reference(X, y, sample_weight, **params), X)
+    # The loss curve ends at the returned model's objective (the momentum
+    # point's, where the optimality was measured; the solver's tests check
+    # that it is that point's and not the iterate's).
+    value = reference_objective(ours, X, y, sample_weight=sample_weight, C=0.1)
+    assert value == pytest.approx(ours.loss_curve_[-1], rel=1e-10)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
