@@ -364,15 +364,17 @@ class LogisticObjective:
         whole = one_block(self.X, self.block_bytes, len(coefs) * self.n_outputs)
         if whole is not None:
             return self._stacked_values_and_grads(coefs, whole)
-        pointwise: Pointwise
         if self.n_outputs == 1:  # 1-D W and Z: matrix-vector products
             points = [(W[:, 0], b) for W, b in map(self.split, coefs)]
-            pointwise = binary_pointwise
         else:
             points = [self.split(coef) for coef in coefs]
-            pointwise = multinomial_pointwise
         passed = linear_pass(
-            self.X, self._labels(), self.weights, points, pointwise, self.block_bytes
+            self.X,
+            self._labels(),
+            self.weights,
+            points,
+            self._pointwise,
+            self.block_bytes,
         )
         results = []
         for (W, _), (loss, grad_W, grad_b) in zip(points, passed, strict=True):
@@ -399,7 +401,6 @@ class LogisticObjective:
         else:
             b_all = np.zeros((C.shape[1], 1), dtype=C.dtype)
         spans = [(i * k, (i + 1) * k) for i in range(len(coefs))]
-        pointwise = binary_pointwise if k == 1 else multinomial_pointwise
         losses, grads_T, grads_b = stacked_sums(
             self._labels(),
             self.weights,
@@ -407,7 +408,7 @@ class LogisticObjective:
             b_all,
             spans,
             k == 1,
-            pointwise,
+            self._pointwise,
             whole,
         )
         grads = np.empty_like(C)
@@ -465,9 +466,8 @@ class LogisticObjective:
         ``scores`` (not modified), and its gradient if ``grad``: the value
         reads nothing of X, the gradient reads it once (``X^T R``)."""
         W, _ = self.split(coef)
-        pointwise = binary_pointwise if self.n_outputs == 1 else multinomial_pointwise
         loss, R = pointwise_in_slices(
-            pointwise, scores.copy(), self._labels(), self.weights
+            self._pointwise, scores.copy(), self._labels(), self.weights
         )
         value = float(loss) + 0.5 * self.l2 * float(np.vdot(W, W))
         if not grad:
@@ -479,6 +479,11 @@ class LogisticObjective:
         if self.fit_intercept:
             gradient[d] = R.sum(axis=0)
         return value, gradient
+
+    @property
+    def _pointwise(self) -> Pointwise:
+        """The loss and residual of a block of scores: sigmoid or softmax."""
+        return binary_pointwise if self.n_outputs == 1 else multinomial_pointwise
 
     def _labels(self):
         """``y`` as the passes take it: for a binary problem with X in
