@@ -370,9 +370,11 @@ def stacked_sums(
     if ``binary``). Each block takes two products whatever the number of
     points: ``Z^T = W^T X_b^T``, then ``R^T X_b`` (each row of ``Z^T`` is one
     output of one point, a contiguous vector for the pointwise step).
-    Measured here, a second point then costs a fifth of a pass (dense 300k x
-    100) or next to nothing (20k x 2000), where separate matrix-vector
-    products cost a whole pass. Binary points go through ``pointwise`` all
+    Measured here, a second point then costs a fifth of a pass on dense 300k
+    x 100, where separate matrix-vector products cost a whole pass; on wide
+    rows (20k x 2000) the two-column products read a block twice (41 ms for
+    two points, 34 for one), so wide fits keep their scores instead (see
+    ``LogisticObjective.keeps_scores``). Binary points go through ``pointwise`` all
     at once (on breast cancer, two points cost a third less than one by one).
     """
     losses = np.zeros(len(spans))

@@ -261,19 +261,19 @@ def _proximal_step(
         ahead_coef = None
         if beta != 0 and not _moving_back(geometry, x, at, new_coef):
             ahead_coef = new_coef + beta * (new_coef - x.coef)
+        delta = new_coef - at.coef
+        length = geometry.inner(delta, delta) if adaptive else 0.0
+        by_values = adaptive and _values_decide(length, at, step)
         # With kept scores, the new point's gradient only where the test
         # compares gradients (evaluated together, every point has its own).
-        grad = adaptive and evaluator.keep_scores
-        if grad:
-            delta = new_coef - at.coef
-            grad = not _values_decide(geometry.inner(delta, delta), at, step)
+        grad = adaptive and evaluator.keep_scores and not by_values
         # On the line unless the proximal step moved it (an L1 term).
         scores = None
         if line is not None and new_coef is moved:
             scores = line.scores(step)
         new, ahead = evaluator.trial(new_coef, ahead_coef, grad, scores)
         if adaptive:
-            curvature = _curvature(geometry, at, new, step)
+            curvature = _curvature(at, new, delta, length, by_values)
             if curvature * step > 1:
                 step *= _SHRINK
                 continue
@@ -302,8 +302,12 @@ def _values_decide(length: float, at: _Point, step: float) -> bool:
     return length / (2 * step) > rounding
 
 
-def _curvature(geometry: StepMetric, at: _Point, new: _Point, step: float) -> float:
-    """The curvature of the smooth objective between ``at`` and ``new``.
+def _curvature(
+    at: _Point, new: _Point, delta: np.ndarray, length: float, by_values: bool
+) -> float:
+    """The curvature of the smooth objective between ``at`` and ``new``
+    (``delta = new - at``, of squared length ``length`` in the step's metric;
+    ``by_values`` from :func:`_values_decide`).
 
     A step ``t`` passes the backtracking test of proximal gradient descent
     when this is at most ``1 / t``. It is measured by the descent lemma:
@@ -317,11 +321,9 @@ def _curvature(geometry: StepMetric, at: _Point, new: _Point, step: float) -> fl
     """
     if not np.isfinite(new.value):
         return np.inf
-    delta = new.coef - at.coef
-    length = geometry.inner(delta, delta)
     if length == 0:
         return 0.0
-    if _values_decide(length, at, step):
+    if by_values:
         excess = new.value - at.value - float(np.vdot(at.grad, delta))
         return 2 * excess / length
     return float(np.vdot(new.gradient - at.gradient, delta)) / length
