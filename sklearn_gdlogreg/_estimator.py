@@ -100,7 +100,9 @@ class GradientDescentLogisticRegression(
         bound says) and adapts it by backtracking: it halves the step until the
         objective decreases enough and lets it grow again after each
         accepted step (by 1.25 at most, and not past the curvature it has
-        just measured), so it never needs tuning. With ``"auto"``, dense
+        just measured; on wide dense data without an L1 term, where a step
+        tried costs no read of ``X``, up to that curvature's limit), so it
+        never needs tuning. With ``"auto"``, dense
         ``X`` of at most 256 features and no L1 term, the steps are also
         taken in the metric of the whole Hessian bound (the covariance of
         the features), which removes the effect of correlated features;

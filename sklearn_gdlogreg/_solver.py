@@ -6,7 +6,8 @@ report. Generalised in three ways, each optional:
 - the step ``t`` is either constant (``w -= t * grad``) or adapted by
   backtracking: it is halved until the sufficient-decrease test of proximal
   gradient descent holds, and allowed to grow again after each accepted step
-  (by ``_GROW`` at most, and not past the curvature just measured);
+  (by ``_GROW`` at most, or, where a step tried costs no read, by
+  ``_GROW_FREE``; not past the curvature just measured);
 - the update can be accelerated (Nesterov / FISTA), with the adaptive restart
   of O'Donoghue and Candes (2015) whenever the momentum points uphill. The
   new point and the next momentum point are evaluated together, in one call
@@ -77,6 +78,26 @@ Callback = Callable[[int, np.ndarray, float, float, float], bool | None]
 _SHRINK = 0.5
 _GROW = 1.25
 _MAX_HALVINGS = 60
+# Where a step tried costs no read of the data (on a line: kept scores and
+# no L1 term, see _Line), the next step tried is the largest that the
+# curvature just measured allows, up to _GROW_FREE times the last (a bound
+# for a curvature near zero). On wide data the loss flattens as the
+# predictions grow confident: that curvature allowed up to 17 times the step
+# taken, which grew by _GROW an iteration (5k x 4000: from 1 to 28 over 15
+# iterations). Measured on 15 wide shapes (dense, 400 to 4000 features, 2
+# to 10 classes): to tol=1e-8, 1382 iterations against 1725 in all (from
+# 34% fewer to 3% more on one shape), at tol=1e-4 349 against 386
+# (from 8 fewer to 2 more); growing only part of the way there (the
+# geometric mean of the step and that limit, or 0.7 of the way in log
+# scale) took 1429 and 1468 to 1e-8, and backtracking from a rejected step
+# to 0.9 times the limit it measured, not its half, 1311 but up to 8% more
+# on 4 shapes. Where a step tried costs a read (no
+# kept scores), the same rule took more reads than it saved: to 1e-8, 288
+# passes against 280 on the 12 other shapes of bench_matrix (digits 58
+# against 48, 20 classes 39 against 33, breast cancer 12 against 14); and
+# with an L1 term, whose proximal steps leave the line, 165 and 141 reads
+# against 144 and 119 (20k x 2000 and 5k x 4000 at C=0.05 to 1e-8).
+_GROW_FREE = 1e3
 
 # remetric(coef) -> (metric, first step) or None: see gradient_descent.
 Remetric = Callable[[np.ndarray], "tuple[StepMetric, float] | None"]
@@ -249,9 +270,9 @@ def _proximal_step(
     is none) or, with kept scores, the objective went up (a restart needs
     none). Returns the new point (``None`` if no step passed the test), the
     momentum point (``None`` if there is none) and the step to try next:
-    the accepted step, grown by ``_GROW`` at most and not past
-    ``1 / curvature`` (see :func:`_curvature` for the test), or the constant
-    step.
+    the accepted step, grown by ``_GROW`` at most (``_GROW_FREE`` on a
+    line) and not past ``1 / curvature`` (see :func:`_curvature` for the
+    test), or the constant step.
     """
     direction = geometry.direction(at.gradient)
     line = evaluator.line(at, direction)
@@ -277,8 +298,10 @@ def _proximal_step(
             if curvature * step > 1:
                 step *= _SHRINK
                 continue
-            # Grow the step, but not past what the curvature seen allows.
-            step = min(step * _GROW, 1 / max(curvature, 1e-300))
+            # Grow the step, but not past what the curvature seen allows
+            # (up to it on a line, where a step tried costs no read).
+            growth = _GROW if scores is None else _GROW_FREE
+            step = min(step * growth, 1 / max(curvature, 1e-300))
         if ahead is None and ahead_coef is not None:  # kept scores
             if _is_finite(new) and new.total <= x.total:
                 ahead = evaluator.momentum(new, x, beta, ahead_coef)

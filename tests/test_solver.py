@@ -332,3 +332,34 @@ def test_kept_scores_read_the_data_about_twice_an_iteration():
     )
     assert result.converged and result.n_iter > 10
     assert problem.products / result.n_iter <= 2.25
+
+
+@pytest.mark.parametrize(
+    "keep_scores, l1, on_line",
+    [(True, 0.0, True), (False, 0.0, False), (True, 1e-3, False)],
+)
+def test_on_a_line_the_next_step_is_what_the_curvature_allows(keep_scores, l1, on_line):
+    # Adaptive, from a step 100 times too small. Where a step tried costs no
+    # read (kept scores, no L1 term: the steps stay on a line), the next
+    # step is the largest that the curvature just measured allows, at least
+    # 1 / L here (the curvature of least squares along any step is at most
+    # L = |A|^2); elsewhere it grows by 1.25 at most an iteration.
+    problem = least_squares(l1)
+    lipschitz = np.linalg.norm(problem.A, 2) ** 2
+    steps = []
+    solve(
+        problem,
+        Euclidean(l1=l1),
+        np.zeros(6),
+        learning_rate=1e-2 / lipschitz,
+        adaptive=True,
+        max_iter=3,
+        tol=0.0,
+        keep_scores=keep_scores,
+        callback=lambda *report: steps.append(report[4]),
+    )
+    assert len(steps) == 4
+    if on_line:
+        assert min(steps[1:]) >= 1 / lipschitz
+    else:
+        assert steps[-1] <= steps[0] * 1.25**3 * (1 + 1e-12)
