@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
+from typing import cast
 
 import numpy as np
 import scipy.linalg
@@ -450,12 +451,17 @@ class LogisticObjective:
 
     def scores(self, coef: np.ndarray) -> np.ndarray:
         """``Z = X W + b`` at ``coef``, one read of X (dense numpy X): of shape
-        (n_samples,) for a binary problem, (n_samples, n_outputs) else."""
+        (n_samples,) for a binary problem, (n_samples, n_outputs) else. No
+        read where W is zero, as where a fit starts."""
         W, b = self.split(coef)
-        if self.n_outputs == 1:
-            Z = self.X @ W[:, 0]
+        X = cast(np.ndarray, self.X)
+        if not W.any():
+            shape = X.shape[:1] if self.n_outputs == 1 else (X.shape[0], W.shape[1])
+            Z = np.zeros(shape, dtype=np.result_type(X.dtype, W.dtype))
+        elif self.n_outputs == 1:
+            Z = X @ W[:, 0]
         else:
-            Z = self.X @ W
+            Z = X @ W
         Z += b
         return Z
 

@@ -569,3 +569,33 @@ def test_multinomial_pointwise_float32_matches_float64_for_large_scores(rng, sca
     assert np.isfinite(loss32) and np.isfinite(R32).all()
     np.testing.assert_allclose(loss32, loss64, rtol=1e-5)
     np.testing.assert_allclose(R32, R64, rtol=1e-4, atol=1e-7)
+
+
+class _Unread(np.ndarray):
+    """An X that fails any product: nothing may read it."""
+
+    def __matmul__(self, other):
+        raise AssertionError("X was read")
+
+    def __rmatmul__(self, other):
+        raise AssertionError("X was read")
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scores_of_zero_weights_read_nothing(rng, n_outputs, fit_intercept, dtype):
+    # Where a fit starts (W = 0, any intercept), the scores are the
+    # intercept's, without a product with X.
+    obj = make_objective(rng, n_outputs, fit_intercept=fit_intercept, l2=0.3)
+    obj = dataclasses.replace(obj, X=obj.X.astype(dtype))
+    coef = rng.normal(size=coef_shape(obj)).astype(dtype)
+    coef[: obj.n_features] = 0
+    W, b = obj.split(coef)
+    n_samples = obj.X.shape[0]
+    shape = (n_samples,) if n_outputs == 1 else (n_samples, n_outputs)
+    expected = (obj.X @ W + b).reshape(shape)
+    obj = dataclasses.replace(obj, X=obj.X.view(_Unread))
+    scores = obj.scores(coef)
+    assert scores.dtype == dtype and scores.shape == expected.shape
+    np.testing.assert_array_equal(scores, expected)
