@@ -185,8 +185,9 @@ class PassCounter:
     """Counts our reads of X: loss-and-gradient rounds (an X of one block
     takes them through ``stacked_sums``), moments passes and multinomial
     Hessians (classes coupled, or their blocks); with kept scores (wide
-    dense X), each product with X (``scores``) and each gradient
-    (``value_and_grad_at`` unless ``grad=False``)."""
+    dense X), each product with X (``scores``, unless its weights are zero:
+    then it reads nothing) and each gradient (``value_and_grad_at`` unless
+    ``grad=False``)."""
 
     def __init__(self):
         self.passes = 0
@@ -207,6 +208,13 @@ class PassCounter:
 
             return wrapper
 
+        def counted_scores(function):
+            def wrapper(objective, coef):
+                self.passes += bool(objective.split(coef)[0].any())
+                return function(objective, coef)
+
+            return wrapper
+
         def counted_gradients(function):
             def wrapper(*args, grad=True, **kwargs):
                 self.passes += grad
@@ -219,7 +227,7 @@ class PassCounter:
             mock.patch.object(_objective, name, counted(getattr(_objective, name)))
             for name in passes
         ] + [
-            mock.patch.object(objective, "scores", counted(objective.scores)),
+            mock.patch.object(objective, "scores", counted_scores(objective.scores)),
             mock.patch.object(
                 objective,
                 "value_and_grad_at",
