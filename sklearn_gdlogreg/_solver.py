@@ -86,17 +86,17 @@ _MAX_HALVINGS = 60
 # taken, which grew by _GROW an iteration (5k x 4000: from 1 to 28 over 15
 # iterations). Measured on 15 wide shapes (dense, 400 to 4000 features, 2
 # to 10 classes): to tol=1e-8, 1382 iterations against 1725 in all (from
-# 34% fewer to 3% more on one shape), at tol=1e-4 349 against 386
-# (from 8 fewer to 2 more); growing only part of the way there (the
-# geometric mean of the step and that limit, or 0.7 of the way in log
-# scale) took 1429 and 1468 to 1e-8, and backtracking from a rejected step
-# to 0.9 times the limit it measured, not its half, 1311 but up to 8% more
-# on 4 shapes. Where a step tried costs a read (no
-# kept scores), the same rule took more reads than it saved: to 1e-8, 288
-# passes against 280 on the 12 other shapes of bench_matrix (digits 58
-# against 48, 20 classes 39 against 33, breast cancer 12 against 14); and
-# with an L1 term, whose proximal steps leave the line, 165 and 141 reads
-# against 144 and 119 (20k x 2000 and 5k x 4000 at C=0.05 to 1e-8).
+# 34% fewer to 3% more on one shape), at tol=1e-4 349 against 386 (from 8
+# fewer to 2 more). Growing only part of the way there (the geometric mean
+# of the step and that limit, or 0.7 of the way in log scale) took 1429
+# and 1468 to 1e-8; backtracking from a rejected step to 0.9 times the
+# limit it measured, not to its half, 1311 but up to 8% more on 4 shapes.
+# Where a step tried costs a read, the same rule took more reads than it
+# saved: without kept scores, 288 passes to 1e-8 against 280 on the 12
+# other shapes of bench_matrix (digits 58 against 48, 20 classes 39
+# against 33, breast cancer 12 against 14); with an L1 term, whose proximal
+# steps leave the line, 165 and 141 reads against 144 and 119 (20k x 2000
+# and 5k x 4000 at C=0.05, to 1e-8).
 _GROW_FREE = 1e3
 
 # remetric(coef) -> (metric, first step) or None: see gradient_descent.
