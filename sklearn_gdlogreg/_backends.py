@@ -551,9 +551,9 @@ def column_moments(
     and float64 features of magnitude up to about 1e150 do not overflow.
     Dense blocks are summarised in X's precision (float32 is twice as fast,
     and its rounding only blurs the preconditioner a little), or in float64
-    where float32 squares would overflow. For sparse blocks the centred sum
-    of squares is ``sum w x^2 - w mean^2`` (clipped at zero): the moments
-    only shape the preconditioner, so that rounding is harmless.
+    where float32 squares would overflow. Sparse blocks centre each stored
+    entry before squaring it (see ``_centred_square_sums``), so a column
+    with a large constant part keeps its spread there too.
     ``block_bytes`` is as in :func:`linear_pass` (a quarter of it on a
     device, where each block is centred in a copy).
 
@@ -565,7 +565,7 @@ def column_moments(
     """
     if covariance and sp.issparse(X):
         raise ValueError("covariance=True needs a dense X")
-    # Sparse moments subtract E[x]^2 from E[x^2]: float64 keeps that exact enough.
+    # Sparse moments are summed in float64 (the centred entries are new arrays).
     dtype = np.float64 if sp.issparse(X) else host_dtype(X)
     for precision in (dtype, np.float64):
         if is_row_chunks(X):  # each chunk summarised where it lives, merged here
@@ -812,10 +812,16 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     the sums are those about the block's exact mean, as the merge needs.
     """
     if sp.issparse(X_b):
-        mean_b = np.asarray(X_b_T @ w_b).ravel() / weight_b
-        second = _square_sums(X_b_T, w_b)
-        mean_b = mean_b.astype(np.float64)
-        return mean_b, np.maximum(second - weight_b * mean_b**2, 0.0)
+        mean_b = np.asarray(X_b_T @ w_b, dtype=np.float64).ravel() / weight_b
+        stored, stored_weight, count = _centred_square_sums(X_b_T, w_b, mean_b)
+        # The entries not stored are zeros, each ``mean`` away from it. Where
+        # every row is stored the weight left is exactly none: the rounding
+        # of ``weight_b - stored_weight``, times a large constant part's
+        # ``mean**2``, would swamp the spread.
+        missing = np.where(
+            count == X_b.shape[0], 0.0, np.maximum(weight_b - stored_weight, 0.0)
+        )
+        return mean_b, stored + missing * mean_b**2
     xp = namespace(X_b)
     if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
         X_b = astype(X_b, host_dtype(w_b))
@@ -833,39 +839,53 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     return _host64(mean_b) + residual, spread_b
 
 
-def _square_sums(X_T, w) -> np.ndarray:
-    """``X_T**2 @ w`` in float64, for the sparse transpose of a block.
+def _centred_square_sums(X_T, w, center: np.ndarray):
+    """``(squares, weights, count)`` for the sparse transpose of a block: for
+    each row j of ``X_T`` (a column of X), the sums over its stored entries
+    of ``w_i (x_ij - center_j)^2`` and of ``w_i``, and their number; float64.
 
-    A CSR block's transpose (CSC) is squared whole: it is block-sized. A
-    CSC X comes as one block, whose transpose (CSR) is squared a few rows
-    (columns of X) at a time, so that no temporary is larger than a block.
+    Each entry is centred before it is squared, so that a column with a
+    large constant part keeps its spread (``E[x^2] - E[x]^2`` would lose it
+    to cancellation). A CSR block's transpose (CSC) is done whole: it is
+    block-sized. A CSC X comes as one block, whose transpose (CSR) is done
+    a few rows (columns of X) at a time, so that no temporary is larger
+    than a block.
     """
+    d = X_T.shape[0]
     if X_T.format != "csr":
-        squared = np.square(X_T.data, dtype=w.dtype)
-        squares = _compressed_view(
-            X_T, "csc", (squared, X_T.indices, X_T.indptr), X_T.shape
-        )
-        return np.asarray(squares @ w, dtype=np.float64).ravel()
-    n_rows, budget = (
-        X_T.shape[0],
-        max(1, _SMALL_BLOCK_BYTES // (2 * X_T.data.itemsize)),
-    )
-    sums = np.empty(n_rows)
-    start = 0
-    while start < n_rows:
-        limit = X_T.indptr[start] + budget
-        stop = int(np.searchsorted(X_T.indptr, limit, side="right")) - 1
-        stop = min(max(stop, start + 1), n_rows)
-        low, high = X_T.indptr[start], X_T.indptr[stop]
-        arrays = (
-            np.square(X_T.data[low:high], dtype=w.dtype),
-            X_T.indices[low:high],
-            X_T.indptr[start : stop + 1] - low,
-        )
-        rows = _compressed_view(X_T, "csr", arrays, (stop - start, X_T.shape[1]))
-        sums[start:stop] = np.asarray(rows @ w, dtype=np.float64).ravel()
-        start = stop
-    return sums
+        spans = [(0, d, 0, X_T.nnz, X_T.indices, X_T.indptr, "csc")]
+    else:
+        budget = max(1, _SMALL_BLOCK_BYTES // (2 * X_T.data.itemsize))
+        spans = []
+        start = 0
+        while start < d:
+            limit = X_T.indptr[start] + budget
+            stop = int(np.searchsorted(X_T.indptr, limit, side="right")) - 1
+            stop = min(max(stop, start + 1), d)
+            low, high = X_T.indptr[start], X_T.indptr[stop]
+            indptr = X_T.indptr[start : stop + 1] - low
+            spans.append((start, stop, low, high, X_T.indices[low:high], indptr, "csr"))
+            start = stop
+    squares, weights, count = np.empty(d), np.empty(d), np.empty(d, dtype=np.int64)
+    for start, stop, low, high, indices, indptr, layout in spans:
+        # One temporary of the span's size: each entry's centre, then the
+        # entry less it, squared, then ones.
+        if layout == "csc":  # entry k lies in row indices[k] of X_T
+            values = center[indices].astype(w.dtype, copy=False)
+            count[:] = np.bincount(indices, minlength=d)
+        else:
+            lengths = np.diff(indptr)
+            values = np.repeat(center[start:stop].astype(w.dtype), lengths)
+            count[start:stop] = lengths
+        np.subtract(X_T.data[low:high], values, out=values)
+        values *= values
+        shape = (stop - start, X_T.shape[1])
+        summed = _compressed_view(X_T, layout, (values, indices, indptr), shape) @ w
+        squares[start:stop] = np.asarray(summed, dtype=np.float64).ravel()
+        values[:] = 1.0
+        summed = _compressed_view(X_T, layout, (values, indices, indptr), shape) @ w
+        weights[start:stop] = np.asarray(summed, dtype=np.float64).ravel()
+    return squares, weights, count
 
 
 def exclusive_column_groups(X) -> list[int]:

@@ -557,11 +557,16 @@ class ExclusiveGroups:
     def of(cls, bounds: list[int], mean: np.ndarray, scale: np.ndarray):
         """The groups between ``bounds`` (see ``exclusive_column_groups``)."""
         starts = np.asarray(bounds[:-1])
-        coupling = mean[:, None]
+        lengths = np.diff(bounds)
+        # A group of one column is the diagonal metric: no coupling. Written
+        # as ``E[x^2] - m^2`` it would lose a column with a large constant
+        # part (stored on every row, such as dense data in a sparse matrix)
+        # to cancellation.
+        coupling = np.where(np.repeat(lengths, lengths) > 1, mean, 0.0)[:, None]
         diagonal = scale + coupling**2
         explained = np.add.reduceat(coupling**2 / diagonal, starts, axis=0)
         denominators = np.maximum(1 - explained, _SMALLEST_GROUP_CURVATURE)
-        return cls(starts, np.diff(bounds), coupling, diagonal, denominators)
+        return cls(starts, lengths, coupling, diagonal, denominators)
 
     def _per_column(self, per_group: np.ndarray) -> np.ndarray:
         return np.repeat(per_group, self.lengths, axis=0)
@@ -778,32 +783,33 @@ class Geometry:
         return self._metric_std * self.correlation * self._metric_std.T
 
     @cached_property
-    def _folded(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """For the full metric: ``P`` and ``P^-1`` on whole coefficients (the
-        rows of W, then the intercept), the centring folded in, so that
-        ``direction`` and ``inner`` each take one product (on breast cancer,
-        a microsecond where the steps below take four). None otherwise."""
-        if self.cholesky is None:
-            return None
+    def _full(self) -> tuple[np.ndarray, np.ndarray]:
+        """For the full metric: its inverse and itself on the rows of W,
+        made once so that each step is one product (a solve's call costs
+        more, on small data, than a pass over X).
 
-        def folded(matrix, steps):
-            if self.mean is None:
-                return matrix
-            # The intercept c = b + mean @ W has metric 1.
-            return _uncentred(_with_unit_corner(matrix), self.mean, steps)
-
-        # One at a time: each is a few (n_features, n_features) temporaries.
-        steps = folded(_scaled_inverse(self.cholesky, self._metric_std[:, 0]), True)
-        return steps, folded(self._metric(), False)
+        The centring is applied around them (``_centred_grad_W``, and the
+        intercept's ``c = b + mean @ W``), never folded into them: folded,
+        the intercept's entries hold ``mean^T metric mean``, and a column
+        of mean ``m`` and spread 1 loses ``m^2`` times the rounding to
+        cancellation there (all of it from ``m = 1e8`` on).
+        """
+        assert self.cholesky is not None
+        inverse = _scaled_inverse(self.cholesky, self._metric_std[:, 0])
+        return inverse, self._metric()
 
     def _solve(self, v: np.ndarray) -> np.ndarray:
-        """``metric^-1 v`` for the rows of ``W`` (diagonal metric, or groups)."""
+        """``metric^-1 v`` for the rows of ``W``."""
+        if self.cholesky is not None:
+            return self._full[0] @ v
         if self.groups is not None:
             return self.groups.solve(v)
         return v / self.scale
 
     def _apply(self, v: np.ndarray) -> np.ndarray:
-        """``metric v`` for the rows of ``W`` (diagonal metric, or groups)."""
+        """``metric v`` for the rows of ``W``."""
+        if self.cholesky is not None:
+            return self._full[1] @ v
         if self.groups is not None:
             return self.groups.apply(v)
         return v * self.scale
@@ -827,20 +833,15 @@ class Geometry:
         to 0.07 in 14 iterations on 20 classes). Dropping it keeps the
         coefficients' class means at zero, where the minimum has them.
         """
-        if self._folded is not None:
-            step = self._folded[0] @ grad
-        else:
-            step = self._solve(self._centred_grad_W(grad))
-            if self.mean is not None:  # the intercept keeps c = b + mean @ W
-                step = np.concatenate([step, (grad[-1] - self.mean @ step)[None]])
+        step = self._solve(self._centred_grad_W(grad))
+        if self.mean is not None:  # the intercept keeps c = b + mean @ W
+            step = np.concatenate([step, (grad[-1] - self.mean @ step)[None]])
         if step.shape[1] > 1 and self.l1 == 0:
             _drop_common_part(step, self.mean)
         return step.astype(grad.dtype, copy=False)
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
         """``<u, P^-1 v>``, the inner product of the transformed coordinates."""
-        if self._folded is not None:
-            return float(np.vdot(u, self._folded[1] @ v))
         d = self.scale.shape[0]
         value = float(np.vdot(u[:d], self._apply(v[:d])))
         if self.mean is not None:
@@ -868,6 +869,19 @@ class Geometry:
         if self.mean is not None:
             worst = max(worst, float(np.abs(grad[-1]).max()))
         return worst
+
+    def cancelled(self, coef: np.ndarray) -> float:
+        """The size of the terms that cancel in the scores at ``coef``: each
+        class's ``|mean| @ |W|``, which the intercept takes out again
+        (``c = b + mean @ W`` is small where ``b`` is not). The objective's
+        value is rounded relative to it (a column of constant part ``m`` and
+        coefficient ``w`` puts a rounding of ``eps m w`` in every score), so
+        the solver compares values only where a step changes them by more.
+        """
+        if self.mean is None:
+            return 0.0
+        d = self.scale.shape[0]
+        return float((np.abs(self.mean) @ np.abs(coef[:d])).max())
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
         """Proximal operator of ``step * l1 * ||W||_1`` in this metric.
@@ -910,8 +924,10 @@ class ClassCoupledMetric:
     no L1 term.
     """
 
-    # float64, (K m, K m), on coef.ravel() (feature by feature, the classes
-    # within), the centring folded in (see _uncentred): one product a step.
+    mean: np.ndarray | None  # None: no intercept, no centring
+    # float64, (K m, K m), on the centred coefficients (``_centred_coef``)
+    # raveled: feature by feature, the classes within. The centring is
+    # applied around them, not folded in (see ``Geometry._full``).
     hessian: np.ndarray
     inverse: np.ndarray  # its inverse (with the jitter of _inverse_or_none)
 
@@ -953,18 +969,21 @@ class ClassCoupledMetric:
         if inverse is None:
             return None
         return cls(
-            hessian=_uncentred(hessian, center, False, n_classes),
-            inverse=_uncentred(inverse, center, True, n_classes),
+            mean=center,
+            hessian=_by_feature(hessian, n_classes),
+            inverse=_by_feature(inverse, n_classes),
         )
 
     def direction(self, grad: np.ndarray) -> np.ndarray:
-        """``H^-1 grad``."""
-        step = self.inverse @ grad.ravel()
-        return step.reshape(grad.shape).astype(grad.dtype, copy=False)
+        """``H^-1 grad`` in the centred coordinates, mapped back."""
+        step = self.inverse @ _centred_grad(grad, self.mean).ravel()
+        step = _uncentred_step(step.reshape(grad.shape), self.mean)
+        return step.astype(grad.dtype, copy=False)
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
-        """``<u, H v>``."""
-        return float(u.ravel() @ (self.hessian @ v.ravel()))
+        """``<u, H v>`` in the centred coordinates."""
+        cu, cv = _centred_coef(u, self.mean), _centred_coef(v, self.mean)
+        return float(cu.ravel() @ (self.hessian @ cv.ravel()))
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
         return coef  # no L1 term
@@ -1076,40 +1095,12 @@ def _penalty(objective: LogisticObjective) -> np.ndarray:
     return np.where(np.arange(m) < objective.n_features, objective.l2, 0.0)
 
 
-def _uncentred(
-    matrix: np.ndarray, mean: np.ndarray | None, steps: bool, n_classes: int = 1
-) -> np.ndarray:
-    """A metric (``steps`` False) or its inverse (True) on centred
-    coefficients, written for the coefficients themselves.
-
-    ``matrix`` is of shape (m, m) (one class, or all alike) or (K m, K m)
-    (``n_classes`` K, class by class), on the coordinates ``[W_k, c_k]`` of
-    each class k with ``c = b + mean @ W``: ``c = A coef`` with ``A = I +
-    e_b [mean, 0]^T``. The metric becomes ``A^T matrix A``, its inverse
-    ``A^-1 matrix A^-T``; the (K m, K m) ones come in the order of
-    ``coef.ravel()`` (feature by feature, the classes within). ``mean``
-    None: no centring, the order changed only. ``matrix`` is overwritten
-    (and returned itself, for one class: the order is then the same).
-    """
+def _by_feature(matrix: np.ndarray, n_classes: int) -> np.ndarray:
+    """A (K m, K m) ``matrix`` ordered class by class (``k * m + j``),
+    reordered as ``coef.ravel()`` is: feature by feature, the classes within."""
     K = n_classes
     m = matrix.shape[0] // K
-    M = matrix.reshape(K, m, K, m)
-    if mean is not None and steps:  # only the intercept's row and column change
-        M[..., -1] -= M[..., :-1] @ mean
-        M[:, -1] -= np.einsum("i,kilj->klj", mean, M[:, :-1])
-    elif mean is not None:  # only W's rows and columns change
-        M[..., :-1] += M[..., -1:] * mean
-        M[:, :-1] += mean[:, None, None] * M[:, -1:]
-    return M.transpose(1, 0, 3, 2).reshape(K * m, K * m)
-
-
-def _with_unit_corner(matrix: np.ndarray) -> np.ndarray:
-    """``[[matrix, 0], [0, 1]]``."""
-    d = matrix.shape[0]
-    out = np.zeros((d + 1, d + 1))
-    out[:d, :d] = matrix
-    out[d, d] = 1.0
-    return out
+    return matrix.reshape(K, m, K, m).transpose(1, 0, 3, 2).reshape(K * m, K * m)
 
 
 def _drop_common_part(step: np.ndarray, mean: np.ndarray | None) -> None:

@@ -70,6 +70,8 @@ class StepMetric(Protocol):
 class StepGeometry(StepMetric, Protocol):
     def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float: ...
 
+    def cancelled(self, coef: np.ndarray) -> float: ...
+
 
 # callback(iteration, coef, objective, optimality, step) -> True to stop the run
 Callback = Callable[[int, np.ndarray, float, float, float], bool | None]
@@ -261,6 +263,7 @@ def _proximal_step(
     adaptive: bool,
     x: _Point,
     beta: float,
+    cancelled: float = 0.0,
 ) -> tuple[_Point | None, _Point | None, float]:
     """One (proximal) gradient step from ``at``; backtrack if ``adaptive``.
 
@@ -272,7 +275,8 @@ def _proximal_step(
     momentum point (``None`` if there is none) and the step to try next:
     the accepted step, grown by ``_GROW`` at most (``_GROW_FREE`` on a
     line) and not past ``1 / curvature`` (see :func:`_curvature` for the
-    test), or the constant step.
+    test), or the constant step. ``cancelled`` is the size of the terms
+    that cancel in the objective's value (see :func:`_values_decide`).
     """
     direction = geometry.direction(at.gradient)
     line = evaluator.line(at, direction)
@@ -284,7 +288,7 @@ def _proximal_step(
             ahead_coef = new_coef + beta * (new_coef - x.coef)
         delta = new_coef - at.coef
         length = geometry.inner(delta, delta) if adaptive else 0.0
-        by_values = adaptive and _values_decide(length, at, step)
+        by_values = adaptive and _values_decide(length, at, step, cancelled)
         # With kept scores, the new point's gradient only where the test
         # compares gradients (evaluated together, every point has its own).
         grad = adaptive and evaluator.keep_scores and not by_values
@@ -317,11 +321,20 @@ def _moving_back(geometry: StepMetric, x: _Point, y: _Point, new: np.ndarray) ->
     return geometry.inner(y.coef - new, new - x.coef) > 0
 
 
-def _values_decide(length: float, at: _Point, step: float) -> bool:
+def _values_decide(
+    length: float, at: _Point, step: float, cancelled: float = 0.0
+) -> bool:
     """Whether the backtracking test of a step of squared length ``length``
     (in the step's metric) from ``at`` compares objective values (else
-    gradients): see :func:`_curvature`."""
-    rounding = 1e3 * np.finfo(at.coef.dtype).eps * max(abs(at.value), 1.0)
+    gradients): see :func:`_curvature`.
+
+    The value's rounding is relative to the largest terms summed to make it:
+    the value itself, or ``cancelled`` (``StepGeometry.cancelled``), the
+    size of the terms of the scores that cancel one another (a column's
+    large constant part times its coefficient, against the intercept).
+    """
+    size = max(abs(at.value), 1.0, cancelled)
+    rounding = 1e3 * np.finfo(at.coef.dtype).eps * size
     return length / (2 * step) > rounding
 
 
@@ -450,7 +463,9 @@ def gradient_descent(
     while status == "max_iter" and n_iter < max_iter:
         theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
         beta = (theta - 1) / theta_next if accelerated else 0.0
-        new, ahead, step = _proximal_step(evaluator, metric, y, step, adaptive, x, beta)
+        new, ahead, step = _proximal_step(
+            evaluator, metric, y, step, adaptive, x, beta, geometry.cancelled(y.coef)
+        )
         if new is None:
             status = "stalled"
             break
