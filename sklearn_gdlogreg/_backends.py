@@ -567,7 +567,9 @@ def column_moments(
         raise ValueError("covariance=True needs a dense X")
     # Sparse moments are summed in float64 (the centred entries are new arrays).
     dtype = np.float64 if sp.issparse(X) else host_dtype(X)
-    for precision in (dtype, np.float64):
+    # Summaries in X's precision, or in float64 where their squares over-
+    # or underflow it.
+    for precision in dict.fromkeys((dtype, np.float64)):
         if is_row_chunks(X):  # each chunk summarised where it lives, merged here
             parts = X.map_chunks(
                 _chunk_moments, covariance, precision, block_bytes, reweight
@@ -577,18 +579,39 @@ def column_moments(
                 _moments(X, weights, covariance, precision, block_bytes, reweight, True)
             ]
         mean, spread, seen = _merge_moments(parts, covariance)
-        if np.isfinite(spread).all():
+        overflow = not np.isfinite(spread).all()
+        underflow = _underflowed(mean, spread, seen, covariance, precision)
+        if not (overflow or underflow.any()):
             break
-    else:
+    if overflow:
         raise ValueError(
             "X's values are too large: the variance of a column overflows "
             "float64 (features of magnitude above about 1e150). Divide X by "
             "a constant before fitting."
         )
+    if underflow.any() and reweight is None:
+        raise ValueError(
+            "X's values are too small: the squares of the values of column(s) "
+            f"{np.flatnonzero(underflow)[:10].tolist()} underflow float64 "
+            "(nonzero features of magnitude below about 1e-154), so their "
+            "spread cannot be measured. Multiply X by a constant before fitting."
+        )
     if seen == 0:  # no weight at all (``reweight`` gave none): zeros
         d = X.shape[1]
         return np.zeros(d), np.zeros((d, d) if covariance else d), 0.0
     return mean, spread / seen, seen
+
+
+def _underflowed(mean, spread, seen: float, covariance: bool, dtype) -> np.ndarray:
+    """The columns whose nonzero values have squares below ``dtype``'s
+    smallest normal number: their second moment is lost to underflow (and
+    their variance with it, which would make them look constant)."""
+    if seen == 0:
+        return np.zeros(np.shape(mean), dtype=bool)
+    variance = np.diagonal(spread) if covariance else spread
+    with np.errstate(over="ignore", invalid="ignore"):
+        second = variance / seen + np.square(mean)
+    return (mean != 0) & (second < np.finfo(dtype).tiny)
 
 
 def _moments(

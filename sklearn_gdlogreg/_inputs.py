@@ -59,8 +59,24 @@ class FitData:
     feature_names: np.ndarray | None
 
     def inverse_total(self, C: float) -> float:
-        """``1 / (C S)``, the penalty's factor, without overflowing ``S``."""
-        return float(np.ldexp(1.0 / (C * self.total), -self.exponent))
+        """``1 / (C S)``, the penalty's factor, without overflowing ``S``.
+
+        A clear error where it overflows float64 (``C S`` below about
+        1e-308, such as weights of 5e-324): the penalty would be infinite
+        and every step NaN. Only ``C S`` matters to the model, so scaling
+        the weights up and ``C`` down by the same factor gives the same one.
+        """
+        with np.errstate(over="ignore", divide="ignore"):
+            factor = float(np.ldexp(1.0 / (C * self.total), -self.exponent))
+        if not np.isfinite(factor):
+            raise ValueError(
+                f"C * sum(sample_weight) is too small: C={C!r} times a total "
+                f"weight of {np.ldexp(self.total, self.exponent):.3g} makes the "
+                "penalty 1 / (C * sum(sample_weight)) overflow float64. "
+                "Multiply sample_weight by a constant and divide C by it: the "
+                "model is the same."
+            )
+        return factor
 
 
 # --- The checks and encodings every adapter shares --------------------------
@@ -238,6 +254,14 @@ class MemoryInput:
         return function(scores)
 
 
+def _refuse_complex(X, xp) -> None:
+    """The error numpy's complex X gets: a cast to a real dtype (as
+    ``validate_data`` makes in other namespaces) would drop the imaginary
+    part without a word."""
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported: X has dtype {X.dtype}.")
+
+
 class DeviceInput(MemoryInput):
     """Arrays of another array-API library (PyTorch, CuPy), on their device.
 
@@ -248,6 +272,7 @@ class DeviceInput(MemoryInput):
 
     def fit_data(self, checker, X, y, sample_weight, class_weight) -> FitData:
         xp = namespace(X)
+        _refuse_complex(X, xp)
         X = validate_data(checker, X, dtype=[xp.float64, xp.float32])
         y = column_or_1d(to_numpy(y), warn=True)
         check_consistent_length(X, y)
@@ -267,6 +292,7 @@ class DeviceInput(MemoryInput):
 
     def predict_X(self, model, X):
         xp = namespace(X)
+        _refuse_complex(X, xp)
         return validate_data(model, X, dtype=[xp.float64, xp.float32], reset=False)
 
     def scores(self, X, coef, intercept):

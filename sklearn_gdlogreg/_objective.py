@@ -137,6 +137,12 @@ def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
     return np.sign(v) * np.maximum(np.abs(v) - threshold, 0)
 
 
+def _squared_norm(W: np.ndarray, axis=None):
+    """``sum(W**2)`` (over ``axis``) in float64: the coefficients of tiny
+    float32 features pass 1e19, whose squares overflow float32."""
+    return np.square(W, dtype=np.float64).sum(axis=axis)
+
+
 def expit(z):
     """The sigmoid ``1 / (1 + e^-z)``: scipy's for numpy, else a stable formula."""
     xp = namespace(z)
@@ -379,7 +385,7 @@ class LogisticObjective:
         )
         results = []
         for (W, _), (loss, grad_W, grad_b) in zip(points, passed, strict=True):
-            loss += 0.5 * self.l2 * float(np.vdot(W, W))
+            loss += 0.5 * self.l2 * float(_squared_norm(W))
             grad_W += self.l2 * W
             grad_W = grad_W.reshape(W.shape[0], -1)
             if self.fit_intercept:
@@ -417,7 +423,7 @@ class LogisticObjective:
         grads[:d] += self.l2 * W
         if self.fit_intercept:
             grads[d] = grads_b
-        squares = np.square(W).sum(axis=0)
+        squares = _squared_norm(W, axis=0)
         return [
             (
                 float(loss) + 0.5 * self.l2 * float(squares[start:end].sum()),
@@ -476,7 +482,7 @@ class LogisticObjective:
         loss, R = pointwise_in_slices(
             self._pointwise, scores.copy(), self._labels(), self.weights
         )
-        value = float(loss) + 0.5 * self.l2 * float(np.vdot(W, W))
+        value = float(loss) + 0.5 * self.l2 * float(_squared_norm(W))
         if not grad:
             return value, None
         gradient = np.empty_like(coef)

@@ -190,3 +190,70 @@ def test_every_metric_steps_alike_with_a_large_constant_part(seed, metric):
     np.testing.assert_allclose(
         moved.inner(u_shifted, u_shifted), plain.inner(u, u), rtol=precision(shift)
     )
+
+
+def small_problem(seed):
+    rng = np.random.default_rng(seed)
+    X, y = classification(rng, 200, 4, 2)
+    return rng, X, y
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("fmt", list(FORMATS))
+@pytest.mark.parametrize(
+    ("dtype", "low", "high"), [(np.float64, 20, 140), (np.float32, 12, 30)]
+)
+def test_tiny_features_give_the_model_of_unscaled_ones(seed, fmt, dtype, low, high):
+    # Features far below 1, whose coefficients are far above (float32 ones
+    # pass 1e19, whose squares overflow float32): the same model.
+    rng, X, y = small_problem(seed)
+    factor = 10 ** -rng.uniform(low, high)
+    to = FORMATS[fmt]
+    params = dict(C=np.inf, tol=1e-6)
+    plain = GradientDescentLogisticRegression(**params).fit(to(X.astype(dtype)), y)
+    small = to((X * factor).astype(dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ours = GradientDescentLogisticRegression(**params).fit(small, y)
+    np.testing.assert_allclose(
+        ours.predict_proba(small), plain.predict_proba(to(X.astype(dtype))), atol=1e-3
+    )
+    scale = np.abs(plain.coef_).max()
+    np.testing.assert_allclose(ours.coef_ * factor, plain.coef_, atol=1e-2 * scale)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_features_whose_squares_underflow_are_refused(seed, fmt):
+    # Their spread cannot be measured in float64: a clear error, not an
+    # intercept-only model.
+    rng, X, y = small_problem(seed)
+    X = X * 10 ** -rng.uniform(160, 300)
+    with pytest.raises(ValueError, match="too small"):
+        GradientDescentLogisticRegression(C=np.inf).fit(FORMATS[fmt](X), y)
+    # A column of zeros is no such column.
+    X = np.zeros_like(X)
+    X[:, 0] = rng.normal(size=X.shape[0])
+    GradientDescentLogisticRegression().fit(FORMATS[fmt](X), y)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tiny_sample_weights(seed):
+    # Only C * sum(sample_weight) matters: tiny weights with a C as much
+    # larger give the same model; without a penalty, any tiny weights do.
+    rng, X, y = small_problem(seed)
+    factor = 10 ** -rng.uniform(100, 250)
+    plain = GradientDescentLogisticRegression(C=0.5, tol=1e-8).fit(X, y)
+    ours = GradientDescentLogisticRegression(C=0.5 / factor, tol=1e-8)
+    ours.fit(X, y, sample_weight=np.full(len(y), factor))
+    np.testing.assert_allclose(ours.coef_, plain.coef_, rtol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, plain.intercept_, rtol=1e-6)
+    weights = np.full(len(y), 5e-324)  # the smallest float64
+    mle = GradientDescentLogisticRegression(C=np.inf, tol=1e-8)
+    unweighted = mle.fit(X, y).coef_
+    np.testing.assert_allclose(
+        mle.fit(X, y, sample_weight=weights).coef_, unweighted, rtol=1e-6
+    )
+    # With a penalty, its factor 1 / (C * sum(sample_weight)) overflows.
+    with pytest.raises(ValueError, match=r"C \* sum\(sample_weight\) is too small"):
+        GradientDescentLogisticRegression(C=1.0).fit(X, y, sample_weight=weights)

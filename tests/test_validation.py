@@ -1,5 +1,6 @@
 """Bad input gets a clear error; extreme input gives no NaN; inputs stay unchanged."""
 
+import os
 import warnings
 
 import numpy as np
@@ -170,3 +171,23 @@ def test_extreme_feature_magnitudes_never_give_nan(data, magnitude, C):
     if C == np.inf:
         unscaled = Estimator(C=np.inf).fit(X, y)
         assert (clf.predict(X_scaled) == unscaled.predict(X)).mean() > 0.95
+
+
+@pytest.mark.skipif(
+    os.environ.get("SCIPY_ARRAY_API") != "1",
+    reason="array API dispatch needs SCIPY_ARRAY_API=1 (.ci/run's second pass)",
+)
+def test_complex_X_of_another_namespace_is_refused(data):
+    # As numpy's complex X is: a cast to float would drop the imaginary part.
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    import sklearn
+
+    X, y = data
+    complex_X = torch.asarray(X) * (1 + 1j)
+    with sklearn.config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            Estimator().fit(complex_X, torch.asarray(y))
+        model = Estimator().fit(torch.asarray(X), torch.asarray(y))
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            model.predict(complex_X)
