@@ -287,9 +287,8 @@ class GradientDescentLogisticRegression(
         # Validation records n_features_in_ and feature_names_in_ on a copy:
         # this estimator changes only at the end, all at once (_commit).
         checker = self._snapshot()
-        data = input_adapter(X).fit_data(
-            checker, X, y, sample_weight, self.class_weight
-        )
+        adapter = input_adapter(X)
+        data = adapter.fit_data(checker, X, y, sample_weight, self.class_weight)
         n_classes = data.classes.shape[0]
         penalty = data.inverse_total(self.C)  # 0 for C=np.inf
         objective = LogisticObjective(
@@ -339,9 +338,14 @@ class GradientDescentLogisticRegression(
             keep_scores=objective.keeps_scores,
         )
         self._warn_unless_converged(result)
+        fitted = _fitted_attributes(objective, result.coef, data.classes)
+        if objective.l2 == objective.l1 == 0 and _separates(adapter, data, fitted):
+            warnings.warn(
+                _SEPARATED, ConvergenceWarning, stacklevel=_caller_stacklevel()
+            )
         self._commit(
             **names,
-            **_fitted_attributes(objective, result.coef, data.classes),
+            **fitted,
             n_iter_=result.n_iter,
             loss_curve_=like(result.objective_history, data.X),
         )
@@ -467,16 +471,57 @@ class GradientDescentLogisticRegression(
         check_is_fitted(self)
         model = self._snapshot()
         X, codes, weights, l2 = _inference_data(model, X, y, sample_weight)
-        proba = _probabilities(MemoryInput().scores(X, model.coef_, model.intercept_))
-        return _inference.covariance(
+        coef, intercept = to_numpy(model.coef_), to_numpy(model.intercept_)
+        n_classes = to_numpy(model.classes_).shape[0]
+        fit_intercept = model.fit_intercept
+        proba = _probabilities(MemoryInput().scores(X, coef, intercept))
+        if l2 == 0 and _inference.separated(X, codes, weights, proba, fit_intercept):
+            warnings.warn(
+                f"{_SEPARATED} Its standard errors are NaN.",
+                ConvergenceWarning,
+                stacklevel=_caller_stacklevel(),
+            )
+            size = (X.shape[1] + fit_intercept) * max(n_classes - 1, 1)
+            return np.full((size, size), np.nan)
+        optimality = _inference.optimality(
+            X, codes, weights, coef, intercept, fit_intercept=fit_intercept, l2=l2
+        )
+        # A converged fit meets tol at its coefficients (here on data
+        # prepared again, so up to rounding): far above, they are not the
+        # minimum the standard errors are the curvature of.
+        if optimality > 10 * model.tol:
+            warnings.warn(
+                f"The coefficients are not at the minimum of the objective on "
+                f"these data (gradient max-norm {optimality:.3g} > "
+                f"tol={model.tol}): the fit did not converge, was made on other "
+                "data, or averages the folds' coefficients (the CV estimator "
+                "with refit=False). The standard errors are those of the "
+                "minimum: refit to convergence on these data.",
+                ConvergenceWarning,
+                stacklevel=_caller_stacklevel(),
+            )
+        cov = _inference.covariance(
             X,
             proba,
             codes,
             weights,
-            fit_intercept=model.fit_intercept,
+            fit_intercept=fit_intercept,
             l2=l2,
             robust=robust,
         )
+        unidentified = np.flatnonzero(np.isnan(np.diag(cov)))
+        if unidentified.size:
+            warnings.warn(
+                "The information matrix is singular to working precision: "
+                f"parameters {unidentified[:10].tolist()} (in the order of "
+                "the covariance matrix) are not identified (collinear "
+                "columns, or a column constant where the intercept is), and "
+                "their standard errors are NaN. Drop or combine those "
+                "columns, or fit with a finite C.",
+                UserWarning,
+                stacklevel=_caller_stacklevel(),
+            )
+        return cov
 
     def coef_table(
         self,
@@ -529,7 +574,11 @@ class GradientDescentLogisticRegression(
         else:
             names = [f"x{j}" for j in range(self.n_features_in_)]
         if self.fit_intercept:
-            names.append("intercept")
+            # A feature may be called "intercept" too: the index stays unique.
+            name = "intercept"
+            while name in names:
+                name = "_" + name
+            names.append(name)
             coef = np.hstack([coef, intercept[:, None]])
         if coef.shape[0] == 1:
             index = pd.Index(names, name="feature")
@@ -666,6 +715,24 @@ def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:
     }
 
 
+def _separates(adapter, data, fitted: dict) -> bool:
+    """Whether the fitted model puts every sample of positive weight strictly
+    on its class's side: its direction then separates the classes. Not
+    checked on dask input (False): ``coef_table`` checks any input."""
+    if data.y is None:
+        return False
+    Z = to_numpy(adapter.scores(data.X, fitted["coef_"], fitted["intercept_"]))
+    codes, weights = to_numpy(data.y), to_numpy(data.weights)
+    if Z.ndim == 1:
+        margin = np.where(codes == 1, Z, -Z)
+    else:
+        rows = np.arange(Z.shape[0])
+        true = Z[rows, codes].copy()
+        Z[rows, codes] = -np.inf
+        margin = true - Z.max(axis=1)
+    return bool(np.all((margin > 0) | (weights == 0)))
+
+
 class _IterationReporter:
     """What the estimator does with each iteration of the solver.
 
@@ -745,6 +812,14 @@ def _caller_stacklevel() -> int:
     while frame.f_back is not None and frame.f_code.co_filename.startswith(internal):
         frame, level = frame.f_back, level + 1
     return level
+
+
+_SEPARATED = (
+    "The classes are separated (some direction of the coefficients never "
+    "lowers a sample's true-class score): with C=np.inf the maximum-"
+    "likelihood estimate does not exist, and the coefficients grow without "
+    "bound as tol shrinks. Use a finite C."
+)
 
 
 def _inference_data(model, X, y, sample_weight):
