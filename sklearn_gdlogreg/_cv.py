@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import get_scorer, get_scorer_names, log_loss, make_scorer
+from sklearn.metrics import get_scorer, get_scorer_names, make_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_method_params, validate_data
 
+from ._array_api import dispatched
+from ._dask import is_dask_collection
 from ._estimator import GradientDescentLogisticRegression
 from ._inputs import _sample_weights
 
@@ -52,9 +63,18 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
     l1_ratios : array-like of float, default=(0.0,)
         The elastic-net mixings to try (0: L2, 1: L1).
     cv : int, cross-validation generator or iterable, default=None
-        As in ``LogisticRegressionCV``: None is 5-fold stratified.
+        As in ``LogisticRegressionCV``: None is 5-fold stratified. A
+        splitter that needs ``groups`` (``GroupKFold``) gets them from
+        ``fit(X, y, groups=groups)`` with metadata routing enabled
+        (``sklearn.set_config(enable_metadata_routing=True)``). As in
+        ``LogisticRegressionCV``, each fold's model is fitted on all the
+        classes, also where its training part lacks one (a class with no
+        weight, whose probability ends near ``tol``); a training part of a
+        single class is an error.
     scoring : str or callable, default="neg_log_loss"
-        A scikit-learn scorer; higher is better.
+        A scikit-learn scorer; higher is better. A metric that takes
+        ``labels`` (the log-loss, the Brier score, ...) is given all the
+        classes, since a fold's test part may lack one.
     refit : bool, default=True
         Refit the best C on all the data. If False, the coefficients are the
         mean of the folds' at each fold's best C, and ``C_`` the mean of
@@ -170,7 +190,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         return self.C_, self.l1_ratio_
 
     def fit(
-        self, X: Any, y: Any, sample_weight: Any = None
+        self, X: Any, y: Any, sample_weight: Any = None, **params: Any
     ) -> GradientDescentLogisticRegressionCV:
         """Cross-validate the grid, then fit the best C on all the data.
 
@@ -181,14 +201,21 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the fits and of the test scores.
+            Weights of the fits, and of the test scores (with metadata
+            routing: of the test scores if the scorer requests them).
+        **params : dict
+            Metadata for the splitter (``groups``) and the scorer, as
+            ``LogisticRegressionCV`` takes them: only with
+            ``sklearn.set_config(enable_metadata_routing=True)``.
 
         Returns
         -------
         self : GradientDescentLogisticRegressionCV
             The fitted estimator.
         """
+        _raise_for_params(params, self, "fit")
         self._validate_params()
+        _check_in_memory(X=X, y=y, sample_weight=sample_weight)
         checker = self._snapshot()
         X, y = validate_data(
             checker,
@@ -198,24 +225,47 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             dtype=[np.float64, np.float32],
         )
         check_classification_targets(y)
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, "
+                f"but the data contains only one class: {classes[0]!r}."
+            )
         if sample_weight is not None:  # checked once, then split by fold
             sample_weight = _sample_weights(sample_weight, y.shape[0], np.float64)
-        Cs = (
-            np.logspace(-4, 4, self.Cs)
-            if isinstance(self.Cs, Integral)
-            else np.asarray(self.Cs, dtype=float)
-        )
-        l1_ratios = np.asarray(self.l1_ratios, dtype=float).ravel()
-        if Cs.size == 0 or l1_ratios.size == 0 or (Cs <= 0).any():
-            raise ValueError("Cs must hold positive numbers and l1_ratios one or more.")
-        if ((l1_ratios < 0) | (l1_ratios > 1)).any():
-            raise ValueError(f"l1_ratios must be in [0, 1], got {l1_ratios}.")
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        scorer = _scorer(self.scoring, np.unique(y))
-        params = {name: getattr(self, name) for name in _FIT_PARAMETERS}
+        Cs = _grid_of_Cs(self.Cs)
+        l1_ratios = _grid_of_l1_ratios(self.l1_ratios)
+        if _routing_enabled():
+            routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
+            split_params, score_params = routed.splitter.split, routed.scorer.score
+        else:  # as LogisticRegressionCV: the weights go to the scorer too
+            split_params = {}
+            score_params = (
+                {} if sample_weight is None else {"sample_weight": sample_weight}
+            )
+        cv = check_cv(self.cv, y, classifier=True)
+        folds = list(cv.split(X, y, **split_params))
+        missing = [
+            _missing_classes(y[train], classes, index)
+            for index, (train, _) in enumerate(folds)
+        ]
+        scorer = _scorer(self.scoring, classes)
+        fit_params = {name: getattr(self, name) for name in _FIT_PARAMETERS}
         paths = Parallel(n_jobs=self.n_jobs)(
-            delayed(_path)(params, X, y, sample_weight, train, test, Cs, l1, scorer)
-            for train, test in folds
+            delayed(_path)(
+                fit_params,
+                X,
+                y,
+                sample_weight,
+                train,
+                test,
+                absent,
+                Cs,
+                l1,
+                scorer,
+                _check_method_params(X, params=score_params, indices=test),
+            )
+            for (train, test), absent in zip(folds, missing, strict=True)
             for l1 in l1_ratios
         )
         shape = (len(folds), l1_ratios.size)
@@ -232,7 +282,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             # From zeros, not from the folds' mean: the refit is the plain
             # estimator's fit at C_, whatever the folds.
             final = GradientDescentLogisticRegression(
-                C=C, l1_ratio=l1_ratio, **params
+                C=C, l1_ratio=l1_ratio, **fit_params
             ).fit(X, y, sample_weight=sample_weight)
             coef, intercept = final.coef_, final.intercept_
             loss_curve = final.loss_curve_
@@ -243,7 +293,6 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             C, l1_ratio = float(Cs[C_index].mean()), float(l1_ratios[l1_index].mean())
             coef, intercept = _split(chosen, self.fit_intercept)
             loss_curve = None
-        classes = np.unique(y)
         self._commit(
             n_features_in_=checker.n_features_in_,
             **(
@@ -265,18 +314,128 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         )
         return self
 
+    def get_metadata_routing(self) -> MetadataRouter:
+        """Get the metadata routing of this estimator.
 
-def _scorer(scoring, classes: np.ndarray):
-    """The scorer; the log-loss's knows all the classes, since a fold's test
-    part may lack one."""
-    if scoring == "neg_log_loss":
-        return make_scorer(
-            log_loss,
-            greater_is_better=False,
-            response_method="predict_proba",
-            labels=classes,
+        As ``LogisticRegressionCV``'s: ``fit`` consumes ``sample_weight``
+        itself and routes metadata to the splitter's ``split`` (``groups``)
+        and to the scorer (what it requests, such as ``sample_weight``).
+        ``score`` is the classifier's accuracy, and consumes
+        ``sample_weight`` itself.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The routing information (see scikit-learn's metadata routing
+            user guide).
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(
+                splitter=self.cv,
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+            .add(
+                scorer=get_scorer(self.scoring),
+                method_mapping=MethodMapping().add(caller="fit", callee="score"),
+            )
         )
-    return get_scorer(scoring)
+
+
+def _check_in_memory(**arrays: Any) -> None:
+    """Refuse dask collections and arrays of other array-API libraries under
+    dispatch: the folds are indexed in memory, with numpy."""
+    for name, array in arrays.items():
+        if is_dask_collection(array):
+            raise TypeError(
+                "GradientDescentLogisticRegressionCV takes numpy arrays and "
+                f"scipy.sparse matrices (also lists and pandas); {name} is a dask "
+                f"collection ({type(array).__name__}). Compute it first "
+                f"({name}.compute()) if it fits in memory, or fit "
+                "GradientDescentLogisticRegression at a given C on the dask data."
+            )
+        if dispatched(array):
+            raise TypeError(
+                "GradientDescentLogisticRegressionCV takes numpy arrays and "
+                f"scipy.sparse matrices; under array_api_dispatch=True, {name} is "
+                f"a {type(array).__module__}.{type(array).__name__}, which it does "
+                "not convert. Convert it to numpy first, or fit outside "
+                "sklearn.config_context(array_api_dispatch=True)."
+            )
+
+
+def _grid_of_Cs(Cs: Any) -> np.ndarray:
+    """The grid of C: an int's log scale, or the given positive numbers."""
+    if isinstance(Cs, Integral):
+        return np.logspace(-4, 4, Cs)
+    try:
+        grid = np.asarray(Cs, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Cs must be an int or a 1-d array-like of positive numbers; got {Cs!r}."
+        ) from error
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError(
+            "Cs must be an int or a 1-d array-like of positive numbers, with one "
+            f"or more; got an array of shape {grid.shape}."
+        )
+    if not (grid > 0).all():  # NaN included; np.inf is C=np.inf, no penalty
+        raise ValueError(f"Cs must hold positive numbers; got {grid}.")
+    return grid
+
+
+def _grid_of_l1_ratios(l1_ratios: Any) -> np.ndarray:
+    """The grid of l1_ratio: one or more numbers in [0, 1]."""
+    try:
+        grid = np.asarray(l1_ratios, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"l1_ratios must be a 1-d array-like of numbers in [0, 1]; got "
+            f"{l1_ratios!r}."
+        ) from error
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError(
+            "l1_ratios must be a 1-d array-like of numbers in [0, 1], with one or "
+            f"more; got an array of shape {grid.shape}."
+        )
+    if not ((grid >= 0) & (grid <= 1)).all():  # NaN included
+        raise ValueError(f"l1_ratios must be in [0, 1], got {grid}.")
+    return grid
+
+
+def _missing_classes(y_train: np.ndarray, classes: np.ndarray, fold: int) -> np.ndarray:
+    """The classes that fold ``fold``'s training part lacks.
+
+    Its model is still fitted on all the classes, as ``LogisticRegressionCV``
+    fits each fold's (see ``_with_all_classes``); with fewer than two classes
+    in the training part there is no model to fit.
+    """
+    present = np.unique(y_train)
+    if present.size < 2:
+        raise ValueError(
+            f"The training part of cross-validation fold {fold} holds only the "
+            f"class {present.tolist()}; it lacks "
+            f"{np.setdiff1d(classes, present).tolist()} of the classes "
+            f"{classes.tolist()}. Each training part needs at least two classes: "
+            "use a stratified or shuffled cv (StratifiedKFold)."
+        )
+    return np.setdiff1d(classes, present)
+
+
+def _scorer(scoring: Any, classes: np.ndarray) -> Any:
+    """The scorer; one whose metric takes ``labels`` gets all the classes, since
+    a fold's test part may lack one (as in ``LogisticRegressionCV``)."""
+    scorer = get_scorer(scoring)
+    function = getattr(scorer, "_score_func", None)
+    if function is None or "labels" not in inspect.signature(function).parameters:
+        return scorer
+    return make_scorer(
+        function,
+        greater_is_better=scorer._sign > 0,
+        response_method=scorer._response_method,
+        **{"labels": classes, **scorer._kwargs},  # the scorer's own labels first
+    )
 
 
 def _split(coef: np.ndarray, fit_intercept: bool):
@@ -286,15 +445,61 @@ def _split(coef: np.ndarray, fit_intercept: bool):
     return coef.copy(), np.zeros(coef.shape[0], dtype=coef.dtype)
 
 
-def _path(params, X, y, sample_weight, train, test, Cs, l1_ratio, scorer):
+def _with_all_classes(
+    X: Any, y: np.ndarray, weights: np.ndarray | None, missing: np.ndarray
+) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    """A training part with one zero-weight row for each class it lacks.
+
+    ``LogisticRegressionCV`` fits each fold with all the classes (it passes
+    them to its path), so that every fold's model has the same outputs, its
+    coefficients the same shape, and the test scores see all the classes. A
+    row of weight zero adds a class to the fit and nothing to the objective:
+    the fit is that objective's, whose missing class gets no weight. (With an
+    intercept, that class's intercept falls until the fit reaches ``tol``, as
+    in ``LogisticRegressionCV``: its probability there is about ``tol``. A
+    binary fit of the classes present would be another model: the penalty
+    of the multinomial one differs, and so does the minimum without an
+    intercept.) The rows copy the first row, so that no statistic of ``X``
+    changes.
+    """
+    if missing.size == 0:
+        return X, y, weights
+    extra = X[np.zeros(missing.size, dtype=np.intp)]
+    if sp.issparse(X):
+        X = sp.vstack([X, extra], format=X.format)
+    else:
+        X = np.concatenate([X, extra])
+    if weights is None:
+        weights = np.ones(y.shape[0])
+    return (
+        X,
+        np.concatenate([y, missing]),
+        np.concatenate([weights, np.zeros(missing.size)]),
+    )
+
+
+def _path(
+    params: dict,
+    X: Any,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    train: np.ndarray,
+    test: np.ndarray,
+    missing: np.ndarray,
+    Cs: np.ndarray,
+    l1_ratio: float,
+    scorer: Any,
+    score_params: dict,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One fold's path over ``Cs`` (strongest penalty first, warm-started):
     coefficients ``(n_cs, n_outputs, n_dof)``, test scores and iterations,
     in the order of ``Cs``."""
-    X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
     weights = None if sample_weight is None else sample_weight[train]
-    test_weights = None if sample_weight is None else sample_weight[test]
+    X_train, y_train, weights = _with_all_classes(X[train], y[train], weights, missing)
+    X_test, y_test = X[test], y[test]
     n_cs = Cs.shape[0]
-    coefs, scores, n_iter = [None] * n_cs, np.empty(n_cs), np.empty(n_cs, dtype=int)
+    coefs: list[Any] = [None] * n_cs
+    scores, n_iter = np.empty(n_cs), np.empty(n_cs, dtype=int)
     model = GradientDescentLogisticRegression(
         l1_ratio=l1_ratio, warm_start=True, **params
     )
@@ -308,7 +513,6 @@ def _path(params, X, y, sample_weight, train, test, Cs, l1_ratio, scorer):
         if params["fit_intercept"]:
             coef = np.hstack([coef, model.intercept_[:, None]])
         coefs[index] = coef
-        kwargs = {} if test_weights is None else {"sample_weight": test_weights}
-        scores[index] = scorer(model, X_test, y_test, **kwargs)
+        scores[index] = scorer(model, X_test, y_test, **score_params)
         n_iter[index] = model.n_iter_
     return np.stack(coefs), scores, n_iter

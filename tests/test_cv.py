@@ -1,14 +1,25 @@
 """GradientDescentLogisticRegressionCV: the C that LogisticRegressionCV picks,
 the attributes' layout scikit-learn is moving to, paths that are real fits."""
 
+import os
 import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+import sklearn
+from scipy.special import softmax
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.linear_model import LogisticRegressionCV
-from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.metrics import brier_score_loss, get_scorer, log_loss
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedKFold,
+    cross_val_score,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -126,3 +137,290 @@ def test_bad_grids_and_weights_are_clear_errors(cancer):
         GradientDescentLogisticRegressionCV(Cs=[0.0, 1.0]).fit(X, y)
     with pytest.raises(ValueError, match="l1_ratios"):
         GradientDescentLogisticRegressionCV(l1_ratios=[1.5]).fit(X, y)
+
+
+# --- Folds that lack a class -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def path_proba(rows, X):
+    """The probabilities of a multinomial model of ``coefs_paths_`` (one row
+    per class, the intercept last)."""
+    return softmax(X @ rows[:, :-1].T + rows[:, -1], axis=1)
+
+
+def folds_one_without_class_2(y):
+    """Fold 0 has neither class 2 in its training part nor in its test part
+    (so its scores do not depend on how far that class's intercept falls);
+    the other two are stratified."""
+    index = np.arange(len(y))
+    train = index[(y < 2) & (index % 2 == 0)]
+    test = index[(y < 2) & (index % 2 == 1)]
+    X_dummy = np.zeros((len(y), 1))
+    stratified = StratifiedKFold(2, shuffle=True, random_state=0).split(X_dummy, y)
+    return [(train, test), *stratified]
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_a_training_fold_without_a_class_is_fitted_on_all_classes(iris, fit_intercept):
+    """LogisticRegressionCV fits every fold with all the classes: the same
+    scores and, where the minimum exists, the same coefficients."""
+    X, y = iris
+    folds = folds_one_without_class_2(y)
+    Cs = [0.01, 0.1, 1.0]
+    ours = GradientDescentLogisticRegressionCV(
+        Cs=Cs, cv=folds, tol=1e-8, fit_intercept=fit_intercept
+    ).fit(X, y)
+    theirs = LogisticRegressionCV(
+        Cs=Cs,
+        cv=folds,
+        tol=1e-8,
+        max_iter=10_000,
+        fit_intercept=fit_intercept,
+        scoring="neg_log_loss",
+        l1_ratios=(0.0,),
+        use_legacy_attributes=False,
+    ).fit(X, y)
+    n_dof = X.shape[1] + fit_intercept
+    assert ours.coefs_paths_.shape == theirs.coefs_paths_.shape == (3, 1, 3, 3, n_dof)
+    assert ours.C_ == theirs.C_
+    np.testing.assert_allclose(ours.scores_, theirs.scores_, rtol=1e-5)
+    ours_paths, theirs_paths = ours.coefs_paths_.copy(), theirs.coefs_paths_.copy()
+    if fit_intercept:
+        for paths in (ours_paths, theirs_paths):
+            # The softmax sees only differences of intercepts (both sum theirs
+            # to zero); the intercept of class 2 in fold 0 has no minimum: it
+            # falls until each solver's stopping rule (its probability ~tol).
+            paths[..., -1] -= paths[..., :1, -1]
+            paths[0, :, :, 2, -1] = 0
+    np.testing.assert_allclose(ours_paths, theirs_paths, atol=1e-5)
+
+
+def test_a_binary_training_fold_of_three_classes_is_the_multinomial_limit(iris):
+    """With an intercept, the fold without class 2 is the limit of the
+    three-class fit as that class's intercept goes to -inf: a two-class
+    softmax, which is the binary fit at 2 C (half the penalty on the
+    difference of the two rows)."""
+    X, y = iris
+    folds = folds_one_without_class_2(y)
+    Cs = [0.01, 1.0]
+    model = GradientDescentLogisticRegressionCV(Cs=Cs, cv=folds, tol=1e-8).fit(X, y)
+    train = folds[0][0]
+    for c, C in enumerate(Cs):
+        binary = GradientDescentLogisticRegression(C=2 * C, tol=1e-10)
+        binary.fit(X[train], y[train])
+        rows = model.coefs_paths_[0, 0, c]
+        np.testing.assert_allclose(
+            rows[1, :-1] - rows[0, :-1], binary.coef_[0], atol=1e-6
+        )
+        assert rows[1, -1] - rows[0, -1] == pytest.approx(
+            binary.intercept_[0], abs=1e-6
+        )
+        np.testing.assert_allclose(rows[2, :-1], 0, atol=1e-6)
+        assert path_proba(rows, X[train])[:, 2].max() < 1e-6
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_array])
+def test_a_fold_without_a_class_with_sparse_X_and_string_labels(iris, container):
+    X, y = iris
+    folds = folds_one_without_class_2(y)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    dense = GradientDescentLogisticRegressionCV(Cs=[0.1, 1.0], cv=folds)
+    sparse = clone(dense).fit(container(X), names)
+    dense.fit(X, y)
+    np.testing.assert_array_equal(sparse.classes_, np.unique(names))
+    # Sparse fits take other steps (not decorrelated), so they stop at
+    # other points within tol.
+    np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-2)
+
+
+def test_sorted_labels_with_unshuffled_folds(iris):
+    """KFold(3) on labels sorted by class: each training part lacks the class
+    that its test part holds. Every fold's model has the three classes: no
+    crash in the log-loss, and refit=False averages (3, n_features) rows."""
+    X, y = iris
+    Cs = [0.01, 1.0]
+    model = GradientDescentLogisticRegressionCV(Cs=Cs, cv=KFold(3), refit=False)
+    model.fit(X, y)
+    theirs = LogisticRegressionCV(
+        Cs=Cs,
+        cv=KFold(3),
+        scoring="neg_log_loss",
+        refit=False,
+        l1_ratios=(0.0,),
+        use_legacy_attributes=False,
+    ).fit(X, y)
+    assert model.coef_.shape == theirs.coef_.shape == (3, 4)
+    assert model.coefs_paths_.shape == theirs.coefs_paths_.shape
+    assert model.C_ == theirs.C_
+    assert np.isfinite(model.scores_).all()
+    best = model.scores_[:, 0, :].argmax(axis=1)
+    chosen = model.coefs_paths_[np.arange(3), 0, best].mean(axis=0)
+    np.testing.assert_allclose(model.coef_, chosen[:, :-1])
+    np.testing.assert_allclose(model.intercept_, chosen[:, -1])
+    # Each test part is the class its training part lacks, which no fold's
+    # model predicts (its probability is about tol): every accuracy is 0, and
+    # the model still has the three classes' rows.
+    model.set_params(scoring="accuracy").fit(X, y)
+    assert model.coef_.shape == (3, 4)
+    np.testing.assert_array_equal(model.scores_, np.zeros((3, 1, 2)))
+
+
+def test_a_training_fold_of_one_class_is_a_clear_error(iris):
+    X, y = iris
+    index = np.arange(len(y))
+    folds = [(index[y > 0], index[y == 0]), (index[y == 0], index[y > 0])]
+    with pytest.raises(
+        ValueError, match=r"fold 1 holds only the class \[0\]; it lacks \[1, 2\]"
+    ):
+        GradientDescentLogisticRegressionCV(Cs=2, cv=folds).fit(X, y)
+
+
+def test_scorers_with_labels_see_all_classes(iris):
+    """A test part without class 2 is scored against the three classes by any
+    metric that takes ``labels``, as in LogisticRegressionCV."""
+    X, y = iris
+    index = np.arange(len(y))
+    test = index[(y < 2) & (index % 3 == 0)]
+    folds = [(np.setdiff1d(index, test), test)]
+    Cs = [0.1, 1.0]
+    model = GradientDescentLogisticRegressionCV(
+        Cs=Cs, cv=folds, scoring="neg_brier_score", tol=1e-8
+    ).fit(X, y)
+    for c, C in enumerate(Cs):
+        fit = GradientDescentLogisticRegression(C=C, tol=1e-8)
+        fit.fit(X[folds[0][0]], y[folds[0][0]])
+        expected = -brier_score_loss(
+            y[test], fit.predict_proba(X[test]), labels=[0, 1, 2]
+        )
+        assert model.scores_[0, 0, c] == pytest.approx(expected, rel=1e-6)
+
+
+# --- Metadata routing: groups to the splitter, metadata to the scorer --------
+
+
+def test_groups_are_routed_to_the_splitter(iris):
+    X, y = iris
+    groups = np.arange(len(y)) % 7
+    folds = list(GroupKFold(3).split(X, y, groups))
+    Cs = [0.01, 0.1, 1.0]
+    expected = GradientDescentLogisticRegressionCV(Cs=Cs, cv=folds).fit(X, y)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = GradientDescentLogisticRegressionCV(Cs=Cs, cv=GroupKFold(3))
+        model.fit(X, y, groups=groups)
+        # Through a pipeline too: the router says the splitter wants groups.
+        pipe = make_pipeline(
+            StandardScaler(),
+            GradientDescentLogisticRegressionCV(Cs=Cs, cv=GroupKFold(3)),
+        ).fit(X, y, groups=groups)
+        theirs = LogisticRegressionCV(
+            Cs=Cs,
+            cv=GroupKFold(3),
+            scoring="neg_log_loss",
+            l1_ratios=(0.0,),
+            use_legacy_attributes=False,
+        ).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(model.scores_, expected.scores_)
+    np.testing.assert_allclose(pipe[-1].scores_, expected.scores_, rtol=1e-10)
+    assert model.C_ == theirs.C_
+    np.testing.assert_allclose(model.scores_, theirs.scores_, rtol=1e-2)
+    # No test part shares a group with its training part.
+    for train, test in folds:
+        assert not np.intersect1d(groups[train], groups[test]).size
+
+
+def test_without_routing_groups_is_refused_as_in_logistic_regression_cv(iris):
+    X, y = iris
+    groups = np.arange(len(y)) % 7
+    for estimator in (
+        GradientDescentLogisticRegressionCV(Cs=2, cv=GroupKFold(3)),
+        LogisticRegressionCV(Cs=2, cv=GroupKFold(3), l1_ratios=(0.0,)),
+    ):
+        with pytest.raises(ValueError, match="enable_metadata_routing=True"):
+            estimator.fit(X, y, groups=groups)
+    with pytest.raises(ValueError, match="groups"):
+        GradientDescentLogisticRegressionCV(Cs=2, cv=GroupKFold(3)).fit(X, y)
+
+
+def test_routed_sample_weight_reaches_the_scorer_that_requests_it(iris):
+    X, y = iris
+    weights = np.random.RandomState(0).uniform(0.5, 2, size=len(y))
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    # Without routing, the weights go to the fits and to the test scores.
+    plain = GradientDescentLogisticRegressionCV(Cs=2, cv=folds)
+    plain.fit(X, y, sample_weight=weights)
+    with sklearn.config_context(enable_metadata_routing=True):
+        weighted = get_scorer("neg_log_loss").set_score_request(sample_weight=True)
+        model = GradientDescentLogisticRegressionCV(Cs=2, cv=folds, scoring=weighted)
+        model.fit(X, y, sample_weight=weights)
+        unweighted = get_scorer("neg_log_loss").set_score_request(sample_weight=False)
+        fits_only = GradientDescentLogisticRegressionCV(
+            Cs=2, cv=folds, scoring=unweighted
+        ).fit(X, y, sample_weight=weights)
+        # A scorer that says nothing about sample_weight: the error of
+        # metadata routing, as LogisticRegressionCV gives it.
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            GradientDescentLogisticRegressionCV(Cs=2, cv=folds).fit(
+                X, y, sample_weight=weights
+            )
+    np.testing.assert_array_equal(model.scores_, plain.scores_)
+    np.testing.assert_array_equal(model.coef_, plain.coef_)
+    # The same fits, scored without the weights.
+    np.testing.assert_array_equal(fits_only.coefs_paths_, plain.coefs_paths_)
+    for f, (_, test) in enumerate(folds):
+        for c in range(2):
+            proba = path_proba(plain.coefs_paths_[f, 0, c], X[test])
+            expected = -log_loss(y[test], proba)
+            assert fits_only.scores_[f, 0, c] == pytest.approx(expected, rel=1e-12)
+
+
+# --- Bad grids and inputs ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("Cs", [np.nan, 1.0]),
+        ("Cs", [[0.1, 1.0]]),
+        ("Cs", ["small", "large"]),
+        ("Cs", []),
+        ("l1_ratios", [np.nan]),
+        ("l1_ratios", [[0.0, 0.5]]),
+        ("l1_ratios", [-0.1]),
+        ("l1_ratios", ["l1"]),
+    ],
+)
+def test_bad_grids_name_the_parameter(iris, parameter, value):
+    X, y = iris
+    with pytest.raises(ValueError, match=f"^{parameter} must"):
+        GradientDescentLogisticRegressionCV(**{parameter: value}).fit(X, y)
+
+
+def test_dask_input_is_a_clear_error(iris):
+    da = pytest.importorskip("dask.array")
+    X, y = iris
+    model = GradientDescentLogisticRegressionCV(Cs=2)
+    with pytest.raises(TypeError, match=r"X is a dask collection.*compute"):
+        model.fit(da.from_array(X, chunks=50), y)
+    with pytest.raises(TypeError, match=r"y is a dask collection"):
+        model.fit(X, da.from_array(y, chunks=50))
+
+
+@pytest.mark.skipif(
+    os.environ.get("SCIPY_ARRAY_API") != "1",
+    reason="array API dispatch needs SCIPY_ARRAY_API=1 (.ci/run's second pass)",
+)
+def test_array_api_input_under_dispatch_is_a_clear_error(iris):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    X, y = iris
+    with sklearn.config_context(array_api_dispatch=True):
+        with pytest.raises(TypeError, match=r"numpy.*X is a torch.Tensor"):
+            GradientDescentLogisticRegressionCV(Cs=2).fit(
+                torch.asarray(X), torch.asarray(y)
+            )
