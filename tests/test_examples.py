@@ -10,6 +10,11 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None,
+    reason="the example draws with matplotlib (the examples extra)",
+)
+
 
 @pytest.fixture
 def example(monkeypatch):
@@ -69,6 +74,7 @@ def test_notebook(example, tmp_path, capsys):
     assert default.loss_curve_[-1] == pytest.approx(estimator.loss_curve_[-1], abs=1e-6)
 
 
+@needs_matplotlib
 def test_learning_rates(example, tmp_path):
     objective = example("learning_rates").main(tmp_path)
     assert_is_a_picture(tmp_path / "learning_rates.png")
@@ -77,6 +83,7 @@ def test_learning_rates(example, tmp_path):
     assert all(value >= default - 1e-8 for value in objective.values())
 
 
+@needs_matplotlib
 def test_decision_boundary(example, tmp_path):
     results = example("decision_boundary").main(tmp_path)
     assert_is_a_picture(tmp_path / "decision_boundary.png")

@@ -1,14 +1,16 @@
 """LossCurveDisplay draws what the estimators recorded."""
 
-import matplotlib
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression, LossCurveDisplay
 
+matplotlib = pytest.importorskip(
+    "matplotlib", reason="LossCurveDisplay draws with matplotlib (the plot extra)"
+)
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402
 
 
 @pytest.fixture
