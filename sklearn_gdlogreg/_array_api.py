@@ -16,6 +16,9 @@ standard's namespace of each library; numpy arrays never need it.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
@@ -132,12 +135,18 @@ def _describe(x) -> str:
     return f"{namespace(x).__name__} on device {_compat().device(x)}"
 
 
-# The libraries whose arrays a saved model may be restored to (by name).
+# The fitted attributes that may hold arrays of another library, the only
+# ones host_state stores as numpy and from_host_state converts back: a saved
+# file must not turn other state (parameters, n_iter_) into arrays.
+_FITTED_ARRAYS = ("classes_", "coef_", "intercept_", "loss_curve_")
+# The libraries whose arrays a saved model may be restored to (by name): the
+# only modules that a saved file can make from_host_state import.
 _RESTORABLE = ("torch", "cupy", "array_api_strict")
 
 
 def host_state(state: dict) -> dict:
-    """``state`` with each array of another library replaced by a numpy copy.
+    """``state`` with each fitted array of another library replaced by a
+    numpy copy.
 
     The library and device of those arrays go under ``"_array_namespace"``
     (strings only), so that a saved model (pickle or skops, which knows
@@ -145,9 +154,9 @@ def host_state(state: dict) -> dict:
     back where they were.
     """
     moved = {
-        name: value
-        for name, value in state.items()
-        if hasattr(value, "__dlpack__") and not _is_numpy_like(value)
+        name: state[name]
+        for name in _FITTED_ARRAYS
+        if hasattr(state.get(name), "__dlpack__") and not _is_numpy_like(state[name])
     }
     if not moved:
         return state
@@ -164,26 +173,155 @@ def host_state(state: dict) -> dict:
 
 def from_host_state(state: dict) -> dict:
     """The inverse of :func:`host_state`: the arrays back in their library,
-    on their device."""
-    origin = state.get("_array_namespace")
-    if not origin:
-        return state
-    import importlib
+    on their device.
 
+    The state comes from a file: ``"_array_namespace"`` may name only the
+    fitted arrays (:data:`_FITTED_ARRAYS`), present as numeric numpy arrays,
+    and only the libraries of :data:`_RESTORABLE`; anything else is a
+    ``ValueError``. A device that this machine lacks (a CUDA device on a
+    machine without one) gives the arrays on the CPU, and a library that is
+    not installed gives numpy arrays, each with a warning that names the
+    device the model was fitted on.
+    """
+    if "_array_namespace" not in state:
+        return state
+    origin = _checked_origin(state)
     state = {name: value for name, value in state.items() if name != "_array_namespace"}
-    for name, (library, device) in origin.items():
+    by_place: dict[tuple[str, str], list[str]] = {}
+    for name, place in origin.items():
+        by_place.setdefault(place, []).append(name)
+    for (library, device), names in by_place.items():
+        restore = _restorer(library, device, names)
+        for name in names:
+            state[name] = restore(state[name])
+    return state
+
+
+def _checked_origin(state: dict) -> dict[str, tuple[str, str]]:
+    """``state["_array_namespace"]`` as ``{attribute: (library, device)}``,
+    checked against the fitted arrays and the restorable libraries."""
+    origin = state["_array_namespace"]
+    if not isinstance(origin, dict):
+        raise ValueError(
+            "Cannot load this model: its _array_namespace is not a mapping of "
+            f"fitted attributes to [library, device] but {type(origin).__name__}."
+        )
+    checked = {}
+    for name, place in origin.items():
+        if name not in _FITTED_ARRAYS:
+            raise ValueError(
+                f"Cannot load this model: its _array_namespace names {name!r}, "
+                "which is not a fitted array of this estimator (only "
+                f"{', '.join(_FITTED_ARRAYS)} are restored to another library)."
+            )
+        if not (
+            isinstance(place, list | tuple)
+            and len(place) == 2
+            and all(isinstance(part, str) for part in place)
+        ):
+            raise ValueError(
+                f"Cannot load this model: the library and device of {name!r} "
+                f"must be two strings, got {place!r}."
+            )
+        library, device = place
         if library not in _RESTORABLE:
             raise ValueError(
                 f"Cannot restore {name} as an array of {library!r}: only "
                 f"{', '.join(_RESTORABLE)} arrays are restored."
             )
+        value = state.get(name)
+        if not (isinstance(value, np.ndarray) and value.dtype.kind in "biuf"):
+            raise ValueError(
+                f"Cannot load this model: {name!r} must be saved as a numeric "
+                f"numpy array, got {type(value).__name__}."
+            )
+        checked[name] = (library, device)
+    return checked
+
+
+def _restorer(library: str, device: str, names: list[str]) -> Callable:
+    """A function that puts a numpy array in ``library``, on ``device``, or
+    where this machine can hold it (with a warning): the CPU, or numpy if
+    ``library`` is not installed. ``names``: the arrays, for the warning."""
+    import importlib
+
+    try:
         module = importlib.import_module(library)
-        if library == "torch":
-            state[name] = module.asarray(state[name], device=device)
-        elif library == "cupy":
-            with module.cuda.Device(int(device.split()[-1].rstrip(">"))):
-                state[name] = module.asarray(state[name])
-        else:  # array-api-strict: its devices are named, Device('device1')
-            named = module.Device(device.split("'")[1]) if "'" in device else None
-            state[name] = module.asarray(state[name], device=named)
-    return state
+    except ImportError:
+        _warn_moved(
+            library, device, names, f"{library} is not installed", "numpy arrays"
+        )
+        return _identity
+    if library == "torch":
+        try:
+            target = module.device(device)
+        except RuntimeError as error:
+            raise ValueError(
+                f"Cannot load this model: {device!r} is not a torch device."
+            ) from error
+        if not _torch_device_here(module, target):
+            on_cpu = "torch arrays on the CPU"
+            _warn_moved(library, device, names, "it is not available", on_cpu)
+            target = module.device("cpu")
+        return lambda array: module.asarray(array, device=target)
+    if library == "cupy":
+        index = _cupy_index(device)
+        try:
+            here = index < module.cuda.runtime.getDeviceCount()
+        except RuntimeError:  # CUDARuntimeError: no driver or no device
+            here = False
+        if not here:
+            _warn_moved(library, device, names, "it is not available", "numpy arrays")
+            return _identity
+
+        def restore(array: np.ndarray):
+            with module.cuda.Device(index):
+                return module.asarray(array)
+
+        return restore
+    # array-api-strict: its devices are named, Device('device1')
+    named = module.Device(device.split("'")[1]) if "'" in device else None
+    return lambda array: module.asarray(array, device=named)
+
+
+def _identity(array: np.ndarray) -> np.ndarray:
+    """``array`` itself: the restorer that keeps numpy arrays."""
+    return array
+
+
+def _torch_device_here(torch, device) -> bool:
+    """Whether this machine has torch ``device``."""
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        index = 0 if device.index is None else device.index
+        return bool(torch.cuda.is_available()) and index < torch.cuda.device_count()
+    try:  # mps, xpu, ...: whether this build and machine have one
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError):  # AssertionError: a build without it
+        return False
+    return True
+
+
+def _cupy_index(device: str) -> int:
+    """The index of a CuPy device saved as ``"<CUDA Device 0>"``."""
+    try:
+        return int(device.split()[-1].rstrip(">"))
+    except (IndexError, ValueError) as error:
+        raise ValueError(
+            f"Cannot load this model: {device!r} is not a CuPy device."
+        ) from error
+
+
+def _warn_moved(
+    library: str, device: str, names: list[str], why: str, loaded_as: str
+) -> None:
+    """Warn that the fitted arrays ``names`` of ``library`` on ``device`` are
+    loaded as ``loaded_as`` ("numpy arrays", ...) instead, and ``why``."""
+    warnings.warn(
+        f"This model was fitted on {library} device {device!r}, but {why} "
+        f"here: its fitted arrays ({', '.join(names)}) are loaded as "
+        f"{loaded_as}. Predict with {loaded_as}.",
+        UserWarning,
+        stacklevel=5,  # the caller of pickle.loads, through __setstate__
+    )

@@ -76,19 +76,22 @@ def finite_chunks(X, input_name: str = "X"):
 
 
 def aligned_vector(vector, X, name: str):
-    """``vector`` (y or sample_weight) as a 1-D dask array chunked like X's rows."""
+    """``vector`` (y or sample_weight) as a 1-D dask array chunked like X's rows.
+
+    Where X's or the vector's chunk sizes are unknown (``X[mask]``, a dask
+    DataFrame's), :meth:`RowChunks.persist` aligns them once they are known.
+    """
     import dask.array as da
 
     vector = as_array(vector)
     unknown = any(np.isnan(size) for size in X.chunks[0])
     if not is_dask_collection(vector):
         vector = np.asarray(vector)
-        if vector.ndim != 1 or unknown or vector.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"{name} must be 1-D with one entry per row of X (a dask array "
-                "chunked like X's rows when X's chunk sizes are unknown)."
-            )
-        return da.from_array(vector, chunks=(X.chunks[0],))
+        if vector.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got {vector.ndim} dimensions.")
+        if not unknown and vector.shape[0] != X.shape[0]:
+            raise _length_error(name, vector.shape[0], X.shape[0])
+        return da.from_array(vector, chunks=-1 if unknown else (X.chunks[0],))
     if vector.ndim == 2 and vector.shape[1] == 1:  # as column_or_1d does
         warnings.warn(
             f"A column-vector {name} was passed when a 1d array was expected.",
@@ -98,17 +101,80 @@ def aligned_vector(vector, X, name: str):
         vector = vector[:, 0]
     if vector.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got {vector.ndim} dimensions.")
+    if unknown or any(np.isnan(size) for size in vector.chunks[0]):
+        return vector  # aligned by RowChunks.persist
+    if vector.shape[0] != X.shape[0]:
+        raise _length_error(name, vector.shape[0], X.shape[0])
     if vector.chunks[0] != X.chunks[0]:
-        if unknown or any(np.isnan(size) for size in vector.chunks[0]):
-            if vector.numblocks[0] != X.numblocks[0]:
-                raise ValueError(f"{name} must be chunked like X's rows.")
-        else:
-            if vector.shape[0] != X.shape[0]:
-                raise ValueError(
-                    f"{name} has {vector.shape[0]} entries but X has {X.shape[0]} rows."
-                )
-            vector = vector.rechunk((X.chunks[0],))
+        vector = vector.rechunk((X.chunks[0],))
     return vector
+
+
+def _length_error(name: str, entries: int, rows: int) -> ValueError:
+    """The error for a vector ``name`` whose length is not X's rows."""
+    return ValueError(f"{name} has {entries} entries but X has {rows} rows.")
+
+
+def _unknown_sizes(array) -> bool:
+    """Whether dask does not know some of ``array``'s row chunk sizes."""
+    return any(np.isnan(size) for size in array.chunks[0])
+
+
+def _aligned_parts(parts: list[list], names: tuple[str, ...]) -> list[list]:
+    """Computed chunks (``parts[0]``: X's; then y's and the weights') with
+    each vector's chunks cut at X's row boundaries, in this process.
+
+    Chunk sizes that dask did not know may differ (y filtered apart from X);
+    only the totals must match.
+    """
+    rows = [part.shape[0] for part in parts[0]]
+    aligned = [parts[0]]
+    for name, vector_parts in zip(names, parts[1:], strict=True):
+        if [part.shape[0] for part in vector_parts] != rows:
+            vector = np.concatenate(vector_parts)
+            if vector.shape[0] != sum(rows):
+                raise _length_error(name, vector.shape[0], sum(rows))
+            vector_parts = np.split(vector, np.cumsum(rows)[:-1])
+        aligned.append(vector_parts)
+    return aligned
+
+
+def _row_counts(arrays: list) -> list[tuple[int, ...]]:
+    """Each dask array's chunk sizes along its rows: counted where dask does
+    not know them (one small task a chunk, all in one compute), which is
+    cheap on persisted arrays."""
+    import dask
+
+    counts = [
+        [dask.delayed(len)(block) for block in a.to_delayed().ravel()]
+        if _unknown_sizes(a)
+        else a.chunks[0]
+        for a in arrays
+    ]
+    return [tuple(int(n) for n in sizes) for sizes in dask.compute(*counts)]
+
+
+def _aligned_arrays(arrays: list, names: tuple[str, ...]) -> tuple[list, bool]:
+    """Persisted ``arrays`` (X, then the vectors) with each vector rechunked
+    to X's row chunks where their sizes differ, and whether any was."""
+    import dask.array as da
+
+    sizes = _row_counts(arrays)
+    aligned, changed = [arrays[0]], False
+    for name, vector, vector_sizes in zip(names, arrays[1:], sizes[1:], strict=True):
+        if vector_sizes != sizes[0]:
+            if sum(vector_sizes) != sum(sizes[0]):
+                raise _length_error(name, sum(vector_sizes), sum(sizes[0]))
+            blocks = vector.to_delayed().ravel()
+            vector = da.concatenate(
+                [
+                    da.from_delayed(block, shape=(n,), dtype=vector.dtype)
+                    for block, n in zip(blocks, vector_sizes, strict=True)
+                ]
+            ).rechunk((sizes[0],))
+            changed = True
+        aligned.append(vector)
+    return aligned, changed
 
 
 def _aligned(array):
@@ -166,15 +232,19 @@ class RowChunks:
         """Compute the validated dask arrays once and keep their chunks.
 
         ``X``, ``y`` and ``sample_weight`` (or None) are dask arrays with the
-        same row chunks. On a cluster the chunks stay on the workers that
-        computed them; each worker gets one shard of its chunks.
+        same row chunks, or with chunk sizes that dask does not know: those
+        are aligned to X's rows once computed (only the totals must match).
+        On a cluster the chunks stay on the workers that computed them; each
+        worker gets one shard of its chunks.
         """
         arrays = [X, y] + ([] if sample_weight is None else [sample_weight])
+        names = ("y", "sample_weight")[: len(arrays) - 1]
         client = _client()
         if client is None:  # dask's local scheduler: the chunks, in this process
             import dask
 
             parts = dask.compute(*[list(a.to_delayed().ravel()) for a in arrays])
+            parts = _aligned_parts(list(parts), names)
             shard = _make_shard(
                 parts[0], parts[1], parts[2] if sample_weight is not None else None
             )
@@ -184,6 +254,15 @@ class RowChunks:
         from distributed import futures_of, wait
 
         persisted = client.persist(arrays)
+        if any(_unknown_sizes(a) for a in persisted):
+            aligned, changed = _aligned_arrays(persisted, names)
+            if changed:
+                # Rechunked from the persisted vectors, whose futures must
+                # live until the new graph holds their keys: the new arrays
+                # name those keys but do not keep the futures.
+                aligned[1:] = client.persist(aligned[1:])
+                wait(futures_of(aligned[1:]))
+            persisted = aligned
         futures = [futures_of(a) for a in persisted]
         # futures_of lists a row-chunked array's chunks in order.
         futures = [sorted(f, key=lambda future: future.key[1]) for f in futures]

@@ -1,6 +1,8 @@
 """Arrays of other libraries through the array API (``array_api_dispatch=True``).
 
-Run on the CPU namespaces: array-api-strict (on its two devices) and PyTorch.
+Run on the CPU namespaces: array-api-strict (on its two devices) by default,
+and PyTorch where it is installed; a test of a library that is not installed
+skips, naming it. They need array-api-compat (the ``array-api`` extra).
 scikit-learn's array-API dispatch needs ``SCIPY_ARRAY_API=1`` set before
 scipy is imported, so these tests run in the second pass of ``.ci/run``
 (and are skipped in the first); scikit-learn's own array-API checks run
@@ -16,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sklearn
-from conftest import badly_scaled_classification
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.linear_model import LogisticRegression
 
+from conftest import badly_scaled_classification
 from sklearn_gdlogreg import (
     GradientDescentLogisticRegression,
     LossCurveDisplay,
@@ -39,6 +41,8 @@ NAMESPACES = [
     ("array_api_strict", "device1"),
     ("torch", "cpu"),
 ]
+# One device of each library, for the tests that need not run on all three.
+LIBRARIES = [("array_api_strict", "device1"), ("torch", "cpu")]
 
 
 def library(name: str, device_name: str):
@@ -108,11 +112,14 @@ def test_fit_in_namespace_matches_numpy(name, device_name, n_classes, params):
         )
 
 
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_float32_is_kept_and_as_accurate_as_float32_allows(n_classes):
+def test_float32_is_kept_and_as_accurate_as_float32_allows(
+    name, device_name, n_classes
+):
     """float32 X is fitted in float32, as accurately as the numpy float32 fit
     (``test_estimator``): raw data, against a float64 Newton reference."""
-    xp, device = library("torch", "cpu")
+    xp, device = library(name, device_name)
     if n_classes == 2:
         X, y = load_breast_cancer(return_X_y=True)
     else:
@@ -170,10 +177,11 @@ def test_device_pass_in_blocks_matches_numpy(name, device_name, shape):
     np.testing.assert_allclose(got_cov, cov, rtol=1e-10)
 
 
-def test_pointwise_stable_for_huge_margins():
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_pointwise_stable_for_huge_margins(name, device_name):
     """The device formulas give the numpy losses and residuals, also where
     the sigmoid underflows (margins beyond float32's exp range)."""
-    xp, device = library("torch", "cpu")
+    xp, device = library(name, device_name)
     z = np.array([-1e4, -800.0, -100.0, -1.0, 0.0, 3.0, 100.0, 1e4], dtype=np.float32)
     y = np.array([1, 1, 1, 0, 1, 0, 0, 1])
     s = np.full(z.shape, 0.125, dtype=np.float32)
@@ -187,11 +195,14 @@ def test_pointwise_stable_for_huge_margins():
     np.testing.assert_allclose(to_numpy(R), R_ref, rtol=1e-6, atol=1e-30)
 
 
-def test_string_labels_and_mixed_inputs():
-    """y of strings (numpy) and sample_weight from another library: the
-    labels stay numpy (no namespace holds strings), the model on X's device."""
-    xp, device = library("torch", "cpu")
-    strict, strict_device = library("array_api_strict", "device1")
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_string_labels_and_mixed_inputs(name, device_name):
+    """y of strings (numpy) and sample_weight from another library (or
+    another device): the labels stay numpy (no namespace holds strings), the
+    model on X's device."""
+    xp, device = library(name, device_name)
+    other = "CPU_DEVICE" if name == "array_api_strict" else "device1"
+    strict, strict_device = library("array_api_strict", other)
     X, y = make_classification(120, 5, random_state=2)
     labels = np.array(["no", "yes"])[y]
     weights = np.linspace(0.5, 1.5, 120)
@@ -207,10 +218,11 @@ def test_string_labels_and_mixed_inputs():
     np.testing.assert_allclose(to_numpy(model.coef_), reference.coef_, rtol=1e-9)
 
 
-def test_numpy_X_takes_labels_and_weights_from_another_library():
-    """Everything follows X: with numpy X, a PyTorch y and sample_weight are
-    brought to the host, and the model is numpy."""
-    xp, device = library("torch", "cpu")
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_numpy_X_takes_labels_and_weights_from_another_library(name, device_name):
+    """Everything follows X: with numpy X, a y and sample_weight of another
+    library are brought to the host, and the model is numpy."""
+    xp, device = library(name, device_name)
     X, y = make_classification(80, 4, n_redundant=0, random_state=7)
     weights = np.linspace(0.5, 2, 80)
     reference = GradientDescentLogisticRegression(class_weight="balanced")
@@ -224,8 +236,9 @@ def test_numpy_X_takes_labels_and_weights_from_another_library():
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-12)
 
 
-def test_predict_in_another_namespace_is_a_clear_error():
-    xp, device = library("torch", "cpu")
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_predict_in_another_namespace_is_a_clear_error(name, device_name):
+    xp, device = library(name, device_name)
     X, y = make_classification(60, 4, n_redundant=0, random_state=3)
     with dispatch():
         model = GradientDescentLogisticRegression().fit(
@@ -245,8 +258,9 @@ def test_predict_in_another_namespace_is_a_clear_error():
     )
 
 
-def test_bad_input_on_device_is_a_clear_error():
-    xp, device = library("torch", "cpu")
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_bad_input_on_device_is_a_clear_error(name, device_name):
+    xp, device = library(name, device_name)
     X, y = make_classification(40, 3, n_redundant=0, random_state=4)
     X_nan = X.copy()
     X_nan[3, 1] = np.nan
@@ -272,8 +286,9 @@ def test_bad_input_on_device_is_a_clear_error():
             model.predict(on_device(X[:, :2], xp, device))
 
 
-def test_warm_start_pickle_and_loss_curve_on_device():
-    xp, device = library("torch", "cpu")
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_warm_start_and_pickle_on_device(name, device_name):
+    xp, device = library(name, device_name)
     X, y = badly_scaled_classification(3)
     X_xp, y_xp = on_device(X, xp, device), on_device(y, xp, device)
     with dispatch():
@@ -285,38 +300,137 @@ def test_warm_start_pickle_and_loss_curve_on_device():
         np.testing.assert_array_equal(
             to_numpy(restored.predict(X_xp)), to_numpy(model.predict(X_xp))
         )
+
+
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_loss_curve_display_of_a_model_on_device(name, device_name):
+    pytest.importorskip("matplotlib")
+    xp, device = library(name, device_name)
+    X, y = badly_scaled_classification(3)
+    with dispatch():
+        model = GradientDescentLogisticRegression().fit(
+            on_device(X, xp, device), on_device(y, xp, device)
+        )
     display = LossCurveDisplay.from_estimator(model)
     np.testing.assert_allclose(display.loss_curves[0], to_numpy(model.loss_curve_))
 
 
-@pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
-def test_models_fitted_on_a_device_save_with_skops_and_pickle(name, device_name):
-    """skops knows numpy arrays only: the fitted arrays are saved as numpy,
-    with their library and device, and come back there."""
-    sio = pytest.importorskip("skops.io")
+FITTED_ARRAYS = ("coef_", "intercept_", "classes_", "loss_curve_")
+OUR_TYPE = "sklearn_gdlogreg._estimator.GradientDescentLogisticRegression"
+
+
+def fitted_on(name: str, device_name: str):
+    """``(model, X)``: a model fitted on ``X`` of library ``name``."""
     xp, device = library(name, device_name)
     X, y = badly_scaled_classification(3)
     X_xp = on_device(X, xp, device)
     with dispatch():
         model = GradientDescentLogisticRegression().fit(X_xp, on_device(y, xp, device))
-        our_type = "sklearn_gdlogreg._estimator.GradientDescentLogisticRegression"
-        data = sio.dumps(model)
-        assert sio.get_untrusted_types(data=data) == [our_type]
-        for restored in (
-            sio.loads(data, trusted=[our_type]),
-            pickle.loads(pickle.dumps(model)),
-        ):
-            for attribute in ("coef_", "intercept_", "classes_", "loss_curve_"):
-                assert_in_namespace(getattr(restored, attribute), X_xp)
-            np.testing.assert_array_equal(
-                to_numpy(restored.predict_proba(X_xp)),
-                to_numpy(model.predict_proba(X_xp)),
-            )
+    return model, X_xp
 
 
-def test_without_dispatch_arrays_are_converted_to_numpy():
-    """scikit-learn's convention: dispatch off, a CPU tensor is a numpy array."""
-    xp, device = library("torch", "cpu")
+def assert_restored(restored, model, X_xp):
+    """``restored`` is ``model``, its fitted arrays in ``X_xp``'s namespace."""
+    for attribute in FITTED_ARRAYS:
+        assert_in_namespace(getattr(restored, attribute), X_xp)
+    with dispatch():
+        np.testing.assert_array_equal(
+            to_numpy(restored.predict_proba(X_xp)),
+            to_numpy(model.predict_proba(X_xp)),
+        )
+
+
+@pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
+def test_models_fitted_on_a_device_save_with_pickle(name, device_name):
+    model, X_xp = fitted_on(name, device_name)
+    assert_restored(pickle.loads(pickle.dumps(model)), model, X_xp)
+
+
+@pytest.mark.parametrize(("name", "device_name"), NAMESPACES)
+def test_models_fitted_on_a_device_save_with_skops(name, device_name):
+    """skops knows numpy arrays only: the fitted arrays are saved as numpy,
+    with their library and device, and come back there."""
+    sio = pytest.importorskip("skops.io")
+    model, X_xp = fitted_on(name, device_name)
+    data = sio.dumps(model)
+    assert sio.get_untrusted_types(data=data) == [OUR_TYPE]
+    assert_restored(sio.loads(data, trusted=[OUR_TYPE]), model, X_xp)
+
+
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_only_the_fitted_arrays_are_saved_by_namespace(name, device_name):
+    """Other attributes that hold arrays of the library (a subclass's, a
+    user's) are pickled as they are: a saved file names only the fitted
+    arrays, the only ones that loading converts."""
+    model, X_xp = fitted_on(name, device_name)
+    model.extra_ = X_xp[:2, :]
+    state = model.__getstate__()
+    assert sorted(state["_array_namespace"]) == sorted(FITTED_ARRAYS)
+    assert state["extra_"] is model.extra_
+    restored = pickle.loads(pickle.dumps(model))
+    assert_restored(restored, model, X_xp)
+    assert_in_namespace(restored.extra_, X_xp)
+
+
+class SavedState:
+    """Pickles as a GradientDescentLogisticRegression with ``state``: what a
+    saved file holds, as written or changed by hand."""
+
+    def __init__(self, state: dict):
+        self.state = state
+
+    def __reduce__(self):
+        return (object.__new__, (GradientDescentLogisticRegression,), self.state)
+
+
+@pytest.mark.parametrize("kind", ["cuda", "mps"])
+def test_model_saved_on_a_missing_device_loads_on_the_cpu(kind):
+    """A model saved on a CUDA (or Apple) device that this machine lacks
+    (simulated: the state of a CPU fit, its device renamed) loads on the CPU,
+    with a warning that names the device, and predicts as the CPU model."""
+    torch = pytest.importorskip("torch")
+    if kind == "cuda":
+        missing = f"cuda:{torch.cuda.device_count()}"  # cuda:0 without a GPU
+    elif torch.backends.mps.is_available():
+        pytest.skip("this machine has an mps device")
+    else:
+        missing = "mps"
+    model, X_xp = fitted_on("torch", "cpu")
+    state = model.__getstate__()
+    for attribute in FITTED_ARRAYS:
+        assert state["_array_namespace"][attribute] == ["torch", "cpu"]
+        state["_array_namespace"][attribute] = ["torch", missing]
+    data = pickle.dumps(SavedState(state))
+    with pytest.warns(UserWarning, match=f"torch device '{missing}'") as record:
+        restored = pickle.loads(data)
+    assert len(record) == 1  # one warning for all the arrays
+    assert "loaded as torch arrays on the CPU" in str(record[0].message)
+    assert record[0].filename == __file__  # points at the pickle.loads
+    for attribute in FITTED_ARRAYS:
+        assert getattr(restored, attribute).device == torch.device("cpu")
+    assert_restored(restored, model, X_xp)
+    with dispatch():
+        np.testing.assert_array_equal(
+            to_numpy(restored.predict(X_xp)), to_numpy(model.predict(X_xp))
+        )
+
+
+def test_unknown_torch_device_is_a_clear_error():
+    pytest.importorskip("torch")
+    model, _ = fitted_on("torch", "cpu")
+    state = model.__getstate__()
+    state["_array_namespace"]["coef_"] = ["torch", "warp-drive:0"]
+    with pytest.raises(ValueError, match="'warp-drive:0' is not a torch device"):
+        pickle.loads(pickle.dumps(SavedState(state)))
+
+
+@pytest.mark.parametrize(
+    ("name", "device_name"), [("array_api_strict", "CPU_DEVICE"), ("torch", "cpu")]
+)
+def test_without_dispatch_arrays_are_converted_to_numpy(name, device_name):
+    """scikit-learn's convention: dispatch off, a CPU array is a numpy array
+    (array-api-strict's other devices refuse the conversion)."""
+    xp, device = library(name, device_name)
     X, y = make_classification(60, 4, n_redundant=0, random_state=5)
     model = GradientDescentLogisticRegression().fit(
         on_device(X, xp, device), on_device(y, xp, device)
@@ -327,8 +441,9 @@ def test_without_dispatch_arrays_are_converted_to_numpy():
     )
 
 
-def test_missing_array_api_compat_names_the_extra(monkeypatch):
-    xp, device = library("torch", "cpu")
+@pytest.mark.parametrize(("name", "device_name"), LIBRARIES)
+def test_missing_array_api_compat_names_the_extra(name, device_name, monkeypatch):
+    xp, device = library(name, device_name)
     X, y = make_classification(30, 3, n_redundant=0, random_state=6)
     monkeypatch.setitem(sys.modules, "array_api_compat", None)  # as if not installed
     with dispatch():

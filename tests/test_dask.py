@@ -1,4 +1,7 @@
-"""Dask arrays on a distributed cluster: the same model as in memory."""
+"""Dask arrays on a distributed cluster: the same model as in memory.
+
+Skipped, naming the package, without dask or distributed (the ``dask`` extra).
+"""
 
 import numpy as np
 import pytest
@@ -235,3 +238,91 @@ def test_dask_weights_are_checked_like_in_memory(client):
     )
     unpenalised = GradientDescentLogisticRegression(C=np.inf).fit(X, y)
     np.testing.assert_allclose(huge.coef_, unpenalised.coef_, rtol=1e-4, atol=1e-6)
+
+
+def unknown_sizes(array):
+    """``array`` with every row kept, but chunk sizes that dask forgets."""
+    return array[da.ones(array.shape[0], chunks=array.chunks[0], dtype=bool)]
+
+
+@pytest.fixture(params=["cluster", "local"])
+def scheduler(request, monkeypatch):
+    """The module's cluster, or dask's local scheduler (the fit's chunks
+    computed in this process, as without a distributed Client)."""
+    if request.param == "cluster":
+        request.getfixturevalue("client")
+        yield
+        return
+    from sklearn_gdlogreg import _dask
+
+    dask = pytest.importorskip("dask")
+    monkeypatch.setattr(_dask, "_client", lambda: None)
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def unaligned(X, y, weights):
+    """X, y and sample_weight chunked differently, by case: the rows match
+    only in total (X's chunks: 150 rows)."""
+    dX, dw = chunked(X, weights)
+    by_sizes = ((100, 200, 150, 150),)
+    return {
+        # The same number of chunks, of other sizes, all sizes unknown.
+        "unknown sizes": (
+            unknown_sizes(dX),
+            unknown_sizes(da.from_array(y, chunks=by_sizes)),
+            unknown_sizes(da.from_array(weights, chunks=((50, 250, 150, 150),))),
+        ),
+        "unknown, other numbers of chunks": (
+            unknown_sizes(dX),
+            unknown_sizes(da.from_array(y, chunks=100)),
+            unknown_sizes(da.from_array(weights, chunks=600)),
+        ),
+        "X known, y unknown": (
+            dX,
+            unknown_sizes(da.from_array(y, chunks=by_sizes)),
+            dw,
+        ),
+        "numpy y and weights, X unknown": (unknown_sizes(dX), y, weights),
+        "all known": (dX, da.from_array(y, chunks=by_sizes), dw),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown sizes",
+        "unknown, other numbers of chunks",
+        "X known, y unknown",
+        "numpy y and weights, X unknown",
+        "all known",
+    ],
+)
+def test_y_and_weights_chunked_unlike_X_are_aligned(scheduler, case):
+    """Only the totals of rows must match, as in memory: y and sample_weight
+    are aligned to X's row chunks, known or not."""
+    X, y, weights = data(3)
+    reference = GradientDescentLogisticRegression().fit(X, y, sample_weight=weights)
+    dX, dy, dw = unaligned(X, y, weights)[case]
+    clf = GradientDescentLogisticRegression().fit(dX, dy, sample_weight=dw)
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(clf.coef_, reference.coef_, atol=1e-6 * scale)
+    np.testing.assert_allclose(clf.intercept_, reference.intercept_, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_other_numbers_of_rows_are_a_clear_error(scheduler, known):
+    X, y, weights = data(2)
+    dX, dy = chunked(X, y)
+    short_y = da.from_array(y[:-10], chunks=((100, 190, 150, 150),))
+    short_w = da.from_array(weights[:-5], chunks=100)
+    if not known:
+        dX, dy, short_y, short_w = map(unknown_sizes, (dX, dy, short_y, short_w))
+    with pytest.raises(ValueError, match="y has 590 entries but X has 600 rows"):
+        GradientDescentLogisticRegression().fit(dX, short_y)
+    with pytest.raises(ValueError, match="y has 590 entries but X has 600 rows"):
+        GradientDescentLogisticRegression().fit(dX, y[:-10])
+    with pytest.raises(
+        ValueError, match="sample_weight has 595 entries but X has 600 rows"
+    ):
+        GradientDescentLogisticRegression().fit(dX, dy, sample_weight=short_w)
