@@ -5,10 +5,10 @@ import threading
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import one_hot
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_gdlogreg._backends as backends
+from conftest import one_hot
 from sklearn_gdlogreg._backends import (
     class_coupled_moments,
     column_moments,

@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import badly_scaled_classification
 from sklearn.datasets import (
     load_breast_cancer,
     load_digits,
@@ -19,6 +18,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from conftest import badly_scaled_classification
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._reference import reference_objective

@@ -5,9 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import one_hot
 from scipy.optimize import check_grad
 
+from conftest import one_hot
 from sklearn_gdlogreg._objective import (
     ClassBlockMetric,
     ClassCoupledMetric,
