@@ -46,7 +46,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from sklearn_gdlogreg import GradientDescentLogisticRegression, _objective
+from sklearn_gdlogreg import GradientDescentLogisticRegression, _metrics, _objective
 from sklearn_gdlogreg._reference import reference_objective
 
 
@@ -193,13 +193,14 @@ class PassCounter:
         self.passes = 0
 
     def __enter__(self):
-        passes = (
-            "linear_pass",
-            "stacked_sums",
-            "column_moments",
-            "class_coupled_moments",
-            "class_block_moments",
-        )
+        # The passes over X, where the objective and the metrics call them.
+        passes = [
+            (_objective, "linear_pass"),
+            (_objective, "stacked_sums"),
+            (_metrics, "column_moments"),
+            (_metrics, "class_coupled_moments"),
+            (_metrics, "class_block_moments"),
+        ]
 
         def counted(function):
             def wrapper(*args, **kwargs):
@@ -224,8 +225,8 @@ class PassCounter:
 
         objective = _objective.LogisticObjective
         self._patches = [
-            mock.patch.object(_objective, name, counted(getattr(_objective, name)))
-            for name in passes
+            mock.patch.object(module, name, counted(getattr(module, name)))
+            for module, name in passes
         ] + [
             mock.patch.object(objective, "scores", counted_scores(objective.scores)),
             mock.patch.object(

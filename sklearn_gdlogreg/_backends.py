@@ -374,7 +374,7 @@ def stacked_sums(
     x 100, where separate matrix-vector products cost a whole pass; on wide
     rows (20k x 2000) the two-column products read a block twice (41 ms for
     two points, 34 for one), so wide fits keep their scores instead (see
-    ``LogisticObjective.keeps_scores``). Binary points go through ``pointwise`` all
+    ``_plan.keeps_scores``). Binary points go through ``pointwise`` all
     at once (on breast cancer, two points cost a third less than one by one).
     """
     losses = np.zeros(len(spans))

@@ -32,16 +32,10 @@ from ._array_api import (
     to_numpy,
 )
 from ._inputs import MemoryInput, encode_on_host, input_adapter
-from ._objective import (
-    Geometry,
-    LogisticObjective,
-    curvature_metric,
-    expit,
-    log_expit,
-    log_softmax,
-    softmax,
-)
-from ._solver import SolverResult, gradient_descent
+from ._loss import expit, log_expit, log_softmax, softmax
+from ._objective import LogisticObjective
+from ._plan import FitPlan, make_plan, solve
+from ._solver import SolverResult
 
 if TYPE_CHECKING:  # annotations only: no import of pandas at run time
     import pandas as pd
@@ -300,7 +294,6 @@ class GradientDescentLogisticRegression(
             l2=(1 - self.l1_ratio) * penalty,
             l1=self.l1_ratio * penalty,
         )
-        adaptive = isinstance(self.learning_rate, str)  # "auto"
         dtype = host_dtype(data.X)  # the solver's coefficients: numpy, on the host
         names = {"n_features_in_": data.n_features}
         if data.feature_names is not None:
@@ -308,34 +301,18 @@ class GradientDescentLogisticRegression(
         reporter = _IterationReporter(
             self, X, y, sample_weight, objective, data.classes, names
         )
-        # "auto" steps in the full metric, remeasured at the current
-        # coefficients as they converge; constant steps stay plain gradient
-        # descent on the standardised problem (the notebook's).
-        geometry = Geometry.for_objective(objective, dtype, decorrelate=adaptive)
-        decorrelated = adaptive and geometry.cholesky is not None
-        remetric, remetric_factor, finish_within = (
-            curvature_metric(objective, dtype, geometry)
-            if decorrelated
-            else (None, 1.0, 0.0)
-        )
-        result = gradient_descent(
+        plan = self._plan(objective)
+        if self.verbose:
+            print(plan.describe())
+        result = solve(
             objective,
-            geometry,
+            plan,
             self._initial_coef(
                 data.classes, data.n_features, objective.n_outputs, dtype
             ),
-            learning_rate=(
-                1 / objective.curvature_at_zero if adaptive else self.learning_rate
-            ),
-            adaptive=adaptive,
-            accelerated=self.solver == "nesterov",
             max_iter=self.max_iter,
             tol=self.tol,
             callback=reporter,
-            remetric=remetric,
-            remetric_factor=remetric_factor,
-            finish_within=finish_within,
-            keep_scores=objective.keeps_scores,
         )
         self._warn_unless_converged(result)
         fitted = _fitted_attributes(objective, result.coef, data.classes)
@@ -399,6 +376,10 @@ class GradientDescentLogisticRegression(
                 # minimum has none.
                 coef[:n_features] -= coef[:n_features].mean(axis=1, keepdims=True)
         return coef
+
+    def _plan(self, objective: LogisticObjective) -> FitPlan:
+        """How the fit of ``objective`` runs (see ``_plan.make_plan``)."""
+        return make_plan(objective, self.learning_rate, self.solver)
 
     def _warn_unless_converged(self, result: SolverResult) -> None:
         if result.converged or result.status == "stopped":  # stopped: as asked

@@ -253,7 +253,8 @@ def optimality(
     data: the gradient's max-norm in standardised units (``tol``'s units).
     ``weights`` are frequency weights and ``l2`` the penalty ``(1 -
     l1_ratio) / C``, as for :func:`covariance`."""
-    from ._objective import Geometry, LogisticObjective
+    from ._metrics import Geometry
+    from ._objective import LogisticObjective
 
     total = float(weights.sum())
     objective = LogisticObjective(

@@ -6,8 +6,8 @@ report. Generalised in three ways, each optional:
 - the step ``t`` is either constant (``w -= t * grad``) or adapted by
   backtracking: it is halved until the sufficient-decrease test of proximal
   gradient descent holds, and allowed to grow again after each accepted step
-  (by ``_GROW`` at most, or, where a step tried costs no read, by
-  ``_GROW_FREE``; not past the curvature just measured);
+  (by ``plan.growth`` at most, or, where a step tried costs no read, by
+  ``plan.growth_on_line``; not past the curvature just measured);
 - the update can be accelerated (Nesterov / FISTA), with the adaptive restart
   of O'Donoghue and Candes (2015) whenever the momentum points uphill. The
   new point and the next momentum point are evaluated together, in one call
@@ -22,7 +22,7 @@ The solver knows nothing about logistic regression or scikit-learn. It sees a
 ``problem`` (``values_and_grads``, ``penalty_l1``; see :class:`ScoredProblem`
 for the optional scores) and a ``geometry``
 (``direction``, ``inner``, ``prox``, ``optimality``; see
-``_objective.Geometry``), never warns and never prints: it returns a
+``_metrics.Geometry``), never warns and never prints: it returns a
 :class:`SolverResult` and reports each iteration to an optional callback.
 """
 
@@ -30,9 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
+
+if TYPE_CHECKING:  # the plan's module imports this one
+    from ._plan import FitPlan
 
 
 class Problem(Protocol):
@@ -76,30 +79,10 @@ class StepGeometry(StepMetric, Protocol):
 # callback(iteration, coef, objective, optimality, step) -> True to stop the run
 Callback = Callable[[int, np.ndarray, float, float, float], bool | None]
 
-# Backtracking: shrink and growth factors, and how many halvings make a failure.
+# Backtracking: the shrink factor, and how many halvings make a failure. How
+# far a step grows is the plan's (``FitPlan.growth``, ``growth_on_line``).
 _SHRINK = 0.5
-_GROW = 1.25
 _MAX_HALVINGS = 60
-# Where a step tried costs no read of the data (on a line: kept scores and
-# no L1 term, see _Line), the next step tried is the largest that the
-# curvature just measured allows, up to _GROW_FREE times the last (a bound
-# for a curvature near zero). On wide data the loss flattens as the
-# predictions grow confident: that curvature allowed up to 17 times the step
-# taken, which grew by _GROW an iteration (5k x 4000: from 1 to 28 over 15
-# iterations). Measured on 15 wide shapes (dense, 400 to 4000 features, 2
-# to 10 classes): to tol=1e-8, 1382 iterations against 1725 in all (from
-# 34% fewer to 3% more on one shape), at tol=1e-4 349 against 386 (from 8
-# fewer to 2 more). Growing only part of the way there (the geometric mean
-# of the step and that limit, or 0.7 of the way in log scale) took 1429
-# and 1468 to 1e-8; backtracking from a rejected step to 0.9 times the
-# limit it measured, not to its half, 1311 but up to 8% more on 4 shapes.
-# Where a step tried costs a read, the same rule took more reads than it
-# saved: without kept scores, 288 passes to 1e-8 against 280 on the 12
-# other shapes of bench_matrix (digits 58 against 48, 20 classes 39
-# against 33, breast cancer 12 against 14); with an L1 term, whose proximal
-# steps leave the line, 165 and 141 reads against 144 and 119 (20k x 2000
-# and 5k x 4000 at C=0.05, to 1e-8).
-_GROW_FREE = 1e3
 
 # remetric(coef) -> (metric, first step) or None: see gradient_descent.
 Remetric = Callable[[np.ndarray], "tuple[StepMetric, float] | None"]
@@ -115,7 +98,7 @@ class SolverResult:
     (backtracking could not decrease the objective any more: the limit of
     floating-point precision) or ``"stopped"`` (the callback asked to stop).
     ``objective_history[k]`` is the objective at the point reported after
-    ``k`` iterations (index 0 is the starting point; see ``keep_scores``),
+    ``k`` iterations (index 0 is the starting point; see ``FitPlan.keep_scores``),
     and ``coef`` and ``optimality`` are the last point's.
     """
 
@@ -260,12 +243,12 @@ def _proximal_step(
     geometry: StepMetric,
     at: _Point,
     step: float,
-    adaptive: bool,
+    plan: FitPlan,
     x: _Point,
     beta: float,
     cancelled: float = 0.0,
 ) -> tuple[_Point | None, _Point | None, float]:
-    """One (proximal) gradient step from ``at``; backtrack if ``adaptive``.
+    """One (proximal) gradient step from ``at``; backtrack if ``plan.adaptive``.
 
     With ``beta`` nonzero (an accelerated iteration; ``x`` the last iterate)
     the momentum point ``new + beta (new - x)`` comes back with the
@@ -273,11 +256,13 @@ def _proximal_step(
     is none) or, with kept scores, the objective went up (a restart needs
     none). Returns the new point (``None`` if no step passed the test), the
     momentum point (``None`` if there is none) and the step to try next:
-    the accepted step, grown by ``_GROW`` at most (``_GROW_FREE`` on a
-    line) and not past ``1 / curvature`` (see :func:`_curvature` for the
-    test), or the constant step. ``cancelled`` is the size of the terms
-    that cancel in the objective's value (see :func:`_values_decide`).
+    the accepted step, grown by ``plan.growth`` at most
+    (``plan.growth_on_line`` on a line) and not past ``1 / curvature``
+    (see :func:`_curvature` for the test), or the constant step.
+    ``cancelled`` is the size of the terms that cancel in the objective's
+    value (see :func:`_values_decide`).
     """
+    adaptive = plan.adaptive
     direction = geometry.direction(at.gradient)
     line = evaluator.line(at, direction)
     for _ in range(_MAX_HALVINGS):
@@ -304,7 +289,7 @@ def _proximal_step(
                 continue
             # Grow the step, but not past what the curvature seen allows
             # (up to it on a line, where a step tried costs no read).
-            growth = _GROW if scores is None else _GROW_FREE
+            growth = plan.growth if scores is None else plan.growth_on_line
             step = min(step * growth, 1 / max(curvature, 1e-300))
         if ahead is None and ahead_coef is not None:  # kept scores
             if _is_finite(new) and new.total <= x.total:
@@ -372,17 +357,12 @@ def gradient_descent(
     problem: Problem,
     geometry: StepGeometry,
     coef0: np.ndarray,
+    plan: FitPlan,
     *,
-    learning_rate: float,
-    adaptive: bool,
-    accelerated: bool,
     max_iter: int,
     tol: float,
     callback: Callback | None = None,
     remetric: Remetric | None = None,
-    remetric_factor: float = 1e-2,
-    finish_within: float = 0.0,
-    keep_scores: bool = False,
 ) -> SolverResult:
     """Minimise ``problem`` by (proximal, optionally accelerated) gradient descent.
 
@@ -396,13 +376,24 @@ def gradient_descent(
         optimality measure compared with ``tol``.
     coef0 : ndarray
         Starting point; not modified.
-    learning_rate : float
-        The step ``t`` (constant), or the first step tried (``adaptive``).
-    adaptive : bool
-        Backtrack (halve ``t`` until the step decreases the objective enough)
-        and let ``t`` grow again after each accepted step.
-    accelerated : bool
-        Nesterov momentum with adaptive restart (FISTA when L1 is on).
+    plan : FitPlan
+        How the run goes (``_plan.FitPlan``): ``first_step``, the step ``t``
+        (constant) or the first one tried (``adaptive``: halve ``t`` until
+        the step decreases the objective enough, and let it grow again
+        after each accepted step, by ``growth`` or ``growth_on_line``);
+        ``accelerated``, Nesterov momentum with adaptive restart (FISTA when
+        L1 is on); ``remetric_factor`` and ``finish_within`` (see
+        ``remetric``); ``keep_scores``: ``problem`` is a
+        :class:`ScoredProblem`, whose points' scores are kept, the momentum
+        point's made from the last two iterates' and those of the steps
+        tried along a direction from the direction's (no read of the data);
+        a gradient is computed only where a step is taken from the point or
+        the backtracking test compares gradients. An accelerated iteration
+        then reads the data twice (a product with X, the direction's scores,
+        and one with its transpose), halvings included. The iterate's
+        gradient is then mostly not computed: the optimality is measured,
+        and the result and the history and callback's points taken, at the
+        momentum point instead (where the next step starts from).
     max_iter : int
         Maximum number of iterations (accepted steps).
     tol : float
@@ -414,31 +405,12 @@ def gradient_descent(
     remetric : callable, optional
         ``remetric(coef) -> (metric, step)`` or None: a new metric for the
         steps, measured at ``coef``, and the step to try first in it. Asked
-        for each time the optimality has shrunk by ``remetric_factor`` since
-        the metric in use was made (a lazily updated preconditioner; see
-        ``_objective.curvature_metric``), unless the optimality is already
-        within ``finish_within`` times ``tol``. The steps stay gradient steps in
-        one fixed metric between updates; ``geometry`` still measures the
+        for each time the optimality has shrunk by ``plan.remetric_factor``
+        since the metric in use was made (a lazily updated preconditioner;
+        see ``_plan.remeasure``), unless the optimality is already within
+        ``plan.finish_within`` times ``tol``. The steps stay gradient steps
+        in one fixed metric between updates; ``geometry`` still measures the
         optimality, so ``tol`` keeps its meaning.
-    remetric_factor : float, default=1e-2
-        See ``remetric``.
-    finish_within : float, default=0.0
-        No new metric once the optimality is within this factor of ``tol``:
-        where a metric costs several iterations, the one in use finishes
-        the run for less.
-    keep_scores : bool, default=False
-        ``problem`` is a :class:`ScoredProblem`: keep each point's scores,
-        make the momentum point's from the last two iterates' and those of
-        the steps tried along a direction from the direction's (no read of
-        the data), and compute a gradient only where a step is taken from
-        the point or the backtracking test compares gradients. An
-        accelerated iteration then reads the data twice (a product with X,
-        the direction's scores, and one with its transpose), halvings
-        included, where evaluating its two points together takes
-        two-column products. The iterate's gradient is then mostly
-        not computed: the optimality is measured, and the result and the
-        history and callback's points taken, at the momentum point instead
-        (where the next step starts from).
 
     Returns
     -------
@@ -447,14 +419,14 @@ def gradient_descent(
     # x is the iterate; y is where the gradient is taken (x itself without
     # momentum). The point reported (history, callback, optimality, result)
     # is x, or y where x's gradient was not computed (kept scores).
-    evaluator = _Evaluator(problem, keep_scores)
+    evaluator = _Evaluator(problem, plan.keep_scores)
     x = y = reported = evaluator.start(coef0)
     theta = 1.0
-    step = learning_rate
+    step = plan.first_step
     history = [x.total]
     optimality = geometry.optimality(x.coef, x.gradient)
     metric: StepMetric = geometry  # the steps' metric
-    remetric_at = optimality * remetric_factor
+    remetric_at = optimality * plan.remetric_factor
     status = "converged" if optimality <= tol else "max_iter"
     n_iter = 0
     stop = callback is not None and callback(0, x.coef, x.total, optimality, step)
@@ -462,9 +434,9 @@ def gradient_descent(
         status = "stopped"
     while status == "max_iter" and n_iter < max_iter:
         theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
-        beta = (theta - 1) / theta_next if accelerated else 0.0
+        beta = (theta - 1) / theta_next if plan.accelerated else 0.0
         new, ahead, step = _proximal_step(
-            evaluator, metric, y, step, adaptive, x, beta, geometry.cancelled(y.coef)
+            evaluator, metric, y, step, plan, x, beta, geometry.cancelled(y.coef)
         )
         if new is None:
             status = "stalled"
@@ -473,7 +445,7 @@ def gradient_descent(
             status = "diverged"
             break
         n_iter += 1
-        restart = accelerated and (
+        restart = plan.accelerated and (
             new.total > x.total  # the objective went up
             # the step moved back (with beta = 0, y is x: it cannot)
             or (beta != 0 and ahead is None)
@@ -497,9 +469,9 @@ def gradient_descent(
         elif (
             remetric is not None
             and optimality <= remetric_at
-            and optimality > finish_within * tol
+            and optimality > plan.finish_within * tol
         ):
-            remetric_at = optimality * remetric_factor
+            remetric_at = optimality * plan.remetric_factor
             metric = geometry  # the old metric goes before the new one comes
             update = remetric(x.coef)
             if update is not None:  # restart from x, in the new metric

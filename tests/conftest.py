@@ -5,6 +5,8 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import OneHotEncoder
 
+from sklearn_gdlogreg._objective import LogisticObjective
+
 try:  # property tests: fixed examples in CI (.ci/run), fresh ones elsewhere
     from hypothesis import settings
 
@@ -39,3 +41,25 @@ def one_hot(rng, levels=(3, 5, 2), n_samples=60):
     """One-hot encoded categorical features, as OneHotEncoder writes them."""
     codes = np.column_stack([rng.randint(k, size=n_samples) for k in levels])
     return OneHotEncoder().fit_transform(codes)
+
+
+def make_objective(rng, n_outputs, fit_intercept=True, l2=0.1, l1=0.0, X=None):
+    n_samples, n_features = 40, 4
+    if X is None:
+        X = rng.normal(size=(n_samples, n_features)) * [1, 3, 0.5, 10] + [0, 5, 0, -2]
+    n_classes = 2 if n_outputs == 1 else n_outputs
+    y = rng.randint(n_classes, size=X.shape[0])
+    weights = rng.uniform(0.1, 2, size=X.shape[0])
+    return LogisticObjective(
+        X=X,
+        y=y,
+        weights=weights / weights.sum(),
+        n_outputs=n_outputs,
+        fit_intercept=fit_intercept,
+        l2=l2,
+        l1=l1,
+    )
+
+
+def coef_shape(obj):
+    return (obj.n_features + obj.fit_intercept, obj.n_outputs)

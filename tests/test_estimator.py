@@ -1,5 +1,6 @@
 """The estimator against references: LogisticRegression, statsmodels, real data."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -31,6 +32,16 @@ def reference(X, y, sample_weight=None, **params):
     return LogisticRegression(
         solver="newton-cholesky", tol=1e-12, max_iter=1000, **params
     ).fit(X, y, sample_weight=sample_weight)
+
+
+def planned(**changes):
+    """The estimator with its fit's plan changed (a path a test picks)."""
+
+    class Planned(GradientDescentLogisticRegression):
+        def _plan(self, objective):
+            return dataclasses.replace(super()._plan(objective), **changes)
+
+    return Planned
 
 
 def assert_same_model(ours, ref, X):
@@ -285,7 +296,7 @@ def test_wide_data_give_the_same_model_with_kept_scores(
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_wide_l1_fit_with_kept_scores_is_the_fit_without(n_classes, monkeypatch):
+def test_wide_l1_fit_with_kept_scores_is_the_fit_without(n_classes):
     # An L1 fit on wide data keeps the scores: the same coefficients and
     # zeros as the full evaluations give (checked against saga on other
     # data by test_l1_and_elastic_net_match_saga_with_exact_zeros).
@@ -294,11 +305,9 @@ def test_wide_l1_fit_with_kept_scores_is_the_fit_without(n_classes, monkeypatch)
         n_clusters_per_class=1, random_state=1,
     )  # fmt: skip
     params = dict(C=0.05, l1_ratio=0.7, tol=1e-10, max_iter=20_000)
-    fits = []
-    for keep in (True, False):
-        monkeypatch.setattr(LogisticObjective, "keeps_scores", keep)
-        fits.append(GradientDescentLogisticRegression(**params).fit(X, y))
-    kept, full = fits
+    kept, full = (
+        planned(keep_scores=keep)(**params).fit(X, y) for keep in (True, False)
+    )
     assert (kept.coef_ == 0).any()
     np.testing.assert_array_equal(kept.coef_ == 0, full.coef_ == 0)
     np.testing.assert_allclose(kept.coef_, full.coef_, atol=1e-8)
@@ -394,7 +403,9 @@ def test_verbose_prints_the_notebook_report(capsys):
     )
     with pytest.warns(ConvergenceWarning):
         notebook.fit(X, y)
-    lines = capsys.readouterr().out.strip().splitlines()
+    plan, *lines = capsys.readouterr().out.strip().splitlines()
+    # First the fit's plan (see _plan.FitPlan), then the notebook's report.
+    assert plan.startswith("fit plan: adaptive=False, accelerated=False")
     iterations = [int(line.split()[1]) for line in lines]
     assert iterations[:3] == [0, 10, 20]
     assert all("objective" in line for line in lines)

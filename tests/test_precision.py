@@ -16,12 +16,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._backends import column_moments
-from sklearn_gdlogreg._objective import (
-    ClassBlockMetric,
-    ClassCoupledMetric,
-    Geometry,
-    LogisticObjective,
-)
+from sklearn_gdlogreg._metrics import ClassBlockMetric, ClassCoupledMetric, Geometry
+from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._plan import make_plan
 
 FORMATS = {"dense": np.asarray, "csr": sp.csr_matrix, "csc": sp.csc_matrix}
 
@@ -173,8 +170,11 @@ def test_every_metric_steps_alike_with_a_large_constant_part(seed, metric):
             return ClassBlockMetric.at(obj, at, weights @ X)
         if metric == "at_curvature":
             return Geometry.at_curvature(obj, np.float64, at)
-        decorrelate = metric in ("full", "groups")
-        return Geometry.for_objective(obj, np.float64, decorrelate=decorrelate)
+        plan = make_plan(obj, "auto" if metric != "diagonal" else 1.0, "nesterov")
+        assert plan.metric == metric
+        return Geometry.for_objective(
+            obj, np.float64, plan.metric, plan.metric_stride, plan.groups
+        )
 
     X_plain = X
     plain, moved = make(X), make(X_shifted)

@@ -1,11 +1,13 @@
 """The solver on problems with known answers, independent of logistic regression."""
 
+import dataclasses
 from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 import pytest
 
+from sklearn_gdlogreg._plan import FitPlan
 from sklearn_gdlogreg._solver import gradient_descent
 
 
@@ -88,17 +90,25 @@ class LeastSquares:
 QUADRATIC = Quadratic(diag=np.array([1.0, 10.0, 100.0]), b=np.array([1.0, -2.0, 0.5]))
 
 
-def solve(problem=QUADRATIC, geometry=None, coef0=None, **options):
-    """Run the solver; each test states only the options that matter to it."""
-    settings = dict(
-        learning_rate=1 / 100, adaptive=False, accelerated=False, max_iter=10_000
-    )
-    settings.update(options)
+# The plan's fields a test may set, and the solver's other arguments.
+PLAN_FIELDS = {field.name for field in dataclasses.fields(FitPlan)}
+
+
+def solve(
+    problem=QUADRATIC, geometry=None, coef0=None, learning_rate=1 / 100, **options
+):
+    """Run the solver; each test states only the options that matter to it:
+    the plan's fields (``learning_rate`` is its first step) and the run's."""
+    plan = dict(adaptive=False, accelerated=False, remetric_factor=1e-2)
+    plan.update({key: value for key, value in options.items() if key in PLAN_FIELDS})
+    run = dict(max_iter=10_000)
+    run.update({key: value for key, value in options.items() if key not in PLAN_FIELDS})
     return gradient_descent(
         problem,
         Euclidean() if geometry is None else geometry,
         np.zeros(3) if coef0 is None else coef0,
-        **settings,
+        FitPlan(first_step=learning_rate, **plan),
+        **run,
     )
 
 

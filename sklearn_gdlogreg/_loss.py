@@ -1,0 +1,185 @@
+"""Pointwise losses and links: the sigmoid and the softmax, their losses and
+residuals on a block of scores, and the curvature of the loss in the scores.
+
+Each function takes the arrays of one namespace (numpy, or another array-API
+library on its device) and returns the same kind. Nothing here reads X
+beyond the block of scores it is given (``_scores`` makes them from a block
+of rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.special
+
+from ._array_api import astype, host_dtype, like, namespace
+
+# The curvature of the loss in z is at most 1/4 (sigmoid) or 1/2 (softmax):
+# the constant ``c`` of the Lipschitz bound ``c * ||[X, 1]||^2``.
+BINARY_CURVATURE = 0.25
+MULTINOMIAL_CURVATURE = 0.5
+
+
+def expit(z):
+    """The sigmoid ``1 / (1 + e^-z)``: scipy's for numpy, else a stable formula."""
+    xp = namespace(z)
+    if xp is np:
+        return scipy.special.expit(z)
+    e = xp.exp(-xp.abs(z))  # never overflows
+    return xp.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def log_expit(z):
+    """``log(expit(z))``, exact for large ``|z|`` (scipy's for numpy)."""
+    xp = namespace(z)
+    if xp is np:
+        return scipy.special.log_expit(z)
+    return xp.minimum(z, 0.0) - xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def log_softmax(Z):
+    """Log-softmax of each row of ``Z`` (scipy's for numpy)."""
+    xp = namespace(Z)
+    if xp is np:
+        return scipy.special.log_softmax(Z, axis=1)
+    shifted = Z - xp.max(Z, axis=1, keepdims=True)  # exp never overflows
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def softmax(Z):
+    """Softmax of each row of ``Z``."""
+    xp = namespace(Z)
+    if xp is np:  # scipy's costs more than the arithmetic on small blocks
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        return P
+    return xp.exp(log_softmax(Z))
+
+
+def binary_pointwise(z, y, s):
+    """Loss sum and residual of a block: sigmoid, labels ``y`` in {0, 1}.
+
+    ``z`` (overwritten) are the scores, ``s`` the normalised weights; numpy
+    arrays, or arrays of another array-API namespace (on their device).
+    ``z`` may also hold several points' scores, one row each (numpy, shape
+    ``(n_points, n_rows)``): the loss sums then come as one array, and the
+    residuals of all the points in one set of numpy calls.
+    ``y`` may also come as the labels' signs (-1 or +1) in z's dtype, made
+    once per fit (``LogisticObjective._labels``): three fewer operations on
+    each block.
+    """
+    xp = namespace(z)
+    if y.dtype == z.dtype:
+        sign = y
+    else:
+        sign = astype(y, host_dtype(z))  # a new array: y holds integer codes
+        sign *= 2  # class 0: -1, class 1: +1
+        sign -= 1
+    margin = z
+    margin *= sign  # positive: the true class is predicted
+    if xp is np:
+        # numpy's ufuncs, in place where they can be: unlike scipy's expit,
+        # they let other threads run (the passes run in threads).
+        e = np.negative(margin)
+        # e^-margin: inf where margin < -709 (no warning: see Pointwise).
+        np.exp(e, out=e)
+        loss = np.log1p(e) @ s  # log(1 + e^-margin)
+        if not np.isfinite(loss).all():  # e overflowed: log_expit, exact there
+            loss = -(log_expit(margin) @ s)
+        e += 1
+        q = np.reciprocal(e, out=e)  # the probability of the true class
+    else:  # no check of the loss: it would make the device wait
+        loss = -(s @ log_expit(margin))
+        q = expit(margin)
+    # Residual s (p - y) = -s sign (1 - q). Where q rounds to 1 this is
+    # off by at most eps * s, absolutely: far below any tol.
+    R = q
+    R -= 1
+    R *= sign
+    R *= s
+    return loss, R
+
+
+def multinomial_pointwise(Z, y, s):
+    """Loss sum and residual of a block: softmax, labels ``y`` in {0, ..., K-1}."""
+    xp = namespace(Z)
+    if xp is np:
+        return _multinomial_pointwise_numpy(Z, y, s)
+    # log-sum-exp with the row maximum subtracted: exp never overflows.
+    Z_max = xp.max(Z, axis=1, keepdims=True)
+    E = xp.exp(Z - Z_max)
+    sum_E = xp.sum(E, axis=1)
+    log_norm = Z_max[:, 0] + xp.log(sum_E)
+    loss = s @ (log_norm - xp.take_along_axis(Z, y[:, None], axis=1)[:, 0])
+    E /= sum_E[:, None]  # E is now the softmax P
+    # The standard has no indexed assignment: subtract the one-hot labels.
+    E -= xp.astype(y[:, None] == xp.arange(E.shape[1], device=E.device), E.dtype)
+    E *= s[:, None]
+    return loss, E
+
+
+def _multinomial_pointwise_numpy(Z, y, s):
+    """:func:`multinomial_pointwise` for numpy blocks, in fewer passes.
+
+    Reductions along the short rows of Z are slow in numpy: the rows of
+    ``exp(Z)`` are summed by a product with a vector of ones, and the row
+    maximum is subtracted only where the sums say it must be (two
+    reductions over the sums, K times fewer than over Z): where some exp
+    overflowed, or a row's largest is below the normal range (inexact).
+    """
+    n_classes = Z.shape[1]
+    ones = np.ones(n_classes, dtype=Z.dtype)
+    info = np.finfo(Z.dtype)
+    shift = None
+    E = np.exp(Z)  # overflow to inf: no warning in a pass (see Pointwise)
+    sum_E = E @ ones
+    if not (info.tiny <= sum_E.min() and sum_E.max() <= info.max):
+        shift = Z.max(axis=1)
+        np.exp(Z - shift[:, None], out=E)
+        sum_E = E @ ones
+    log_norm = np.log(sum_E)
+    if shift is not None:
+        log_norm += shift
+    rows = np.arange(E.shape[0])
+    loss = s @ (log_norm - Z[rows, y])
+    E *= (s / sum_E)[:, None]  # s P
+    E[rows, y] -= s  # s (P - onehot(y))
+    return loss, E
+
+
+def _scores(W, b, X_b):
+    """``X_b @ W + b`` in X_b's namespace and precision (one product)."""
+    dtype = host_dtype(X_b)
+    Z = X_b @ like(W, X_b, dtype)
+    Z += like(b, X_b, dtype)
+    return Z
+
+
+def curvature_weights(W, b, X_b, s):
+    """``s_i h_i``: weights ``s`` times the curvature of the loss at ``(W, b)``
+    on the rows ``X_b`` (numpy, or X's array-API namespace; one product).
+
+    ``h_i = p_i (1 - p_i)`` (binary), the second derivative of the loss in
+    ``z``; ``(1 - sum_k p_ik^2) / (K - 1)`` (multinomial), the mean
+    eigenvalue of the softmax's Hessian ``diag(p) - p p^T`` off the
+    direction ``(1, ..., 1)``, where it is zero. The Hessian of the objective
+    in ``W`` is then ``X^T diag(s h) X + l2`` (multinomial: approximately,
+    one metric for all classes); at zero (binary) it is Bohning's bound.
+    """
+    xp = namespace(X_b)
+    Z = _scores(W, b, X_b)
+    if Z.shape[1] == 1:
+        p = expit(Z[:, 0])
+        h = 1 - p
+        h *= p
+    else:
+        P = softmax(Z)
+        h = 1 - xp.sum(P * P, axis=1)
+        h /= Z.shape[1] - 1
+    h *= s
+    return astype(h, host_dtype(s))
+
+
+def _probabilities(W, b, X_b):
+    """The softmax of ``X_b @ W + b``, in X_b's namespace."""
+    return softmax(_scores(W, b, X_b))

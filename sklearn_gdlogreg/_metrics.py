@@ -1,0 +1,648 @@
+"""The step metrics: the geometry the solver steps in, and the curvature
+metrics measured as a fit converges.
+
+:class:`Geometry` is gradient descent on the centred, standardised (and
+optionally decorrelated) problem, written in the original coordinates; it
+also measures the optimality (``tol``'s units). :class:`ClassCoupledMetric`
+and :class:`ClassBlockMetric` are the multinomial Hessian at a point, all
+classes coupled or class by class. Every metric has ``direction``,
+``inner`` and ``prox`` (the solver's ``StepMetric``); all of them centre
+the same way, through the helpers at the end of this module, its one
+owner of the centring ``c = b + mean @ W``. Which of them a fit uses, on
+which rows, is the fit's plan's to say (``_plan``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property, partial
+
+import numpy as np
+import scipy.linalg
+
+from ._backends import class_block_moments, class_coupled_moments, column_moments
+from ._loss import _probabilities
+from ._objective import LogisticObjective
+
+
+def metric_rows(X, weights, stride: int):
+    """``(X[::stride], weights[::stride])``: the rows a full metric is
+    measured on (every row for a stride of 1; see ``_plan.metric_stride``).
+    Views of X, no copy. A sum over them, times the stride, estimates the
+    sum over all rows."""
+    if stride == 1:
+        return X, weights
+    return X[::stride], weights[::stride]
+
+
+def _cholesky_with_jitter(matrix: np.ndarray):
+    """``matrix + jitter * I`` and its lower Cholesky factor, with the smallest
+    jitter (from 1e-10, times 100 up to 1e-2) that makes it positive definite.
+
+    ``matrix`` has a unit diagonal, so the jitter bounds its condition
+    number; exactly collinear columns make it singular. (None, None) if it
+    fails.
+    """
+    for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+        jittered = matrix.copy()
+        jittered.flat[:: matrix.shape[0] + 1] += jitter
+        # LAPACK's, called directly: numpy's costs several times more on
+        # small matrices. info > 0: not positive definite.
+        factor, info = scipy.linalg.lapack.dpotrf(jittered, lower=1)
+        if info == 0:
+            return jittered, factor
+    return None, None
+
+
+def _scaled_inverse(cholesky: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(diag(std) C diag(std))^-1`` from the lower Cholesky factor of the
+    unit-diagonal ``C``: made once per metric, so that each step is one
+    product (a solve's call costs more, on small data, than a pass over X)."""
+    # LAPACK's triangular inverse, called directly: numpy's general inverse
+    # and scipy's solvers cost several times more on small matrices.
+    lower_inverse, _ = scipy.linalg.lapack.dtrtri(cholesky, lower=1)
+    inverse = lower_inverse.T @ lower_inverse
+    inverse /= std[:, None]
+    inverse /= std[None, :]
+    return inverse
+
+
+def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
+    return np.sign(v) * np.maximum(np.abs(v) - threshold, 0)
+
+
+# Below this, the curvature that a group of exclusive columns leaves to the
+# direction raising all of them at once (see ExclusiveGroups) is taken as
+# this: it is the penalty's alone, and rounding must not make it negative.
+_SMALLEST_GROUP_CURVATURE = 1e-8
+
+
+@dataclass(frozen=True)
+class ExclusiveGroups:
+    """The covariance of groups of columns that no row has two entries of.
+
+    In such a group (the indicators of a one-hot encoded feature) the
+    products of two columns vanish, so its covariance is exactly
+    ``diag(E[x^2]) - m m^T``: a diagonal less a rank one, solved by Sherman
+    and Morrison's formula in a few operations per column. Where the group
+    covers every row its indicators sum to one, the intercept's column, and
+    once centred the direction that raises all of them at once has no
+    curvature but the penalty's: a diagonal metric, blind to it, takes
+    many steps along it. The metric of ``Geometry`` keeps these blocks and
+    drops only the products between groups; its diagonal stays
+    ``Geometry.scale``.
+    """
+
+    starts: np.ndarray  # the first column of each group; the groups cover all
+    lengths: np.ndarray
+    coupling: np.ndarray  # (n_features, 1): the columns' means
+    diagonal: np.ndarray  # (n_features, 1): scale + coupling^2
+    denominators: np.ndarray  # (n_groups, 1): 1 - sum(coupling^2 / diagonal)
+
+    @classmethod
+    def of(cls, bounds: list[int], mean: np.ndarray, scale: np.ndarray):
+        """The groups between ``bounds`` (see ``exclusive_column_groups``)."""
+        starts = np.asarray(bounds[:-1])
+        lengths = np.diff(bounds)
+        # A group of one column is the diagonal metric: no coupling. Written
+        # as ``E[x^2] - m^2`` it would lose a column with a large constant
+        # part (stored on every row, such as dense data in a sparse matrix)
+        # to cancellation.
+        coupling = np.where(np.repeat(lengths, lengths) > 1, mean, 0.0)[:, None]
+        diagonal = scale + coupling**2
+        explained = np.add.reduceat(coupling**2 / diagonal, starts, axis=0)
+        denominators = np.maximum(1 - explained, _SMALLEST_GROUP_CURVATURE)
+        return cls(starts, lengths, coupling, diagonal, denominators)
+
+    def _per_column(self, per_group: np.ndarray) -> np.ndarray:
+        return np.repeat(per_group, self.lengths, axis=0)
+
+    def solve(self, v: np.ndarray) -> np.ndarray:
+        """``metric^-1 v`` for the rows of ``W``."""
+        solved = v / self.diagonal
+        sums = np.add.reduceat(self.coupling * solved, self.starts, axis=0)
+        return solved + self.coupling / self.diagonal * self._per_column(
+            sums / self.denominators
+        )
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        """``metric v`` for the rows of ``W``."""
+        sums = np.add.reduceat(self.coupling * v, self.starts, axis=0)
+        return self.diagonal * v - self.coupling * self._per_column(sums)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The metric of a step: gradient descent on the centred, standardised problem.
+
+    Gradient descent crawls when columns have very different scales, when
+    they are correlated, or when the intercept is far from zero (raw
+    features around 100). All three are fixed by a change of variables,
+    written here in the original coordinates so that nothing else needs to
+    know about it:
+
+    - centring: with an unpenalised intercept, ``c = b + mean @ W`` and
+      ``X - mean`` describe the same model; the intercept then no longer
+      fights the slope;
+    - scaling: each row ``j`` of ``W`` is measured in units of
+      ``sqrt(scale_j)``, with ``scale_j = var_j + l2 / curvature`` (the
+      diagonal of the Hessian bound, divided by the curvature constant);
+    - decorrelation (optional, ``correlation`` set): the metric of ``W`` is
+      the whole Hessian bound ``cov + l2 / curvature``, not only its
+      diagonal (Bohning's bound, 1992). The step is then safe in every
+      direction at once, however correlated the features.
+
+    A step ``coef - t * direction(grad)`` is then plain gradient descent with
+    step ``t`` on the transformed problem: with the diagonal metric, on data
+    that is already standardised (zero mean, unit variance) and without
+    penalty it is exactly the notebook's ``w -= learning_rate * grad``.
+    ``prox`` is the proximal operator of the L1 term in the same metric
+    (diagonal metric only), ``inner`` the inner product that the
+    backtracking test uses, and ``optimality`` measures the gradient in the
+    standardised coordinates, so that ``tol`` means the same whatever the
+    units of the features. None of this moves the minimum.
+    """
+
+    # The curvature constant c of the metric (see for_objective): a step of
+    # 1 / c is a Newton step when the metric is the Hessian.
+    curvature: float
+    # float64, whatever the coefficients' type; the steps come in theirs.
+    mean: np.ndarray | None  # None: no intercept, no centring
+    scale: np.ndarray
+    l1: float
+    # The Hessian bound in standardised units (unit diagonal) and its
+    # Cholesky factor, float64; None for the diagonal metric.
+    correlation: np.ndarray | None = None
+    cholesky: np.ndarray | None = None
+    # The full metric's own diagonal, where its covariance was measured on
+    # a sample of X's rows (see metric_rows): it then differs a little from
+    # ``scale``, which is exact and measures the optimality. The metric
+    # keeps its own: the sample's exact collinearities are X's, and
+    # rescaling the sample to X's variances would tilt them.
+    metric_scale: np.ndarray | None = None
+    # The blocks of one-hot encoded columns of a sparse X (see
+    # ExclusiveGroups); None for a diagonal or full metric.
+    groups: ExclusiveGroups | None = None
+
+    @classmethod
+    def for_objective(
+        cls,
+        objective: LogisticObjective,
+        dtype,
+        metric: str = "diagonal",
+        stride: int = 1,
+        groups: Sequence[int] = (),
+    ) -> Geometry:
+        """The geometry of ``objective``'s problem, from one read of ``X``
+        (and one of every ``stride``-th row for the full metric of a tall X).
+
+        ``metric`` is ``"diagonal"`` (the variances), ``"full"`` (the
+        Hessian bound: the curvature bound times the weighted covariance of
+        X, plus ``l2``; dense X, no L1 term) or ``"groups"`` (the covariance
+        within the groups of exclusive columns between ``groups``' bounds,
+        see ``ExclusiveGroups``; a sparse X, an intercept, no L1 term): the
+        fit's plan says which (``_plan.make_plan``).
+        """
+        full = metric == "full"
+        sampled = full and stride > 1  # the full metric from a sample of the rows
+        # The mean and variances are exact: they are tol's units.
+        mean, moments, _ = column_moments(
+            objective.X,
+            objective.weights,
+            covariance=full and not sampled,
+            block_bytes=objective.block_bytes,
+        )
+        geometry = cls._from_moments(
+            objective, dtype, mean, moments, objective.curvature, full and not sampled
+        )
+        if sampled:
+            X, weights = metric_rows(objective.X, objective.weights, stride)
+            _, sample, _ = column_moments(
+                X, weights, covariance=True, block_bytes=objective.block_bytes
+            )
+            metric_ = cls._from_moments(
+                objective, dtype, mean, sample, objective.curvature, True
+            )
+            geometry = replace(
+                metric_, scale=geometry.scale, metric_scale=metric_.scale
+            )
+        if metric == "groups" and groups:
+            exclusive = ExclusiveGroups.of(list(groups), mean, geometry.scale)
+            geometry = replace(geometry, groups=exclusive)
+        return geometry
+
+    @classmethod
+    def at_curvature(
+        cls, objective: LogisticObjective, dtype, coef: np.ndarray, stride: int = 1
+    ) -> Geometry | None:
+        """The full metric at the curvature of the loss at ``coef``.
+
+        The covariance of X weighted by the curvature there (see
+        ``curvature_weights``), times its total, plus ``l2``: the Hessian at
+        ``coef`` (multinomial: one metric for all classes), in one pass over
+        every ``stride``-th row of a dense X with no L1 term (the fit's plan
+        says where it applies). None where the curvature is zero (every
+        sample predicted with certainty).
+        """
+        X, weights = metric_rows(objective.X, objective.weights, stride)
+        mean, moments, curvature = column_moments(
+            X,
+            weights,
+            covariance=True,
+            block_bytes=objective.block_bytes,
+            reweight=objective.curvature_at(coef),
+        )
+        curvature *= stride
+        if not curvature > 0:
+            return None
+        return cls._from_moments(objective, dtype, mean, moments, curvature, True)
+
+    @classmethod
+    def _from_moments(
+        cls, objective, dtype, mean, moments, curvature: float, decorrelate: bool
+    ) -> Geometry:
+        """The geometry of a weighted mean and (co)variance of X's columns."""
+        var = np.diag(moments).copy() if decorrelate else moments
+        if not objective.fit_intercept:
+            # Without an intercept there is nothing to absorb the mean:
+            # use second moments and do not centre.
+            var = var + mean**2
+            if decorrelate:
+                moments = moments + np.outer(mean, mean)
+        else:
+            # A constant column (variance at rounding level) carries no
+            # information once centred; give it a scale that keeps its
+            # rounding noise from moving it.
+            constant = var <= (16 * np.finfo(dtype).eps * mean) ** 2
+            var = np.where(constant, np.maximum(mean**2, 1.0), var)
+        scale = var + objective.l2 / curvature
+        # float64 whatever X's type: the variance of float32 features of
+        # 1e20 or more is past float32's range (their steps are not).
+        tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
+        scale = np.clip(np.where(scale > 0, scale, 1.0), tiny, huge)
+        correlation = cholesky = None
+        if decorrelate:
+            std = np.sqrt(scale)
+            correlation = moments / std[:, None] / std[None, :]
+            np.fill_diagonal(correlation, 1.0)
+            correlation, cholesky = _cholesky_with_jitter(correlation)
+        return cls(
+            curvature=curvature,
+            mean=mean if objective.fit_intercept else None,
+            scale=scale[:, None],
+            l1=objective.l1,
+            correlation=correlation,
+            cholesky=cholesky,
+        )
+
+    @cached_property
+    def _std(self) -> np.ndarray:
+        return np.sqrt(self.scale)
+
+    @cached_property
+    def _metric_std(self) -> np.ndarray:
+        scale = self.scale if self.metric_scale is None else self.metric_scale
+        return np.sqrt(scale)
+
+    def _metric(self) -> np.ndarray:
+        """The full metric of W's rows, ``std * correlation * std``."""
+        return self._metric_std * self.correlation * self._metric_std.T
+
+    @cached_property
+    def _full(self) -> tuple[np.ndarray, np.ndarray]:
+        """For the full metric: its inverse and itself on the rows of W,
+        made once so that each step is one product (a solve's call costs
+        more, on small data, than a pass over X).
+
+        The centring is applied around them (``_centred_grad_W``, and the
+        intercept's ``c = b + mean @ W``), never folded into them: folded,
+        the intercept's entries hold ``mean^T metric mean``, and a column
+        of mean ``m`` and spread 1 loses ``m^2`` times the rounding to
+        cancellation there (all of it from ``m = 1e8`` on).
+        """
+        assert self.cholesky is not None
+        inverse = _scaled_inverse(self.cholesky, self._metric_std[:, 0])
+        return inverse, self._metric()
+
+    def _solve(self, v: np.ndarray) -> np.ndarray:
+        """``metric^-1 v`` for the rows of ``W``."""
+        if self.cholesky is not None:
+            return self._full[0] @ v
+        if self.groups is not None:
+            return self.groups.solve(v)
+        return v / self.scale
+
+    def _apply(self, v: np.ndarray) -> np.ndarray:
+        """``metric v`` for the rows of ``W``."""
+        if self.cholesky is not None:
+            return self._full[1] @ v
+        if self.groups is not None:
+            return self.groups.apply(v)
+        return v * self.scale
+
+    def _centred_grad_W(self, grad: np.ndarray) -> np.ndarray:
+        """The gradient for ``W`` with the intercept held at ``c = b + mean @ W``."""
+        d = self.scale.shape[0]
+        if self.mean is None:
+            return grad[:d]
+        return grad[:d] - self.mean[:, None] * grad[d]
+
+    def direction(self, grad: np.ndarray) -> np.ndarray:
+        """``P grad``: the gradient of the transformed problem, mapped back.
+
+        Multinomial, without an L1 term: less the part that changes every
+        class's coefficients alike, which moves no prediction. Its gradient
+        is the penalty's alone (the coefficients' mean over the classes,
+        zero from the start), and where features are collinear this metric
+        sees almost no curvature there: the steps would grow rounding errors
+        in it, unseen by the objective, without bound (measured: from 1e-13
+        to 0.07 in 14 iterations on 20 classes). Dropping it keeps the
+        coefficients' class means at zero, where the minimum has them.
+        """
+        step = self._solve(self._centred_grad_W(grad))
+        if self.mean is not None:  # the intercept keeps c = b + mean @ W
+            step = np.concatenate([step, (grad[-1] - self.mean @ step)[None]])
+        if step.shape[1] > 1 and self.l1 == 0:
+            _drop_common_part(step, self.mean)
+        return step.astype(grad.dtype, copy=False)
+
+    def inner(self, u: np.ndarray, v: np.ndarray) -> float:
+        """``<u, P^-1 v>``, the inner product of the transformed coordinates."""
+        d = self.scale.shape[0]
+        value = float(np.vdot(u[:d], self._apply(v[:d])))
+        if self.mean is not None:
+            value += float(np.vdot(u[d] + self.mean @ u[:d], v[d] + self.mean @ v[:d]))
+        return value
+
+    def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float:
+        """Max-norm of the gradient of the standardised problem.
+
+        With the L1 term, of the proximal-gradient mapping with unit step,
+        ``theta - prox(theta - grad_theta)``, which is the gradient when
+        ``l1 = 0`` and zero exactly at the minimum. On standardised data
+        (zero mean, unit variance, no penalty) this is the max-norm of the
+        plain gradient: ``LogisticRegression``'s lbfgs stopping rule.
+        """
+        d = self.scale.shape[0]
+        std = self._std
+        grad_theta = self._centred_grad_W(grad) / std
+        if self.l1 == 0:
+            worst = float(np.abs(grad_theta).max())
+        else:
+            theta = coef[:d] * std
+            mapping = theta - _soft_threshold(theta - grad_theta, self.l1 / std)
+            worst = float(np.abs(mapping).max())
+        if self.mean is not None:
+            worst = max(worst, float(np.abs(grad[-1]).max()))
+        return worst
+
+    def cancelled(self, coef: np.ndarray) -> float:
+        """The size of the terms that cancel in the scores at ``coef``: each
+        class's ``|mean| @ |W|``, which the intercept takes out again
+        (``c = b + mean @ W`` is small where ``b`` is not). The objective's
+        value is rounded relative to it (a column of constant part ``m`` and
+        coefficient ``w`` puts a rounding of ``eps m w`` in every score), so
+        the solver compares values only where a step changes them by more.
+        """
+        if self.mean is None:
+            return 0.0
+        d = self.scale.shape[0]
+        return float((np.abs(self.mean) @ np.abs(coef[:d])).max())
+
+    def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
+        """Proximal operator of ``step * l1 * ||W||_1`` in this metric.
+
+        The intercept is free, so in the centred coordinates it is left where
+        it is (``c = b + mean @ W`` unchanged) and each row of ``W`` is
+        soft-thresholded by ``step * l1 / scale_j``.
+        """
+        if self.l1 == 0:
+            return coef
+        d = self.scale.shape[0]
+        out = coef.copy()
+        out[:d] = _soft_threshold(coef[:d], step * self.l1 / self.scale)
+        if self.mean is not None:
+            out[d] += self.mean @ (coef[:d] - out[:d])
+        return out
+
+
+@dataclass(frozen=True)
+class ClassCoupledMetric:
+    """The multinomial Hessian at a point, all classes coupled, as a metric.
+
+    The shared multinomial metric (``Geometry.at_curvature``) is one
+    covariance for every class, with one mean curvature per sample: it
+    cannot see that one class is predicted with certainty while two others
+    are confused. This is the Hessian itself, ``sum_i s_i (diag(p_i) - p_i
+    p_i^T) kron u_i u_i^T + l2`` in the centred coordinates of ``Geometry``
+    (``u_i = [x_i - mean, 1]``, intercept ``c = b + mean @ W``), factored
+    once; a step of 1 is a Newton step. Its null directions (the same
+    change to every class, which the softmax does not see) are given the
+    mean of the diagonal blocks: the loss's gradient has no part there, and
+    the penalty's only where the classes' coefficients do not sum to zero
+    (never, from the zero start). For a few coefficients only
+    (``MAX_COUPLED_COEFFICIENTS``; it costs ``K^2`` covariances), dense X,
+    no L1 term.
+    """
+
+    mean: np.ndarray | None  # None: no intercept, no centring
+    # float64, (K m, K m), on the centred coefficients (``_centred_coef``)
+    # raveled: feature by feature, the classes within. The centring is
+    # applied around them, not folded in (see ``Geometry._full``).
+    hessian: np.ndarray
+    inverse: np.ndarray  # its inverse (with the jitter of _inverse_or_none)
+
+    @classmethod
+    def at(
+        cls,
+        objective: LogisticObjective,
+        coef: np.ndarray,
+        mean: np.ndarray | None,
+        stride: int = 1,
+    ) -> ClassCoupledMetric | None:
+        """The metric at ``coef``, centred on ``mean`` (with an intercept);
+        None if it is not finite and positive definite (even with jitter)."""
+        W, b = objective.split(coef)
+        center = mean if objective.fit_intercept else None
+        n_classes = objective.n_outputs
+        X, weights = metric_rows(objective.X, objective.weights, stride)
+        hessian = class_coupled_moments(
+            X, weights, partial(_probabilities, W, b), center, n_classes
+        )
+        hessian *= stride
+        m = hessian.shape[0] // n_classes
+        # The penalty, in every class.
+        hessian.flat[:: hessian.shape[0] + 1] += np.tile(_penalty(objective), n_classes)
+        # The null directions, ones(K) kron e_j, get the mean diagonal: 1/K of
+        # it at (j, j) in every pair of classes (k, l).
+        blocks = hessian.reshape(n_classes, m, n_classes, m)  # a view
+        j = np.arange(m)
+        diagonal = np.einsum("kjkj->j", blocks) / n_classes
+        blocks[:, j, :, j] += (diagonal / n_classes)[:, None, None]
+        inverse = _inverse_or_none(hessian)
+        if inverse is None:
+            return None
+        return cls(
+            mean=center,
+            hessian=_by_feature(hessian, n_classes),
+            inverse=_by_feature(inverse, n_classes),
+        )
+
+    def direction(self, grad: np.ndarray) -> np.ndarray:
+        """``H^-1 grad`` in the centred coordinates, mapped back."""
+        step = self.inverse @ _centred_grad(grad, self.mean).ravel()
+        step = _uncentred_step(step.reshape(grad.shape), self.mean)
+        return step.astype(grad.dtype, copy=False)
+
+    def inner(self, u: np.ndarray, v: np.ndarray) -> float:
+        """``<u, H v>`` in the centred coordinates."""
+        cu, cv = _centred_coef(u, self.mean), _centred_coef(v, self.mean)
+        return float(cu.ravel() @ (self.hessian @ cv.ravel()))
+
+    def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
+        return coef  # no L1 term
+
+
+@dataclass(frozen=True)
+class ClassBlockMetric:
+    """The multinomial Hessian's diagonal blocks at a point, one per class.
+
+    For more coefficients than ``ClassCoupledMetric`` takes: block k is
+    ``sum_i s_i p_ik (1 - p_ik) u_i u_i^T + l2`` (the curvature of class k's
+    coefficients alone, in the centred coordinates of ``Geometry``), which
+    sees that a class predicted with certainty needs long steps where two
+    confused ones need short. The coupling between classes is left out but
+    for its one exact effect: the loss does not see the same change to
+    every class's coefficients. The steps leave that direction out (as
+    ``Geometry.direction`` does), and ``inner`` is the metric that makes
+    them gradient steps on the other directions: the Schur complement
+    ``B - B C (C^T B C)^-1 C^T B`` of the blocks ``B`` against that
+    direction ``C``. K covariances of a sample of the rows of a tall X (see
+    ``metric_rows``): a numpy X, no L1 term; a step of 1 is a Newton step
+    in it.
+    """
+
+    mean: np.ndarray | None  # None: no intercept, no centring
+    blocks: np.ndarray  # float64, (K, m, m)
+    inverses: np.ndarray  # each block's inverse
+    total_inverse: np.ndarray  # the inverse of the blocks' sum
+
+    @classmethod
+    def at(
+        cls,
+        objective: LogisticObjective,
+        coef: np.ndarray,
+        mean: np.ndarray | None,
+        scale: np.ndarray | None = None,
+        stride: int = 1,
+    ) -> ClassBlockMetric | None:
+        """The metric at ``coef``, centred on ``mean`` (with an intercept);
+        None if a block is not finite and positive definite (even with jitter).
+        With ``scale`` (the features' variances, as ``Geometry.scale``), its
+        products run in float32 in those units (see ``class_block_moments``)."""
+        W, b = objective.split(coef)
+        center = mean if objective.fit_intercept else None
+        m = objective.n_features + objective.fit_intercept
+        X, weights = metric_rows(objective.X, objective.weights, stride)
+        units = None
+        if scale is not None:
+            units = np.sqrt(scale.ravel())
+            if objective.fit_intercept:  # u's last entry, 1
+                units = np.append(units, 1.0)
+        blocks = class_block_moments(
+            X,
+            weights,
+            partial(_probabilities, W, b),
+            center,
+            objective.n_outputs,
+            units,
+        )
+        blocks *= stride
+        blocks[:, np.arange(m), np.arange(m)] += _penalty(objective)
+        inverses = []
+        for block in (*blocks, blocks.sum(0)):
+            inverse = _inverse_or_none(block)
+            if inverse is None:
+                return None
+            inverses.append(inverse)
+        return cls(center, blocks, np.stack(inverses[:-1]), inverses[-1])
+
+    def direction(self, grad: np.ndarray) -> np.ndarray:
+        """Each class's block solved, less the same change to every class."""
+        g = _centred_grad(grad, self.mean)
+        step = np.einsum("kij,jk->ik", self.inverses, g)
+        step -= step.mean(axis=1, keepdims=True)
+        return _uncentred_step(step, self.mean).astype(grad.dtype, copy=False)
+
+    def inner(self, u: np.ndarray, v: np.ndarray) -> float:
+        """``<u, S v>`` in the centred coordinates, ``S`` the Schur complement."""
+        cu, cv = _centred_coef(u, self.mean), _centred_coef(v, self.mean)
+        Bu = np.einsum("kij,jk->ik", self.blocks, cu)
+        Bv = np.einsum("kij,jk->ik", self.blocks, cv)
+        # C^T B v is the sum of B v over the classes (C: each class alike).
+        summed_u, summed_v = Bu.sum(axis=1), Bv.sum(axis=1)
+        return float(np.vdot(cu, Bv) - summed_u @ self.total_inverse @ summed_v)
+
+    def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
+        return coef  # no L1 term
+
+
+def _penalty(objective: LogisticObjective) -> np.ndarray:
+    """The L2 penalty's curvature on one class's coefficients: ``l2`` on the
+    rows of W, none on the intercept."""
+    m = objective.n_features + objective.fit_intercept
+    return np.where(np.arange(m) < objective.n_features, objective.l2, 0.0)
+
+
+def _by_feature(matrix: np.ndarray, n_classes: int) -> np.ndarray:
+    """A (K m, K m) ``matrix`` ordered class by class (``k * m + j``),
+    reordered as ``coef.ravel()`` is: feature by feature, the classes within."""
+    K = n_classes
+    m = matrix.shape[0] // K
+    return matrix.reshape(K, m, K, m).transpose(1, 0, 3, 2).reshape(K * m, K * m)
+
+
+def _drop_common_part(step: np.ndarray, mean: np.ndarray | None) -> None:
+    """Take out of a multinomial step (in place) the same change to every
+    class's W, which moves no prediction (see ``Geometry.direction``); the
+    intercepts keep ``c = b + mean @ W``."""
+    d = step.shape[0] - (mean is not None)
+    common = step[:d].mean(axis=1)
+    step[:d] -= common[:, None]
+    if mean is not None:
+        step[d] += mean @ common
+
+
+def _centred_coef(coef: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """``coef`` (float64) with each class's intercept at ``c = b + mean @ W``:
+    the coordinates of ``Geometry``'s centring (none if ``mean`` is None)."""
+    centred = coef.astype(np.float64)
+    if mean is not None:
+        centred[-1] += mean @ centred[:-1]
+    return centred
+
+
+def _centred_grad(grad: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """The gradient (float64) in the coordinates of :func:`_centred_coef`."""
+    g = grad.astype(np.float64)
+    if mean is not None:
+        g[:-1] -= mean[:, None] * grad[-1]
+    return g
+
+
+def _uncentred_step(step: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """A step in the coordinates of :func:`_centred_coef`, mapped back (in place)."""
+    if mean is not None:
+        step[-1] -= mean @ step[:-1]
+    return step
+
+
+def _inverse_or_none(matrix: np.ndarray) -> np.ndarray | None:
+    """The inverse of a symmetric positive definite ``matrix`` (with the
+    jitter of ``_cholesky_with_jitter``), or None."""
+    std = np.sqrt(np.diag(matrix))
+    if not ((std > 0).all() and np.isfinite(matrix).all()):
+        return None
+    _, cholesky = _cholesky_with_jitter(matrix / std[:, None] / std[None, :])
+    return None if cholesky is None else _scaled_inverse(cholesky, std)

@@ -1,0 +1,267 @@
+"""The plan of a fit: how it runs, decided once, in one place.
+
+Which metric the steps take and on which rows it is measured, whether and
+when it is measured again, whether the solver keeps each point's scores, the
+first step and how the steps grow: :func:`make_plan` decides all of it from
+the objective (its shape, its penalty, the kind of X) and the estimator's
+``learning_rate`` and ``solver``, and returns a frozen :class:`FitPlan`;
+:func:`solve` runs one. Each threshold below has a name and the reason it is
+right; the figures that chose them are the benchmarks' output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._backends import exclusive_column_groups
+from ._metrics import ClassBlockMetric, ClassCoupledMetric, Geometry
+from ._objective import LogisticObjective
+from ._solver import Callback, SolverResult, gradient_descent
+
+# The full (decorrelating) metric is a Gram matrix of the features: its set
+# up costs about n_features / 10 passes over X, more than it saves past this.
+MAX_DECORRELATED_FEATURES = 256
+# Past MAX_DECORRELATED_FEATURES the metric is diagonal and a pass at two
+# points reads X about twice, so the solver keeps each point's scores where
+# they are small next to X: at least this many features per output.
+FEATURES_PER_KEPT_SCORE = 128
+# The multinomial Hessian with the classes coupled costs K^2 times the
+# covariance: only up to this many coefficients.
+MAX_COUPLED_COEFFICIENTS = 256
+# Its blocks class by class keep K (m, m) blocks and their inverses: only up
+# to this many entries in all (32 MiB each).
+MAX_CLASS_BLOCK_ENTRIES = 2**22
+# A full metric of m coefficients costs n m^2 products where a pass costs n m:
+# on a tall numpy X it is measured on evenly spaced rows, about this many per
+# coefficient (a metric shapes the steps, it does not move the minimum) ...
+METRIC_ROWS_PER_COEFFICIENT = 128
+# ... and no fewer than this: a sample's errors are relative to the metric's
+# smallest curvatures, and this many rows cost little.
+MIN_METRIC_ROWS = 8192
+# The curvature metric is measured again each time the optimality has
+# shrunk by REMETRIC_FACTOR; by SMALL_REMETRIC_FACTOR where it is the
+# Hessian (binary, or the classes' blocks) of at most SMALL_METRIC
+# coefficients or of a sample of the rows: then a new one costs about a pass.
+REMETRIC_FACTOR, SMALL_REMETRIC_FACTOR, SMALL_METRIC = 1e-2, 1e-1, 64
+# No new metric of all the rows once the optimality is within this factor
+# of tol: it costs several passes, and the one in use finishes in one or two
+# iterations. (One from a sample of the rows costs about a pass: always.)
+FINISH_WITHIN = 10
+# An accepted step grows by at most GROWTH for the next iteration ...
+GROWTH = 1.25
+# ... or, where a step tried costs no read of X (kept scores, no L1 term: on
+# a line), up to the largest the curvature just measured allows, at most
+# GROWTH_ON_LINE times: a bound for a curvature near zero. Where a step tried
+# costs a read, growing that far cost more reads than it saved.
+GROWTH_ON_LINE = 1e3
+
+Metric = Literal["diagonal", "full", "groups"]
+Remeasured = Literal["none", "curvature", "class_coupled", "class_blocks"]
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """How a fit runs (see :func:`make_plan`); ``verbose`` prints it."""
+
+    # Steps found by backtracking (learning_rate="auto"), else constant.
+    adaptive: bool
+    # Nesterov momentum with adaptive restart (solver="nesterov").
+    accelerated: bool
+    # The step tried first: a Newton step of the loss at zero in the first
+    # metric, or the constant learning_rate.
+    first_step: float
+    # The first metric: the features' variances ("diagonal"), their whole
+    # covariance ("full", decorrelating), or the covariance within groups of
+    # one-hot columns ("groups", whose bounds are ``groups``).
+    metric: Metric = "diagonal"
+    groups: tuple[int, ...] = ()
+    # The full metric's rows: every k-th of a tall X.
+    metric_stride: int = 1
+    # The metric measured again at the current coefficients as the fit
+    # converges: none, the curvature of the loss there (binary: the Hessian;
+    # multinomial: one metric for all classes), or the multinomial Hessian
+    # with the classes coupled, or its blocks class by class.
+    remeasured: Remeasured = "none"
+    remeasured_stride: int = 1
+    # ... each time the optimality has shrunk by this factor, until it is
+    # within finish_within times tol.
+    remetric_factor: float = 1.0
+    finish_within: float = 0.0
+    # The solver keeps each point's scores X W + b (wide dense X).
+    keep_scores: bool = False
+    # How far an accepted step may grow (see GROWTH and GROWTH_ON_LINE).
+    growth: float = GROWTH
+    growth_on_line: float = GROWTH_ON_LINE
+
+    def describe(self) -> str:
+        """The plan in one line per field, as ``verbose`` prints it."""
+        fields = asdict(self)
+        if not self.groups:
+            del fields["groups"]
+        else:
+            fields["groups"] = f"{len(self.groups) - 1} groups"
+        return "fit plan: " + ", ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def metric_stride(X, size: int) -> int:
+    """The stride of the rows a full metric of ``size`` coefficients is
+    measured on: about ``METRIC_ROWS_PER_COEFFICIENT * size`` of them (and
+    ``MIN_METRIC_ROWS``) from a numpy X of more than twice as many rows, 1
+    (every row) for other arrays and smaller X. Evenly spaced rows are views
+    of X: no copy."""
+    k = X.shape[0] // max(METRIC_ROWS_PER_COEFFICIENT * size, MIN_METRIC_ROWS)
+    return int(k) if type(X) is np.ndarray and k >= 2 else 1
+
+
+def keeps_scores(objective: LogisticObjective) -> bool:
+    """Whether the solver keeps each point's scores: a dense numpy X past
+    the full metric's width, with at least ``FEATURES_PER_KEPT_SCORE``
+    features per output (a point's scores are then small next to X)."""
+    return (
+        type(objective.X) is np.ndarray
+        and objective.n_features > MAX_DECORRELATED_FEATURES
+        and objective.n_features >= FEATURES_PER_KEPT_SCORE * objective.n_outputs
+    )
+
+
+def make_plan(
+    objective: LogisticObjective, learning_rate: float | str, solver: str
+) -> FitPlan:
+    """The plan of a fit of ``objective`` with the estimator's
+    ``learning_rate`` (a float, or "auto") and ``solver``.
+
+    With "auto" the steps are taken in the full metric where it applies (no
+    L1 term, whose proximal step needs a diagonal metric; dense X; at most
+    ``MAX_DECORRELATED_FEATURES`` features), and the metric is measured
+    again at the current coefficients as the fit converges; on a sparse X
+    of one-hot encoded features (no L1 term, an intercept) the first metric
+    keeps each feature's covariance. A constant ``learning_rate`` stays plain
+    gradient descent on the standardised problem (the notebook's).
+    """
+    adaptive = isinstance(learning_rate, str)
+    first_step = 1 / objective.curvature_at_zero if adaptive else float(learning_rate)
+    plan = FitPlan(
+        adaptive=adaptive,
+        accelerated=solver == "nesterov",
+        first_step=first_step,
+        keep_scores=keeps_scores(objective),
+    )
+    if not adaptive or objective.l1 != 0:
+        return plan
+    if sp.issparse(objective.X):
+        bounds = exclusive_column_groups(objective.X) if objective.fit_intercept else []
+        return replace(plan, metric="groups", groups=tuple(bounds)) if bounds else plan
+    if objective.n_features > MAX_DECORRELATED_FEATURES:
+        return plan
+    stride = metric_stride(objective.X, objective.n_coefficients)
+    return _remeasured(replace(plan, metric="full", metric_stride=stride), objective)
+
+
+def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
+    """``plan`` (of the full metric) with the metric measured again as the
+    fit converges: near the minimum the curvature is far smaller in the
+    directions where the predictions are confident than the bound the first
+    metric is, and a metric measured there takes a few steps where the bound
+    takes many.
+
+    Binary: the Hessian there. Multinomial: the Hessian with the classes
+    coupled where it is small enough, else its blocks class by class (they
+    see that a class predicted with certainty needs long steps where two
+    confused ones need short) on a numpy X, else one metric for all classes.
+    Each costs one pass over X, or over a sample of its rows.
+    """
+    m = objective.n_features + objective.fit_intercept
+    if objective.n_outputs == 1:
+        remeasured: Remeasured = "curvature"
+    elif objective.n_coefficients <= MAX_COUPLED_COEFFICIENTS:
+        remeasured = "class_coupled"
+    elif (
+        type(objective.X) is np.ndarray
+        and objective.n_outputs * m * m <= MAX_CLASS_BLOCK_ENTRIES
+    ):
+        remeasured = "class_blocks"
+    else:
+        remeasured = "curvature"
+    size = m if remeasured == "class_blocks" else objective.n_coefficients
+    stride = metric_stride(objective.X, size)
+    # The Hessian or its blocks (not the shared metric) of few coefficients,
+    # or of a sample of the rows, costs about a pass: measured more often.
+    exact = remeasured != "curvature" or objective.n_outputs == 1
+    often = exact and (size <= SMALL_METRIC or stride > 1)
+    return replace(
+        plan,
+        remeasured=remeasured,
+        remeasured_stride=stride,
+        remetric_factor=SMALL_REMETRIC_FACTOR if often else REMETRIC_FACTOR,
+        finish_within=0.0 if stride > 1 else FINISH_WITHIN,
+    )
+
+
+def first_geometry(objective: LogisticObjective, dtype, plan: FitPlan) -> Geometry:
+    """The plan's first metric (one read of X, and one of a sample of its
+    rows for the full metric of a tall X)."""
+    return Geometry.for_objective(
+        objective,
+        dtype,
+        metric=plan.metric,
+        stride=plan.metric_stride,
+        groups=plan.groups,
+    )
+
+
+def remeasure(objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan):
+    """The plan's ``remetric(coef)`` for the solver: the metric at the
+    coefficients ``coef`` and the step that is a Newton step in it, or None
+    (no such metric there); None where the plan measures none. ``geometry``
+    is the first metric: its mean is every metric's centre, its scale the
+    class blocks' units."""
+    if plan.remeasured == "none" or geometry.cholesky is None:
+        return None
+    mean, scale, stride = geometry.mean, geometry.scale, plan.remeasured_stride
+
+    def remetric(coef):
+        by_class = None
+        if plan.remeasured == "class_coupled":
+            by_class = ClassCoupledMetric.at(objective, coef, mean, stride=stride)
+        elif plan.remeasured == "class_blocks":
+            by_class = ClassBlockMetric.at(objective, coef, mean, scale, stride=stride)
+        if by_class is not None:
+            return by_class, 1.0
+        # The curvature metric, or where a by-class one is not positive
+        # definite, the one shared by all classes (of the first's rows).
+        metric = Geometry.at_curvature(
+            objective, dtype, coef, stride=plan.metric_stride
+        )
+        if metric is None or metric.cholesky is None:
+            return None
+        return metric, 1 / metric.curvature
+
+    return remetric
+
+
+def solve(
+    objective: LogisticObjective,
+    plan: FitPlan,
+    coef0: np.ndarray,
+    *,
+    max_iter: int,
+    tol: float,
+    callback: Callback | None = None,
+) -> SolverResult:
+    """Minimise ``objective`` from ``coef0`` as ``plan`` says."""
+    dtype = coef0.dtype
+    geometry = first_geometry(objective, dtype, plan)
+    return gradient_descent(
+        objective,
+        geometry,
+        coef0,
+        plan,
+        max_iter=max_iter,
+        tol=tol,
+        callback=callback,
+        remetric=remeasure(objective, dtype, geometry, plan),
+    )

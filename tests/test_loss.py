@@ -1,0 +1,60 @@
+"""The pointwise losses: several points at once, exact past exp's range, float32."""
+
+import numpy as np
+import pytest
+
+from sklearn_gdlogreg._loss import binary_pointwise, multinomial_pointwise
+
+
+def test_binary_pointwise_takes_several_points_at_once(rng):
+    """Rows of z are points, as a host pass gives them (see ``Pointwise``):
+    the same losses and residuals as one point at a time, also where one
+    row's e^-margin overflows (that row's loss needs log_expit)."""
+    n = 40
+    y = rng.randint(0, 2, size=n)
+    s = rng.uniform(size=n)
+    s /= s.sum()
+    Z = rng.normal(scale=3, size=(3, n))
+    Z[2, :5] = -800 * (2 * y[:5] - 1)  # margins of -800: e^800 overflows
+    with np.errstate(over="ignore"):
+        losses, R = binary_pointwise(Z.copy(), y, s)
+        for i in range(3):
+            loss_i, R_i = binary_pointwise(Z[i].copy(), y, s)
+            assert np.isfinite(loss_i)
+            assert losses[i] == pytest.approx(loss_i, rel=1e-12)
+            np.testing.assert_allclose(R[i], R_i, rtol=1e-12, atol=1e-18)
+
+
+@pytest.mark.parametrize("offset", [-1000.0, -720.0, 0.0, 710.0])
+def test_multinomial_pointwise_is_exact_for_scores_past_exps_range(rng, offset):
+    # Rows whose scores all underflow exp (or whose largest is subnormal), or
+    # overflow it: the softmax of their differences, as scipy computes it.
+    import scipy.special
+
+    Z = rng.normal(size=(30, 5)) * 3
+    Z[::2] += offset  # every other row shifted
+    y = rng.randint(5, size=30)
+    s = rng.uniform(size=30) / 30
+    log_p = scipy.special.log_softmax(Z, axis=1)
+    expected_R = s[:, None] * (np.exp(log_p) - np.eye(5)[y])
+    with np.errstate(over="ignore"):  # as a pass calls it (see Pointwise)
+        loss, R = multinomial_pointwise(Z.copy(), y, s)
+    np.testing.assert_allclose(loss, -s @ log_p[np.arange(30), y], rtol=1e-12)
+    np.testing.assert_allclose(R, expected_R, rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("scale", [1.0, 60.0, 200.0, 1e3])
+def test_multinomial_pointwise_float32_matches_float64_for_large_scores(rng, scale):
+    # Scores past float32's exp range (about 88) must take the shifted path.
+    # (Called as a pass calls it: overflow warnings off, see Pointwise.)
+    Z = rng.normal(size=(50, 4)) * scale
+    y = rng.randint(4, size=50)
+    s = rng.uniform(size=50) / 50
+    with np.errstate(over="ignore"):
+        loss64, R64 = multinomial_pointwise(Z.copy(), y, s)
+        loss32, R32 = multinomial_pointwise(
+            Z.astype(np.float32), y, s.astype(np.float32)
+        )
+    assert np.isfinite(loss32) and np.isfinite(R32).all()
+    np.testing.assert_allclose(loss32, loss64, rtol=1e-5)
+    np.testing.assert_allclose(R32, R64, rtol=1e-4, atol=1e-7)

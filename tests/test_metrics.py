@@ -1,0 +1,320 @@
+"""The step metrics: each a metric and its inverse, the Hessians they are, on
+samples of the rows and in float32 units."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from conftest import coef_shape, make_objective, one_hot
+from sklearn_gdlogreg._metrics import (
+    ClassBlockMetric,
+    ClassCoupledMetric,
+    Geometry,
+    _cholesky_with_jitter,
+    metric_rows,
+)
+from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._plan import make_plan, metric_stride
+
+
+@pytest.mark.parametrize("decorrelate", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_geometry_is_a_metric_and_its_inverse(rng, fit_intercept, decorrelate):
+    # direction = P g and inner(u, v) = <u, P^-1 v>: so inner(P g, v) = <g, v>
+    # for every v that changes the predictions (multinomial: P leaves out the
+    # same change to every class's coefficients, so v sums to zero over them).
+    obj = make_objective(rng, 3, fit_intercept=fit_intercept)
+    geometry = Geometry.for_objective(
+        obj, np.float64, metric="full" if decorrelate else "diagonal"
+    )
+    assert (geometry.cholesky is not None) == decorrelate
+    g, v = rng.normal(size=(2, *coef_shape(obj)))
+    v -= v.mean(axis=1, keepdims=True)
+    direction = geometry.direction(g)
+    np.testing.assert_allclose(geometry.inner(direction, v), np.vdot(g, v), rtol=1e-10)
+    np.testing.assert_allclose(direction[: obj.n_features].sum(axis=1), 0, atol=1e-12)
+    assert geometry.inner(v, v) > 0
+
+
+@pytest.mark.parametrize(
+    ("off_diagonal", "jitter"), [(0.5, 1e-10), (1 + 1e-9, 1e-8), (2.0, None)]
+)
+def test_cholesky_takes_the_smallest_jitter_that_factors(off_diagonal, jitter):
+    # Eigenvalues 1 +- off_diagonal: positive definite, -1e-9 (1e-10 is not
+    # enough, 1e-8 is) and -1 (no jitter up to 1e-2 is).
+    matrix = np.array([[1.0, off_diagonal], [off_diagonal, 1.0]])
+    jittered, factor = _cholesky_with_jitter(matrix)
+    if jitter is None:
+        assert jittered is None and factor is None
+        return
+    np.testing.assert_allclose(jittered, matrix + jitter * np.eye(2), rtol=1e-15)
+    assert factor[0, 1] == 0  # lower triangular
+    np.testing.assert_allclose(factor @ factor.T, jittered, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_metric_of_one_hot_features_keeps_each_features_covariance(rng, n_outputs, fmt):
+    # The metric of W is the weighted covariance of X's columns within each
+    # one-hot feature (zero between features), plus l2 / curvature.
+    X = one_hot(rng, n_samples=80).asformat(fmt)
+    obj = make_objective(rng, n_outputs, l2=0.02, X=X)
+    plan = make_plan(obj, "auto", "nesterov")
+    assert plan.metric == "groups"
+    geometry = Geometry.for_objective(obj, np.float64, "groups", groups=plan.groups)
+    assert geometry.groups is not None
+    dense = X.toarray()
+    mean = obj.weights @ dense
+    covariance = (dense - mean).T @ (obj.weights[:, None] * (dense - mean))
+    feature = np.repeat([0, 1, 2], [3, 5, 2])
+    metric = np.where(feature[:, None] == feature[None, :], covariance, 0)
+    metric += obj.l2 / geometry.curvature * np.eye(10)
+    u, v = rng.normal(size=(2, *coef_shape(obj)))
+    centred = (u[-1] + mean @ u[:-1]) @ (v[-1] + mean @ v[:-1])
+    np.testing.assert_allclose(
+        geometry.inner(u, v), np.vdot(u[:-1], metric @ v[:-1]) + centred, rtol=1e-10
+    )
+    v -= v.mean(axis=1, keepdims=True)  # a change of the predictions
+    np.testing.assert_allclose(
+        geometry.inner(geometry.direction(u), v), np.vdot(u, v), rtol=1e-8
+    )
+    # The diagonal metric, and no groups, where the steps are constant.
+    plan = make_plan(obj, 0.1, "nesterov")
+    assert plan.metric == "diagonal"
+    assert Geometry.for_objective(obj, np.float64, plan.metric).groups is None
+
+
+def test_prox_soft_thresholds_and_keeps_centred_intercept(rng):
+    obj = make_objective(rng, 1, l2=0.0, l1=0.05)
+    geometry = Geometry.for_objective(obj, np.float64)
+    coef = rng.normal(scale=0.1, size=coef_shape(obj))
+    out = geometry.prox(coef, step=1.0)
+    d = obj.n_features
+    threshold = 0.05 / geometry.scale
+    expected = np.sign(coef[:d]) * np.maximum(np.abs(coef[:d]) - threshold, 0)
+    np.testing.assert_allclose(out[:d], expected)
+    # The centred intercept b + mean @ W is unchanged by the prox.
+    np.testing.assert_allclose(
+        out[d] + geometry.mean @ out[:d], coef[d] + geometry.mean @ coef[:d]
+    )
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_metric_at_the_curvature_is_the_hessian_there(rng, fit_intercept):
+    # t * <u, metric v> = u^T H v, H the Hessian of the binary objective at coef.
+    obj = make_objective(rng, 1, fit_intercept=fit_intercept, l2=0.05)
+    coef = rng.normal(size=coef_shape(obj))
+    geometry = Geometry.at_curvature(obj, np.float64, coef)
+    W, b = obj.split(coef)
+    p = 1 / (1 + np.exp(-(obj.X @ W[:, 0] + b[0])))
+    X1 = np.hstack([obj.X, np.ones((obj.X.shape[0], 1))])[:, : coef.shape[0]]
+    H = X1.T @ ((obj.weights * p * (1 - p))[:, None] * X1)
+    H[: obj.n_features, : obj.n_features] += obj.l2 * np.eye(obj.n_features)
+    u, v = rng.normal(size=(2, *coef.shape))
+    got = geometry.curvature * geometry.inner(u, v)
+    np.testing.assert_allclose(got, u[:, 0] @ H @ v[:, 0], rtol=1e-7)
+    # A Newton step: the direction of the gradient in this metric, times 1 / t.
+    g = rng.normal(size=coef.shape)
+    np.testing.assert_allclose(
+        geometry.direction(g) / geometry.curvature,
+        np.linalg.solve(H, g[:, 0])[:, None],
+        rtol=1e-6,
+    )
+
+
+def test_metric_at_a_point_of_certain_predictions_is_none(rng):
+    # Every sample predicted with certainty: no curvature at all, no metric
+    # (and no division by the zero total weight on the way).
+    X = np.repeat([[-1e3], [1e3]], 5, axis=0) + rng.uniform(size=(10, 1))
+    y = (X[:, 0] > 0).astype(int)
+    obj = LogisticObjective(
+        X=X,
+        y=y,
+        weights=np.full(10, 0.1),
+        n_outputs=1,
+        fit_intercept=True,
+        l2=0.1,
+        l1=0.0,
+    )
+    assert Geometry.at_curvature(obj, np.float64, np.array([[100.0], [0.0]])) is None
+
+
+def test_full_metric_of_a_tall_X_comes_from_evenly_spaced_rows(rng):
+    obj = tall_objective(rng, 1)
+    stride = metric_stride(obj.X, obj.n_coefficients)
+    X, weights = metric_rows(obj.X, obj.weights, stride)
+    assert stride == 40_000 // 8192  # at least MIN_METRIC_ROWS rows
+    assert np.shares_memory(X, obj.X) and X.shape[0] == len(range(0, 40_000, stride))
+    np.testing.assert_array_equal(X[1], obj.X[stride])
+    np.testing.assert_array_equal(weights[1], obj.weights[stride])
+    for small in (obj.X[:1279], sp.csr_matrix(obj.X)):  # every row: stride 1
+        assert metric_stride(small, obj.n_coefficients) == 1
+    # The optimality's units stay exact; the steps' metric is the sample's
+    # covariance (plus the penalty), with its own diagonal.
+    full = Geometry.for_objective(obj, np.float64, metric="full", stride=stride)
+    diagonal = Geometry.for_objective(obj, np.float64)
+    np.testing.assert_array_equal(full.scale, diagonal.scale)
+    centred = X - weights @ X / weights.sum()
+    covariance = centred.T @ (weights[:, None] * centred) / weights.sum()
+    covariance += obj.l2 / obj.curvature * np.eye(obj.n_features)
+    np.testing.assert_allclose(full._metric(), covariance, rtol=1e-6, atol=1e-9)
+    g, v = rng.normal(size=(2, *coef_shape(obj)))
+    np.testing.assert_allclose(full.inner(full.direction(g), v), np.vdot(g, v))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_metric_of_a_tall_X_from_a_sample_is_close_to_the_hessian(rng, n_outputs):
+    # The Hessian at a point (binary: Geometry.at_curvature; multinomial: the
+    # classes coupled), measured on a sample of the rows and scaled by the
+    # stride: within 10% of the Hessian of all the rows, in 50 random
+    # directions the loss sees. Without the scaling it is stride times off.
+    obj = tall_objective(rng, n_outputs)
+    stride = metric_stride(obj.X, obj.n_coefficients)
+    assert stride > 1
+    coef = rng.normal(size=coef_shape(obj)) * 0.3
+    if n_outputs == 1:
+        metric = Geometry.at_curvature(obj, np.float64, coef, stride=stride)
+        curvature = metric.curvature
+    else:
+        metric = ClassCoupledMetric.at(obj, coef, obj.weights @ obj.X, stride=stride)
+        curvature = 1.0
+    H = finite_difference_hessian(obj, coef)
+    ratios = []
+    for _ in range(50):
+        u = rng.normal(size=coef.shape)
+        u -= u.mean(axis=1, keepdims=True) if n_outputs > 1 else 0
+        ratios.append(curvature * metric.inner(u, u) / (u.ravel() @ H @ u.ravel()))
+    assert 0.9 < min(ratios) and max(ratios) < 1.1
+
+
+def finite_difference_hessian(obj, coef, h=1e-5):
+    """The Hessian of the smooth objective, by central differences of its
+    gradient, over the entries of ``coef`` in C order."""
+    columns = []
+    for i in range(coef.size):
+        step = np.zeros(coef.size)
+        step[i] = h
+        step = step.reshape(coef.shape)
+        plus = obj.value_and_grad(coef + step)[1]
+        minus = obj.value_and_grad(coef - step)[1]
+        columns.append(((plus - minus) / (2 * h)).ravel())
+    return np.array(columns).T
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_class_coupled_metric_is_the_multinomial_hessian(rng, fit_intercept):
+    # <u, H v> and H^-1 g for the finite-difference Hessian, in the directions
+    # the softmax sees (each row's classes summing to zero: the gradient's).
+    obj = make_objective(rng, 3, fit_intercept=fit_intercept, l2=0.05)
+    coef = rng.normal(size=coef_shape(obj))
+    metric = ClassCoupledMetric.at(obj, coef, obj.weights @ obj.X)
+    H = finite_difference_hessian(obj, coef)
+
+    def seen(v):  # each row's mean over the classes removed
+        return v - v.mean(axis=1, keepdims=True)
+
+    u, v, g = (seen(rng.normal(size=coef.shape)) for _ in range(3))
+    np.testing.assert_allclose(metric.inner(u, v), u.ravel() @ H @ v.ravel(), rtol=1e-6)
+    direction = metric.direction(g)
+    np.testing.assert_allclose((H @ direction.ravel()).reshape(g.shape), g, atol=1e-6)
+    size = np.abs(direction).max()
+    np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-10 * size)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("units", ["float64", "float32"])
+def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept, units):
+    obj = make_objective(rng, 4, fit_intercept=fit_intercept, l2=0.05)
+    coef = rng.normal(size=coef_shape(obj))
+    mean = obj.weights @ obj.X
+    # With the features' scales, its products run in float32 in those units
+    # (as in a fit): float32's rounding, no more.
+    scale = (
+        Geometry.for_objective(obj, np.float64).scale if units == "float32" else None
+    )
+    rtol = 1e-10 if scale is None else 1e-5
+    metric = ClassBlockMetric.at(obj, coef, mean, scale)
+    # Block k: sum_i s_i p_ik (1 - p_ik) u_i u_i^T + l2 on W, by the formula
+    # (and the finite-difference Hessian's own blocks without an intercept).
+    W, b = obj.split(coef)
+    Z = obj.X @ W + b
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    U = obj.X - mean if fit_intercept else obj.X
+    if fit_intercept:
+        U = np.hstack([U, np.ones((U.shape[0], 1))])
+    m = U.shape[1]
+    penalty = np.diag(np.where(np.arange(m) < obj.n_features, obj.l2, 0.0))
+    for k in range(4):
+        curvature = obj.weights * P[:, k] * (1 - P[:, k])
+        expected = U.T @ (curvature[:, None] * U) + penalty
+        size = np.abs(expected).max()
+        np.testing.assert_allclose(
+            metric.blocks[k], expected, rtol=rtol, atol=rtol * 1e-1 * size
+        )
+    if not fit_intercept:
+        H = finite_difference_hessian(obj, coef)  # C order: feature, then class
+        for k in range(4):
+            np.testing.assert_allclose(
+                metric.blocks[k], H[k::4, k::4], rtol=1e-5, atol=1e-8
+            )
+    # Its steps are gradient steps in the metric inner() measures, among the
+    # changes of the predictions (each row summing to zero over the classes,
+    # as the gradient's do from a start that does), and they make only such
+    # changes.
+    g, v = rng.normal(size=(2, *coef.shape))
+    g -= g.mean(axis=1, keepdims=True)
+    v -= v.mean(axis=1, keepdims=True)
+    direction = metric.direction(g)
+    np.testing.assert_allclose(metric.inner(direction, v), np.vdot(g, v), rtol=1e-8)
+    np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-12)
+    assert metric.inner(v, v) > 0
+
+
+@pytest.mark.parametrize("factor", [1e-25, 1e25])
+def test_class_block_metric_in_float32_units_is_the_same_at_any_scale(rng, factor):
+    # Its float32 products are taken in the features' own units: X scaled by
+    # 1e25 (past float32's range, squared) or 1e-25 (below it) gives the
+    # same blocks, in the scaled units, as X itself.
+    obj = make_objective(rng, 4, l2=0.05)
+    scaled = dataclasses.replace(obj, X=obj.X * factor, l2=obj.l2 * factor**2)
+    coef = rng.normal(size=coef_shape(obj))
+    coef_scaled = coef.copy()
+    coef_scaled[:-1] /= factor
+    blocks = []
+    for o, c in ((obj, coef), (scaled, coef_scaled)):
+        geometry = Geometry.for_objective(o, np.float64)
+        metric = ClassBlockMetric.at(o, c, geometry.mean, geometry.scale)
+        assert metric is not None and np.isfinite(metric.blocks).all()
+        blocks.append(metric.blocks)
+    units = np.append(np.full(obj.n_features, factor), 1.0)
+    np.testing.assert_allclose(
+        blocks[1] / units[:, None] / units[None, :], blocks[0], rtol=1e-5, atol=1e-9
+    )
+
+
+def test_class_block_metric_of_a_tall_X_comes_from_a_sample(rng):
+    # Each block within 10% of the same block over all the rows, in random
+    # directions: the sample's sums are scaled by the stride.
+    obj = tall_objective(rng, 3)
+    coef = rng.normal(size=coef_shape(obj)) * 0.3
+    mean = obj.weights @ obj.X
+    stride = metric_stride(obj.X, obj.n_features + 1)
+    assert stride > 1
+    sampled = ClassBlockMetric.at(obj, coef, mean, stride=stride).blocks
+    exact = ClassBlockMetric.at(obj, coef, mean).blocks
+    u = rng.normal(size=(50, exact.shape[1]))
+    for k in range(3):
+        ratios = np.einsum("ni,ij,nj->n", u, sampled[k], u) / np.einsum(
+            "ni,ij,nj->n", u, exact[k], u
+        )
+        assert 0.9 < ratios.min() and ratios.max() < 1.1
+
+
+def tall_objective(rng, n_outputs):
+    """40 000 rows, badly scaled, with one column a combination of two others."""
+    X = rng.normal(size=(40_000, 3)) * [1, 10, 0.1] + [0, 5, 0]
+    X = np.column_stack([X, X[:, 0] + 0.1 * X[:, 1]])
+    return make_objective(rng, n_outputs, X=X, l2=1e-4)

@@ -1,0 +1,132 @@
+"""The fit's plan: each decision follows from the objective's measured
+properties (its shape, penalty and kind of X) and the estimator's parameters,
+and a plan changed by hand runs to the same minimum."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from conftest import make_objective, one_hot
+from sklearn_gdlogreg._plan import (
+    FINISH_WITHIN,
+    MAX_DECORRELATED_FEATURES,
+    REMETRIC_FACTOR,
+    SMALL_REMETRIC_FACTOR,
+    FitPlan,
+    make_plan,
+    solve,
+)
+
+
+def objective(rng, n_samples=200, n_features=5, n_outputs=1, **params):
+    X = rng.normal(size=(n_samples, n_features))
+    return make_objective(rng, n_outputs, X=X, **params)
+
+
+def test_auto_steps_in_the_full_metric_measured_again(rng):
+    plan = make_plan(objective(rng), "auto", "nesterov")
+    assert plan.adaptive and plan.accelerated
+    assert plan.first_step == 4.0  # a Newton step at zero: 1 / (1/4)
+    assert (plan.metric, plan.remeasured) == ("full", "curvature")
+    assert (plan.metric_stride, plan.remeasured_stride) == (1, 1)
+    # The Hessian of a few coefficients costs little: measured often.
+    assert plan.remetric_factor == SMALL_REMETRIC_FACTOR
+    assert plan.finish_within == FINISH_WITHIN
+    assert not plan.keep_scores
+
+
+def test_a_constant_step_is_the_notebooks_gradient_descent(rng):
+    plan = make_plan(objective(rng), 0.5, "gd")
+    assert not (plan.adaptive or plan.accelerated)
+    assert plan.first_step == 0.5
+    assert (plan.metric, plan.remeasured) == ("diagonal", "none")
+
+
+def test_an_l1_term_keeps_the_diagonal_metric(rng):
+    # Its proximal step needs a diagonal metric.
+    plan = make_plan(objective(rng, l1=0.1), "auto", "nesterov")
+    assert (plan.metric, plan.remeasured) == ("diagonal", "none")
+
+
+@pytest.mark.parametrize(
+    ("n_features", "n_outputs", "remeasured"),
+    [(5, 3, "class_coupled"), (64, 10, "class_blocks"), (5, 1, "curvature")],
+)
+def test_the_metric_measured_again_follows_the_number_of_coefficients(
+    rng, n_features, n_outputs, remeasured
+):
+    # The classes coupled while their Hessian is small, else its blocks.
+    plan = make_plan(
+        objective(rng, n_features=n_features, n_outputs=n_outputs), "auto", "nesterov"
+    )
+    assert plan.remeasured == remeasured
+
+
+def test_one_hot_sparse_X_keeps_each_features_covariance(rng):
+    X = one_hot(rng, n_samples=80)
+    plan = make_plan(make_objective(rng, 1, X=X), "auto", "nesterov")
+    assert plan.metric == "groups"
+    assert plan.groups == (0, 3, 8, 10)  # the levels (3, 5, 2)
+    # Without an intercept, or on other sparse data: the diagonal.
+    no_intercept = make_objective(rng, 1, X=X, fit_intercept=False)
+    assert make_plan(no_intercept, "auto", "nesterov").metric == "diagonal"
+    text = make_objective(rng, 1, X=sp.random(80, 30, density=0.1, random_state=0))
+    assert make_plan(text, "auto", "nesterov").metric == "diagonal"
+
+
+def test_wide_dense_X_keeps_the_scores_with_the_diagonal_metric(rng):
+    wide = objective(rng, n_samples=50, n_features=MAX_DECORRELATED_FEATURES + 1)
+    plan = make_plan(wide, "auto", "nesterov")
+    assert plan.keep_scores and plan.metric == "diagonal"
+    # Not on sparse X, nor with too few features per class.
+    assert not make_plan(
+        make_objective(rng, 1, X=sp.csr_matrix(wide.X)), "auto", "nesterov"
+    ).keep_scores
+    many = objective(rng, n_samples=50, n_features=300, n_outputs=3)
+    assert not make_plan(many, "auto", "nesterov").keep_scores
+
+
+def test_a_tall_X_measures_its_metrics_on_a_sample_of_the_rows(rng):
+    tall = objective(rng, n_samples=40_000, n_features=4)
+    plan = make_plan(tall, "auto", "nesterov")
+    assert plan.metric_stride == plan.remeasured_stride == 40_000 // 8192
+    # Such a metric costs about a pass: measured often, to the end.
+    assert (plan.remetric_factor, plan.finish_within) == (SMALL_REMETRIC_FACTOR, 0)
+    # Many coefficients of all the rows: measured less often.
+    wide = objective(rng, n_samples=300, n_features=100)
+    assert make_plan(wide, "auto", "nesterov").remetric_factor == REMETRIC_FACTOR
+
+
+def test_describe_names_every_field(rng):
+    plan = make_plan(objective(rng), "auto", "nesterov")
+    text = plan.describe()
+    for field in dataclasses.fields(FitPlan):
+        if field.name != "groups":
+            assert f"{field.name}=" in text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"metric": "diagonal", "remeasured": "none"},
+        {"keep_scores": True},
+        {"accelerated": False},
+        {"remeasured": "none"},
+    ],
+)
+def test_every_path_reaches_the_same_minimum(rng, changes):
+    # A plan picks the path; the minimum is the objective's: scikit-learn's.
+    obj = objective(rng, n_samples=300, n_features=6, l2=1 / 300)
+    X, y = obj.X, obj.y
+    plan = dataclasses.replace(make_plan(obj, "auto", "nesterov"), **changes)
+    result = solve(obj, plan, np.zeros((7, 1)), max_iter=5000, tol=1e-10)
+    assert result.status == "converged"
+    reference = LogisticRegression(tol=1e-12, max_iter=10_000, C=1.0).fit(
+        X, y, sample_weight=obj.weights * len(y)
+    )
+    np.testing.assert_allclose(result.coef[:-1, 0], reference.coef_[0], rtol=1e-6)
+    np.testing.assert_allclose(result.coef[-1], reference.intercept_, rtol=1e-6)
