@@ -301,15 +301,16 @@ class GradientDescentLogisticRegression(
         reporter = _IterationReporter(
             self, X, y, sample_weight, objective, data.classes, names
         )
-        plan = self._plan(objective)
+        start = self._initial_coef(
+            data.classes, data.n_features, objective.n_outputs, dtype
+        )
+        plan = self._plan(objective, start)
         if self.verbose:
             print(plan.describe())
         result = solve(
             objective,
             plan,
-            self._initial_coef(
-                data.classes, data.n_features, objective.n_outputs, dtype
-            ),
+            start,
             max_iter=self.max_iter,
             tol=self.tol,
             callback=reporter,
@@ -377,9 +378,10 @@ class GradientDescentLogisticRegression(
                 coef[:n_features] -= coef[:n_features].mean(axis=1, keepdims=True)
         return coef
 
-    def _plan(self, objective: LogisticObjective) -> FitPlan:
-        """How the fit of ``objective`` runs (see ``_plan.make_plan``)."""
-        return make_plan(objective, self.learning_rate, self.solver)
+    def _plan(self, objective: LogisticObjective, start: np.ndarray) -> FitPlan:
+        """How the fit of ``objective`` from ``start`` runs (see
+        ``_plan.make_plan``)."""
+        return make_plan(objective, self.learning_rate, self.solver, start)
 
     def _warn_unless_converged(self, result: SolverResult) -> None:
         if result.converged or result.status == "stopped":  # stopped: as asked

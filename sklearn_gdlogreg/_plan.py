@@ -23,7 +23,8 @@ from ._objective import LogisticObjective
 from ._solver import Callback, SolverResult, gradient_descent
 
 # The full (decorrelating) metric is a Gram matrix of the features: its set
-# up costs about n_features / 10 passes over X, more than it saves past this.
+# up costs n d^2 products where a pass costs n d, so it grows with the number
+# of features, and past this it costs more passes than its steps save.
 MAX_DECORRELATED_FEATURES = 256
 # Past MAX_DECORRELATED_FEATURES the metric is diagonal and a pass at two
 # points reads X about twice, so the solver keeps each point's scores where
@@ -48,15 +49,17 @@ MIN_METRIC_ROWS = 8192
 # coefficients or of a sample of the rows: then a new one costs about a pass.
 REMETRIC_FACTOR, SMALL_REMETRIC_FACTOR, SMALL_METRIC = 1e-2, 1e-1, 64
 # No new metric of all the rows once the optimality is within this factor
-# of tol: it costs several passes, and the one in use finishes in one or two
-# iterations. (One from a sample of the rows costs about a pass: always.)
+# of tol: it costs several passes, and the one in use, measured near the
+# minimum, finishes the fit. (One from a sample of the rows costs about a
+# pass: always.)
 FINISH_WITHIN = 10
 # An accepted step grows by at most GROWTH for the next iteration ...
 GROWTH = 1.25
 # ... or, where a step tried costs no read of X (kept scores, no L1 term: on
 # a line), up to the largest the curvature just measured allows, at most
 # GROWTH_ON_LINE times: a bound for a curvature near zero. Where a step tried
-# costs a read, growing that far cost more reads than it saved.
+# costs a read, the halvings after a step grown too far cost a read each:
+# there steps grow by GROWTH.
 GROWTH_ON_LINE = 1e3
 
 Metric = Literal["diagonal", "full", "groups"]
@@ -91,6 +94,9 @@ class FitPlan:
     # within finish_within times tol.
     remetric_factor: float = 1.0
     finish_within: float = 0.0
+    # ... and at the start, where the fit starts away from zero (a warm
+    # start): the first metric is the curvature at zero, far from there.
+    measure_at_start: bool = False
     # The solver keeps each point's scores X W + b (wide dense X).
     keep_scores: bool = False
     # How far an accepted step may grow (see GROWTH and GROWTH_ON_LINE).
@@ -129,10 +135,14 @@ def keeps_scores(objective: LogisticObjective) -> bool:
 
 
 def make_plan(
-    objective: LogisticObjective, learning_rate: float | str, solver: str
+    objective: LogisticObjective,
+    learning_rate: float | str,
+    solver: str,
+    start: np.ndarray | None = None,
 ) -> FitPlan:
     """The plan of a fit of ``objective`` with the estimator's
-    ``learning_rate`` (a float, or "auto") and ``solver``.
+    ``learning_rate`` (a float, or "auto") and ``solver``, from the
+    coefficients ``start`` (None: from zero).
 
     With "auto" the steps are taken in the full metric where it applies (no
     L1 term, whose proximal step needs a diagonal metric; dense X; at most
@@ -158,7 +168,10 @@ def make_plan(
     if objective.n_features > MAX_DECORRELATED_FEATURES:
         return plan
     stride = metric_stride(objective.X, objective.n_coefficients)
-    return _remeasured(replace(plan, metric="full", metric_stride=stride), objective)
+    plan = _remeasured(replace(plan, metric="full", metric_stride=stride), objective)
+    if start is not None and objective.split(start)[0].any():
+        plan = replace(plan, measure_at_start=True)
+    return plan
 
 
 def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:

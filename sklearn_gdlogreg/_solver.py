@@ -408,7 +408,8 @@ def gradient_descent(
         for each time the optimality has shrunk by ``plan.remetric_factor``
         since the metric in use was made (a lazily updated preconditioner;
         see ``_plan.remeasure``), unless the optimality is already within
-        ``plan.finish_within`` times ``tol``. The steps stay gradient steps
+        ``plan.finish_within`` times ``tol``, and at ``coef0`` itself where
+        ``plan.measure_at_start``. The steps stay gradient steps
         in one fixed metric between updates; ``geometry`` still measures the
         optimality, so ``tol`` keeps its meaning.
 
@@ -428,6 +429,10 @@ def gradient_descent(
     metric: StepMetric = geometry  # the steps' metric
     remetric_at = optimality * plan.remetric_factor
     status = "converged" if optimality <= tol else "max_iter"
+    if plan.measure_at_start and remetric is not None and status != "converged":
+        update = remetric(x.coef)
+        if update is not None:
+            metric, step = update
     n_iter = 0
     stop = callback is not None and callback(0, x.coef, x.total, optimality, step)
     if stop and status != "converged":

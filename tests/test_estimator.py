@@ -38,8 +38,8 @@ def planned(**changes):
     """The estimator with its fit's plan changed (a path a test picks)."""
 
     class Planned(GradientDescentLogisticRegression):
-        def _plan(self, objective):
-            return dataclasses.replace(super()._plan(objective), **changes)
+        def _plan(self, objective, start):
+            return dataclasses.replace(super()._plan(objective, start), **changes)
 
     return Planned
 
