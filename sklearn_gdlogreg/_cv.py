@@ -425,7 +425,11 @@ def _missing_classes(y_train: np.ndarray, classes: np.ndarray, fold: int) -> np.
 
 def _scorer(scoring: Any, classes: np.ndarray) -> Any:
     """The scorer; one whose metric takes ``labels`` gets all the classes, since
-    a fold's test part may lack one (as in ``LogisticRegressionCV``)."""
+    a fold's test part may lack one (as in ``LogisticRegressionCV``). The
+    default, the log-loss, is computed from the model's probabilities
+    directly (:class:`_NegLogLoss`)."""
+    if isinstance(scoring, str) and scoring == "neg_log_loss":
+        return _NegLogLoss(classes)
     scorer = get_scorer(scoring)
     function = getattr(scorer, "_score_func", None)
     if function is None or "labels" not in inspect.signature(function).parameters:
@@ -436,6 +440,31 @@ def _scorer(scoring: Any, classes: np.ndarray) -> Any:
         response_method=scorer._response_method,
         **{"labels": classes, **scorer._kwargs},  # the scorer's own labels first
     )
+
+
+class _NegLogLoss:
+    """scikit-learn's ``neg_log_loss`` scorer with ``labels=classes``, for
+    this estimator's probabilities: the same number (each row's probability
+    of its class, clipped to ``[eps, 1 - eps]``, its negative log averaged
+    with the weights), without the checks that a model's own
+    ``predict_proba`` needs none of (rows that sum to one, in [0, 1], with a
+    column per class). Those checks cost more than the fit of a small fold
+    at one C, and the CV estimator scores every C of every fold.
+    """
+
+    def __init__(self, classes: np.ndarray):
+        self.classes = classes
+
+    def __call__(self, model, X, y, sample_weight=None) -> float:
+        proba = np.asarray(model.predict_proba(X))
+        codes = np.searchsorted(self.classes, y)
+        if not np.array_equal(
+            self.classes[np.minimum(codes, len(self.classes) - 1)], y
+        ):
+            raise ValueError("y holds a label the model was not fitted with.")
+        eps = np.finfo(proba.dtype).eps
+        chosen = np.clip(proba[np.arange(len(codes)), codes], eps, 1 - eps)
+        return float(np.average(np.log(chosen), weights=sample_weight))
 
 
 def _split(coef: np.ndarray, fit_intercept: bool):
@@ -503,12 +532,15 @@ def _path(
     model = GradientDescentLogisticRegression(
         l1_ratio=l1_ratio, warm_start=True, **params
     )
+    model._validate_params()
+    # The fold's data validated once; each C is solved on it, warm-started.
+    prepared = model._prepare(X_train, y_train, weights)
     for index in np.argsort(Cs):
-        model.set_params(C=float(Cs[index]))
+        model.C = float(Cs[index])  # a positive number of the grid: valid
         with warnings.catch_warnings():
             # Along a path, a fit that stops short is only a rougher score.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X_train, y_train, sample_weight=weights)
+            model._solve(prepared)
         coef = model.coef_
         if params["fit_intercept"]:
             coef = np.hstack([coef, model.intercept_[:, None]])

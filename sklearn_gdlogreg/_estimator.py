@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from dataclasses import dataclass
 from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
@@ -31,7 +32,7 @@ from ._array_api import (
     on_host,
     to_numpy,
 )
-from ._inputs import MemoryInput, encode_on_host, input_adapter
+from ._inputs import FitData, MemoryInput, encode_on_host, input_adapter
 from ._loss import expit, log_expit, log_softmax, softmax
 from ._objective import LogisticObjective
 from ._plan import FitPlan, make_plan, solve
@@ -278,11 +279,21 @@ class GradientDescentLogisticRegression(
             The fitted estimator.
         """
         self._validate_params()
+        return self._solve(self._prepare(X, y, sample_weight))
+
+    def _prepare(self, X, y, sample_weight) -> _Prepared:
+        """The validated data of a fit (for the CV estimator, once per fold)."""
         # Validation records n_features_in_ and feature_names_in_ on a copy:
         # this estimator changes only at the end, all at once (_commit).
         checker = self._snapshot()
         adapter = input_adapter(X)
         data = adapter.fit_data(checker, X, y, sample_weight, self.class_weight)
+        return _Prepared(X, y, sample_weight, adapter, data)
+
+    def _solve(self, prepared: _Prepared) -> GradientDescentLogisticRegression:
+        """Fit on validated data at this estimator's C and l1_ratio, from
+        zero or (``warm_start``) from the last fit's coefficients."""
+        data = prepared.data
         n_classes = data.classes.shape[0]
         penalty = data.inverse_total(self.C)  # 0 for C=np.inf
         objective = LogisticObjective(
@@ -295,9 +306,10 @@ class GradientDescentLogisticRegression(
             l1=self.l1_ratio * penalty,
         )
         dtype = host_dtype(data.X)  # the solver's coefficients: numpy, on the host
-        names = {"n_features_in_": data.n_features}
+        names: dict[str, Any] = {"n_features_in_": data.n_features}
         if data.feature_names is not None:
             names["feature_names_in_"] = data.feature_names
+        X, y, sample_weight = prepared.X, prepared.y, prepared.sample_weight
         reporter = _IterationReporter(
             self, X, y, sample_weight, objective, data.classes, names
         )
@@ -317,7 +329,8 @@ class GradientDescentLogisticRegression(
         )
         self._warn_unless_converged(result)
         fitted = _fitted_attributes(objective, result.coef, data.classes)
-        if objective.l2 == objective.l1 == 0 and _separates(adapter, data, fitted):
+        unpenalised = objective.l2 == objective.l1 == 0
+        if unpenalised and _separates(prepared.adapter, data, fitted):
             warnings.warn(
                 _SEPARATED, ConvergenceWarning, stacklevel=_caller_stacklevel()
             )
@@ -696,6 +709,18 @@ def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:
         "coef_": like(np.ascontiguousarray(W.T), X),
         "intercept_": like(np.array(b, dtype=coef.dtype), X),
     }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The input of a fit as given (for the callbacks' reports) and as
+    validated (``FitData``, through its input kind's adapter)."""
+
+    X: Any
+    y: Any
+    sample_weight: Any
+    adapter: Any
+    data: FitData
 
 
 def _separates(adapter, data, fitted: dict) -> bool:

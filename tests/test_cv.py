@@ -424,3 +424,31 @@ def test_array_api_input_under_dispatch_is_a_clear_error(iris):
             GradientDescentLogisticRegressionCV(Cs=2).fit(
                 torch.asarray(X), torch.asarray(y)
             )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_default_scorer_is_scikit_learns_log_loss(n_classes, dtype):
+    # Computed from the model's probabilities directly: the number of
+    # scikit-learn's neg_log_loss scorer with all the labels, weighted or
+    # not, also where probabilities are clipped (confident predictions).
+    from sklearn.metrics import log_loss, make_scorer
+
+    from sklearn_gdlogreg._cv import _scorer
+
+    rng = np.random.default_rng([n_classes, np.dtype(dtype).itemsize])
+    labels = np.array(["ant", "bee", "cat", "dog", "eel"])[:n_classes]
+    X = (rng.normal(size=(300, 4)) * [1, 5, 20, 50]).astype(dtype)
+    y = labels[rng.integers(0, n_classes, 300)]
+    model = GradientDescentLogisticRegression(C=100.0).fit(X, y)
+    reference = make_scorer(
+        log_loss, greater_is_better=False, response_method="predict_proba",
+        labels=labels,
+    )  # fmt: skip
+    ours = _scorer("neg_log_loss", labels)
+    test = rng.permutation(300)[:100]
+    for weights in (None, rng.uniform(0, 2, size=100)):
+        expected = reference(model, X[test], y[test], sample_weight=weights)
+        got = ours(model, X[test], y[test], sample_weight=weights)
+        # The same sums, in another order: equal to the dtype's rounding.
+        assert got == pytest.approx(expected, rel=100 * np.finfo(dtype).eps)
