@@ -1,7 +1,8 @@
 """Data backends: the passes over ``X`` that the objective needs.
 
-Everything the solver ever asks of the data goes through the three functions
-here, so that supporting a new kind of ``X`` means touching this module only:
+Everything the objective and the step metrics ask of the data goes through
+the passes here, so that supporting a new kind of ``X`` means touching this
+module only:
 
 - :func:`linear_pass` computes, for one or more coefficient pairs ``(W, b)``,
   the linear predictions ``Z = X @ W + b`` block by block, hands each block to
@@ -31,16 +32,15 @@ thread in each (``_HostThreads``): numpy and BLAS release the GIL, and the
 threads read X at the memory bandwidth of all the cores, where one thread
 reads it at that of one.
 
-Neither function copies ``X``: dense blocks are views, and sparse blocks are
-views of the CSR arrays (see :func:`_compressed_view`). For a dask array,
-each call maps the same blocked pass over X's row chunks where they live
-and sums the small per-chunk results on the client, in chunk order: one
-round of tasks per call, and X never leaves the workers (``X.map_chunks``,
-see ``_dask.RowChunks``). For an array of
-another array-API library (PyTorch, CuPy; see ``_array_api``), the pass runs
-on X's device in large blocks, with every point's columns in one product,
-and one transfer brings the sums back to the host
-(:func:`_device_linear_pass`).
+No pass copies ``X``: dense blocks are views, and sparse blocks are views
+of the CSR arrays (see :func:`_compressed_view`). For a dask array, each
+call maps the same blocked pass over X's row chunks where they live and sums
+the small per-chunk results on the client, in chunk order: one round of
+tasks per call, and X never leaves the workers (``X.map_chunks``, see
+``_dask.RowChunks``). For an array of another array-API library (PyTorch,
+CuPy; see ``_array_api``), the pass runs on X's device in large blocks, with
+every point's columns in one product, and one transfer brings the sums back
+to the host (:func:`_device_linear_pass`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from ._array_api import astype, host_dtype, like, namespace, to_numpy
 # The passes read X in blocks of rows of a few MiB: large enough that the
 # Python work per block (a dozen numpy calls) is small next to the block's
 # products, small enough that a block stays in the cache for its second
-# product (measured here: 8 MiB per pass against 2 MiB, a third less time).
+# product, so that a pass reads X from memory once.
 _BLOCK_BYTES = 2**23
 # Smaller blocks where a block's temporaries are as large as the block: the
 # moments pass centres each block in a copy, and a CSC X (one block) takes
@@ -84,8 +84,8 @@ Reweight = Callable[[Any, Any], Any]
 # (binary) come to a host pass all at once, one row of Z_block each (shape
 # (n_points, n_rows)), and loss_sum is then an array of one sum per row. On
 # the host it runs with numpy's overflow warnings off, set once per pass:
-# entering np.errstate on each block costs more than the block (it slows the
-# ufuncs that follow).
+# entering np.errstate is a fixed cost, paid once rather than per block (and
+# it slows the ufuncs that follow).
 Pointwise = Callable[[Any, Any, Any], tuple[Any, Any]]
 
 
@@ -369,13 +369,12 @@ def stacked_sums(
     intercepts as a column, and point i owns the rows ``spans[i]`` (one each
     if ``binary``). Each block takes two products whatever the number of
     points: ``Z^T = W^T X_b^T``, then ``R^T X_b`` (each row of ``Z^T`` is one
-    output of one point, a contiguous vector for the pointwise step).
-    Measured here, a second point then costs a fifth of a pass on dense 300k
-    x 100, where separate matrix-vector products cost a whole pass; on wide
-    rows (20k x 2000) the two-column products read a block twice (41 ms for
-    two points, 34 for one), so wide fits keep their scores instead (see
-    ``_plan.keeps_scores``). Binary points go through ``pointwise`` all
-    at once (on breast cancer, two points cost a third less than one by one).
+    output of one point, a contiguous vector for the pointwise step). A
+    second point then adds arithmetic on a block already in cache, where
+    separate matrix-vector products would read X again. On wide rows the
+    two products each read the block from memory, so wide fits keep their
+    scores instead (see ``_plan.keeps_scores``). Binary points go through
+    ``pointwise`` all at once: one set of numpy calls for all of them.
     """
     losses = np.zeros(len(spans))
     grads_T = grads_b = None
@@ -414,8 +413,8 @@ def stacked_sums(
 def one_block(X, block_bytes: int | None = None, n_columns: int = 0):
     """``X`` as the one block of a pass (see ``stacked_sums``), or None if a
     dense numpy ``X`` and its ``n_columns`` scores a row do not fit in one
-    block (then a pass skips the blocks' and threads' bookkeeping, which
-    costs as much as the arithmetic on a tutorial-size X)."""
+    block (then a pass skips the blocks' and threads' bookkeeping, a fixed
+    cost per call that is large next to a small X's arithmetic)."""
     if type(X) is not np.ndarray or X.shape[0] * (
         X.shape[1] * X.itemsize + 8 * n_columns
     ) > (block_bytes or _BLOCK_BYTES):
@@ -452,7 +451,7 @@ def _pointwise_by_blocks(
     """``pointwise`` over blocks of rows of ``Z``, the residual written into Z.
 
     The rows are Z's ``axis``: 1 for binary points' scores, one point a row
-    (see ``binary_pointwise``).
+    (see ``_loss.binary_pointwise``).
 
     Z can be large next to its block of X (many classes, few features), or
     have n_samples rows (a CSC X comes as one block): taking the pointwise
@@ -492,11 +491,11 @@ def _device_linear_pass(X, y, weights, points, pointwise, block_bytes=None):
 
     The points' columns are stacked into one matrix, so that each (large)
     row block takes one product ``X_b @ W`` and one ``R.T @ X_b`` whatever
-    the number of points: a device is bound by reading X, not by arithmetic
-    (on the host, separate matrix-vector products on cached blocks are
-    faster). ``R.T @ X_b``, not ``X_b.T @ R``: PyTorch on the CPU runs the
-    latter four times slower. The sums stay on the device until one
-    transfer brings them all back to the host.
+    the number of points (as on the host, see :func:`stacked_sums`): a
+    device is bound by reading X, not by arithmetic. ``R.T @ X_b``, not
+    ``X_b.T @ R``: of the two orders, the one PyTorch runs fast on the CPU.
+    The sums stay on the device until one transfer brings them all back to
+    the host.
     """
     xp = namespace(X)
     n_features = X.shape[1]
@@ -559,9 +558,9 @@ def column_moments(
 
     ``reweight(X_block, weights_block)``, if given, gives each block's
     weights instead (for example the curvature of a loss at a point, see
-    ``LogisticObjective.curvature_at``; X in memory or row chunks). The third
-    value returned is the total weight: 1 without ``reweight``; where it is
-    zero, so are the mean and the (co)variance.
+    ``_objective.LogisticObjective.curvature_at``; X in memory or row
+    chunks). The third value returned is the total weight: 1 without
+    ``reweight``; where it is zero, so are the mean and the (co)variance.
     """
     if covariance and sp.issparse(X):
         raise ValueError("covariance=True needs a dense X")
@@ -775,10 +774,9 @@ def class_block_moments(
     With ``units`` (one positive number for each of u's m entries, such as
     the columns' standard deviations), the products run in float32 on ``u``
     divided by them, and the sums come back multiplied: they are the whole
-    cost, and float32 halves it (digits: 1.8 ms against 3.5, as many
-    iterations); in those units float32 neither overflows nor underflows,
-    whatever X's scale. Its rounding only blurs the blocks, which shape the
-    steps of a fit and do not move its minimum.
+    cost, and float32 halves it; in those units float32 neither overflows
+    nor underflows, whatever X's scale. Its rounding only blurs the blocks,
+    which shape the steps of a fit and do not move its minimum.
     """
     summed = partial(_class_blocks, weights, probabilities, center, units)
     # A block's weighted rows, every class's, are K times the block.
@@ -818,8 +816,10 @@ def _class_blocks(weights, probabilities, center, units, blocks):
 
 def _class_grams(U, C):
     """``U^T diag(C[:, k]) U`` for each column k of ``C``: an array of shape
-    ``(K, m, m)``, in U's namespace. All in one product (a third faster than
-    K): ``(U^T [c_1 U, ..., c_K U])[i, k m + j]`` is the k-th's ``(i, j)``."""
+    ``(K, m, m)``, in U's namespace. All in one product rather than K
+    smaller ones (one call, and BLAS runs a larger product closer to its
+    peak): ``(U^T [c_1 U, ..., c_K U])[i, k m + j]`` is the k-th's
+    ``(i, j)``."""
     xp = namespace(U)
     (n, m), K = U.shape, C.shape[1]
     weighted = xp.reshape(U[:, None, :] * C[:, :, None], (n, K * m))

@@ -11,8 +11,8 @@ not depend on which worker ran which chunk.
 
 Every array of a shard is aligned to its item size. distributed deserialises
 arrays at arbitrary byte offsets, and numpy runs unaligned arrays through its
-slow generic loops instead of BLAS and SIMD: twice the time, and other
-rounding, so that two fits of the same data differed in their last bits.
+slow generic loops instead of BLAS and SIMD: slower, and with other rounding,
+so that two fits of the same data would differ in their last bits.
 (:func:`_aligned` copies a chunk that is not.)
 
 Predictions stay lazy dask arrays (:func:`map_rows`).

@@ -86,8 +86,8 @@ def check_targets(y: np.ndarray) -> None:
     """Class labels (all of them, or their unique values) a classifier accepts.
 
     A 1-D array of integers or booleans always is (binary or multiclass;
-    one class is caught later): ``type_of_target`` would take a tenth of a
-    millisecond to say so, a tenth of a small fit.
+    one class is caught later): ``type_of_target`` would read ``y`` again
+    to say so, a fixed cost that is large next to a small fit.
     """
     if y.ndim == 1 and y.dtype.kind in "iub":
         return

@@ -65,8 +65,8 @@ def binary_pointwise(z, y, s):
     ``(n_points, n_rows)``): the loss sums then come as one array, and the
     residuals of all the points in one set of numpy calls.
     ``y`` may also come as the labels' signs (-1 or +1) in z's dtype, made
-    once per fit (``LogisticObjective._labels``): three fewer operations on
-    each block.
+    once per fit (``_objective.LogisticObjective._labels``): three fewer
+    operations on each block.
     """
     xp = namespace(z)
     if y.dtype == z.dtype:

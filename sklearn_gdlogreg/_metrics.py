@@ -47,8 +47,8 @@ def _cholesky_with_jitter(matrix: np.ndarray):
     for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
         jittered = matrix.copy()
         jittered.flat[:: matrix.shape[0] + 1] += jitter
-        # LAPACK's, called directly: numpy's costs several times more on
-        # small matrices. info > 0: not positive definite.
+        # LAPACK's, called directly: numpy's wrapper adds a fixed cost that
+        # dominates on small matrices. info > 0: not positive definite.
         factor, info = scipy.linalg.lapack.dpotrf(jittered, lower=1)
         if info == 0:
             return jittered, factor
@@ -60,7 +60,8 @@ def _scaled_inverse(cholesky: np.ndarray, std: np.ndarray) -> np.ndarray:
     unit-diagonal ``C``: made once per metric, so that each step is one
     product (a solve's call costs more, on small data, than a pass over X)."""
     # LAPACK's triangular inverse, called directly: numpy's general inverse
-    # and scipy's solvers cost several times more on small matrices.
+    # ignores the triangle, and its and scipy's wrappers add a fixed cost
+    # that dominates on small matrices.
     lower_inverse, _ = scipy.linalg.lapack.dtrtri(cholesky, lower=1)
     inverse = lower_inverse.T @ lower_inverse
     inverse /= std[:, None]
@@ -102,7 +103,8 @@ class ExclusiveGroups:
 
     @classmethod
     def of(cls, bounds: list[int], mean: np.ndarray, scale: np.ndarray):
-        """The groups between ``bounds`` (see ``exclusive_column_groups``)."""
+        """The groups between ``bounds`` (see
+        ``_backends.exclusive_column_groups``)."""
         starts = np.asarray(bounds[:-1])
         lengths = np.diff(bounds)
         # A group of one column is the diagonal metric: no coupling. Written
@@ -239,10 +241,10 @@ class Geometry:
         """The full metric at the curvature of the loss at ``coef``.
 
         The covariance of X weighted by the curvature there (see
-        ``curvature_weights``), times its total, plus ``l2``: the Hessian at
-        ``coef`` (multinomial: one metric for all classes), in one pass over
-        every ``stride``-th row of a dense X with no L1 term (the fit's plan
-        says where it applies). None where the curvature is zero (every
+        ``_loss.curvature_weights``), times its total, plus ``l2``: the
+        Hessian at ``coef`` (multinomial: one metric for all classes), in one
+        pass over every ``stride``-th row of a dense X with no L1 term (the
+        fit's plan says where it applies). None where the curvature is zero (every
         sample predicted with certainty).
         """
         X, weights = metric_rows(objective.X, objective.weights, stride)
@@ -356,8 +358,7 @@ class Geometry:
         is the penalty's alone (the coefficients' mean over the classes,
         zero from the start), and where features are collinear this metric
         sees almost no curvature there: the steps would grow rounding errors
-        in it, unseen by the objective, without bound (measured: from 1e-13
-        to 0.07 in 14 iterations on 20 classes). Dropping it keeps the
+        in it, unseen by the objective, without bound. Dropping it keeps the
         coefficients' class means at zero, where the minimum has them.
         """
         step = self._solve(self._centred_grad_W(grad))
@@ -442,8 +443,8 @@ class ClassCoupledMetric:
     mean of the diagonal blocks: the loss's gradient has no part there, and
     the penalty's only where the classes' coefficients do not sum to zero
     (never, from the zero start). For a few coefficients only
-    (``MAX_COUPLED_COEFFICIENTS``; it costs ``K^2`` covariances), dense X,
-    no L1 term.
+    (``_plan.MAX_COUPLED_COEFFICIENTS``; it costs ``K^2`` covariances),
+    dense X, no L1 term.
     """
 
     mean: np.ndarray | None  # None: no intercept, no centring

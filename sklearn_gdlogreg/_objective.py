@@ -1,4 +1,4 @@
-"""The logistic objective: loss, gradient, penalty and the geometry of a step.
+"""The logistic objective: loss, gradient and penalty, and the scores.
 
 Notation (the same as scikit-learn's ``LinearModelLoss``). Labels are
 integer codes ``y_i`` in ``{0, ..., K-1}``; ``s_i`` are the sample weights
@@ -158,7 +158,8 @@ class LogisticObjective:
         """:meth:`values_and_grads` for an X of one block (``whole``): the
         coefficients stacked side by side as they come and the gradients
         returned as columns of one array, without the general pass's
-        bookkeeping for each point (on breast cancer, a fifth of a call)."""
+        bookkeeping for each point (a fixed cost per call, large next to a
+        small X's arithmetic)."""
         d, k = self.n_features, self.n_outputs
         C = coefs[0] if len(coefs) == 1 else np.concatenate(coefs, axis=1)
         W = C[:d]
@@ -253,9 +254,10 @@ class LogisticObjective:
         return self.values_and_grads([coef])[0]
 
     def curvature_at(self, coef: np.ndarray) -> Reweight:
-        """The curvature of the loss at ``coef``, as ``column_moments`` takes
-        it (``reweight``): each sample's weight times the second derivative
-        of its loss in ``z`` (see :func:`curvature_weights`).
+        """The curvature of the loss at ``coef``, as
+        ``_backends.column_moments`` takes it (``reweight``): each sample's
+        weight times the second derivative of its loss in ``z`` (see
+        ``_loss.curvature_weights``).
         """
         W, b = self.split(coef)
         return partial(curvature_weights, W, b)
