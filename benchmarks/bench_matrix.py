@@ -30,7 +30,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from unittest import mock
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,7 +45,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from sklearn_gdlogreg import GradientDescentLogisticRegression, _metrics, _objective
+from sklearn_gdlogreg import GradientDescentLogisticRegression
+from sklearn_gdlogreg._backends import counted_passes
 from sklearn_gdlogreg._reference import reference_objective
 
 
@@ -182,66 +182,22 @@ def _reference_fit(case, X, y):
 
 
 class PassCounter:
-    """Counts our reads of X: loss-and-gradient rounds (an X of one block
-    takes them through ``stacked_sums``), moments passes and multinomial
-    Hessians (classes coupled, or their blocks); with kept scores (wide
-    dense X), each product with X (``scores``, unless its weights are zero:
-    then it reads nothing) and each gradient (``value_and_grad_at`` unless
-    ``grad=False``)."""
+    """Counts our reads of X, as the backends count them
+    (``_backends.counted_passes``): loss-and-gradient rounds, moments passes,
+    curvature metrics and multinomial Hessians, and with kept scores (wide
+    dense X) each product with X or its transpose."""
 
     def __init__(self):
         self.passes = 0
 
     def __enter__(self):
-        # The passes over X, where the objective and the metrics call them.
-        passes = [
-            (_objective, "linear_pass"),
-            (_objective, "stacked_sums"),
-            (_metrics, "column_moments"),
-            (_metrics, "class_coupled_moments"),
-            (_metrics, "class_block_moments"),
-        ]
-
-        def counted(function):
-            def wrapper(*args, **kwargs):
-                self.passes += 1
-                return function(*args, **kwargs)
-
-            return wrapper
-
-        def counted_scores(function):
-            def wrapper(objective, coef):
-                self.passes += bool(objective.split(coef)[0].any())
-                return function(objective, coef)
-
-            return wrapper
-
-        def counted_gradients(function):
-            def wrapper(*args, grad=True, **kwargs):
-                self.passes += grad
-                return function(*args, grad=grad, **kwargs)
-
-            return wrapper
-
-        objective = _objective.LogisticObjective
-        self._patches = [
-            mock.patch.object(module, name, counted(getattr(module, name)))
-            for module, name in passes
-        ] + [
-            mock.patch.object(objective, "scores", counted_scores(objective.scores)),
-            mock.patch.object(
-                objective,
-                "value_and_grad_at",
-                counted_gradients(objective.value_and_grad_at),
-            ),
-        ]
-        for patch in self._patches:
-            patch.start()
+        self._counting = counted_passes()
+        self._counted = self._counting.__enter__()
         return self
 
     def __exit__(self, *exc):
-        for patch in self._patches:
-            patch.stop()
+        self._counting.__exit__(*exc)
+        self.passes = sum(self._counted.values())
 
 
 def _timed_fits(models, X, y, repeats):

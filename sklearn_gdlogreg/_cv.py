@@ -534,7 +534,7 @@ def _path(
     )
     model._validate_params()
     # The fold's data validated once; each C is solved on it, warm-started.
-    prepared = model._prepare(X_train, y_train, weights)
+    prepared = model._prepare(X_train, y_train, weights, path=True)
     for index in np.argsort(Cs):
         model.C = float(Cs[index])  # a positive number of the grid: valid
         with warnings.catch_warnings():

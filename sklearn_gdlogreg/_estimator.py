@@ -281,14 +281,15 @@ class GradientDescentLogisticRegression(
         self._validate_params()
         return self._solve(self._prepare(X, y, sample_weight))
 
-    def _prepare(self, X, y, sample_weight) -> _Prepared:
-        """The validated data of a fit (for the CV estimator, once per fold)."""
+    def _prepare(self, X, y, sample_weight, path: bool = False) -> _Prepared:
+        """The validated data of a fit (for the CV estimator, once per fold:
+        with ``path``, its fits along the Cs share the columns' moments)."""
         # Validation records n_features_in_ and feature_names_in_ on a copy:
         # this estimator changes only at the end, all at once (_commit).
         checker = self._snapshot()
         adapter = input_adapter(X)
         data = adapter.fit_data(checker, X, y, sample_weight, self.class_weight)
-        return _Prepared(X, y, sample_weight, adapter, data)
+        return _Prepared(X, y, sample_weight, adapter, data, {} if path else None)
 
     def _solve(self, prepared: _Prepared) -> GradientDescentLogisticRegression:
         """Fit on validated data at this estimator's C and l1_ratio, from
@@ -326,6 +327,7 @@ class GradientDescentLogisticRegression(
             max_iter=self.max_iter,
             tol=self.tol,
             callback=reporter,
+            moments=prepared.moments,
         )
         self._warn_unless_converged(result)
         fitted = _fitted_attributes(objective, result.coef, data.classes)
@@ -714,13 +716,18 @@ def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:
 @dataclass(frozen=True)
 class _Prepared:
     """The input of a fit as given (for the callbacks' reports) and as
-    validated (``FitData``, through its input kind's adapter)."""
+    validated (``FitData``, through its input kind's adapter), and what the
+    fits on it keep."""
 
     X: Any
     y: Any
     sample_weight: Any
     adapter: Any
     data: FitData
+    # The columns' moments, kept for the next fit on these data where there
+    # is one (a path of Cs reads X for them once; see
+    # Geometry.for_objective); None: not kept, as one fit needs them once.
+    moments: dict | None = None
 
 
 def _separates(adapter, data, fitted: dict) -> bool:

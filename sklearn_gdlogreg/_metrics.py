@@ -195,6 +195,7 @@ class Geometry:
         metric: str = "diagonal",
         stride: int = 1,
         groups: Sequence[int] = (),
+        moments: dict | None = None,
     ) -> Geometry:
         """The geometry of ``objective``'s problem, from one read of ``X``
         (and one of every ``stride``-th row for the full metric of a tall X).
@@ -204,25 +205,32 @@ class Geometry:
         X, plus ``l2``; dense X, no L1 term) or ``"groups"`` (the covariance
         within the groups of exclusive columns between ``groups``' bounds,
         see ``ExclusiveGroups``; a sparse X, an intercept, no L1 term): the
-        fit's plan says which (``_plan.make_plan``).
+        fit's plan says which (``_plan.make_plan``). ``moments``, if given,
+        keeps the columns' moments for the next geometry of the same X and
+        weights (their penalty aside, the moments are all a geometry reads
+        X for): a path of Cs reads X once.
         """
         full = metric == "full"
         sampled = full and stride > 1  # the full metric from a sample of the rows
+        cache = {} if moments is None else moments
+
+        def summary(rows: int, covariance: bool):
+            key = (rows, covariance)
+            if key not in cache:
+                X, weights = metric_rows(objective.X, objective.weights, rows)
+                mean, spread, _ = column_moments(
+                    X, weights, covariance=covariance, block_bytes=objective.block_bytes
+                )
+                cache[key] = mean, spread
+            return cache[key]
+
         # The mean and variances are exact: they are tol's units.
-        mean, moments, _ = column_moments(
-            objective.X,
-            objective.weights,
-            covariance=full and not sampled,
-            block_bytes=objective.block_bytes,
-        )
+        mean, spread = summary(1, full and not sampled)
         geometry = cls._from_moments(
-            objective, dtype, mean, moments, objective.curvature, full and not sampled
+            objective, dtype, mean, spread, objective.curvature, full and not sampled
         )
         if sampled:
-            X, weights = metric_rows(objective.X, objective.weights, stride)
-            _, sample, _ = column_moments(
-                X, weights, covariance=True, block_bytes=objective.block_bytes
-            )
+            _, sample = summary(stride, True)
             metric_ = cls._from_moments(
                 objective, dtype, mean, sample, objective.curvature, True
             )

@@ -45,7 +45,9 @@ from ._backends import (
     linear_pass,
     one_block,
     pointwise_in_slices,
+    product,
     stacked_sums,
+    transposed_product,
 )
 from ._loss import (
     BINARY_CURVATURE,
@@ -202,9 +204,9 @@ class LogisticObjective:
             shape = X.shape[:1] if self.n_outputs == 1 else (X.shape[0], W.shape[1])
             Z = np.zeros(shape, dtype=np.result_type(X.dtype, W.dtype))
         elif self.n_outputs == 1:
-            Z = X @ W[:, 0]
+            Z = product(X, W[:, 0])
         else:
-            Z = X @ W
+            Z = product(X, W)
         Z += b
         return Z
 
@@ -223,7 +225,10 @@ class LogisticObjective:
             return value, None
         gradient = np.empty_like(coef)
         d = self.n_features
-        gradient[:d] = (R @ self.X).reshape(d, -1) if R.ndim == 1 else (R.T @ self.X).T
+        if R.ndim == 1:
+            gradient[:d] = transposed_product(R, self.X).reshape(d, -1)
+        else:
+            gradient[:d] = transposed_product(R.T, self.X).T
         gradient[:d] += self.l2 * W
         if self.fit_intercept:
             gradient[d] = R.sum(axis=0)

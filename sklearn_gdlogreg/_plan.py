@@ -214,15 +214,20 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     )
 
 
-def first_geometry(objective: LogisticObjective, dtype, plan: FitPlan) -> Geometry:
+def first_geometry(
+    objective: LogisticObjective, dtype, plan: FitPlan, moments: dict | None = None
+) -> Geometry:
     """The plan's first metric (one read of X, and one of a sample of its
-    rows for the full metric of a tall X)."""
+    rows for the full metric of a tall X; none where ``moments`` keeps
+    them from an earlier fit on the same data, see
+    ``Geometry.for_objective``)."""
     return Geometry.for_objective(
         objective,
         dtype,
         metric=plan.metric,
         stride=plan.metric_stride,
         groups=plan.groups,
+        moments=moments,
     )
 
 
@@ -264,10 +269,12 @@ def solve(
     max_iter: int,
     tol: float,
     callback: Callback | None = None,
+    moments: dict | None = None,
 ) -> SolverResult:
-    """Minimise ``objective`` from ``coef0`` as ``plan`` says."""
+    """Minimise ``objective`` from ``coef0`` as ``plan`` says (``moments``:
+    see :func:`first_geometry`)."""
     dtype = coef0.dtype
-    geometry = first_geometry(objective, dtype, plan)
+    geometry = first_geometry(objective, dtype, plan, moments)
     return gradient_descent(
         objective,
         geometry,

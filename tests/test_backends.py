@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import sklearn_gdlogreg._backends as backends
+import sklearn_gdlogreg._backends._blocks as row_blocks
 from conftest import one_hot
 from sklearn_gdlogreg._backends import (
     class_coupled_moments,
@@ -66,7 +66,7 @@ def test_blocked_pass_at_several_points_equals_numpy(rng, container, n_outputs):
 
 def test_sparse_row_blocks_are_views_of_the_data(rng):
     X = sp.csr_matrix(sparse_data(rng))
-    blocks = list(backends._row_blocks(X, block_bytes=4 * 200))  # about 8 rows
+    blocks = list(row_blocks._row_blocks(X, block_bytes=4 * 200))  # about 8 rows
     assert len(blocks) > 3
     for rows, block, transpose in blocks:
         assert block.nnz > 0
@@ -194,7 +194,7 @@ def test_passes_use_threads_and_the_threads_see_the_callers_error_state(rng):
         return 0
 
     with np.errstate(over="ignore"):
-        groups = backends._host_threads.map_groups(X, 800, overflowing)
+        groups = row_blocks._host_threads.map_groups(X, 800, overflowing)
     blas_threads = max(
         info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
     )

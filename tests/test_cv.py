@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import sklearn
 from scipy.special import softmax
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.datasets import load_breast_cancer, load_iris, make_classification
 from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import brier_score_loss, get_scorer, log_loss
@@ -452,3 +452,19 @@ def test_the_default_scorer_is_scikit_learns_log_loss(n_classes, dtype):
         got = ours(model, X[test], y[test], sample_weight=weights)
         # The same sums, in another order: equal to the dtype's rounding.
         assert got == pytest.approx(expected, rel=100 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_each_fold_reads_its_moments_once(n_classes):
+    # The fold's data are validated once and its columns' moments measured
+    # once, whatever the number of Cs (only the penalty changes along a
+    # path); the refit on all the data measures them once more.
+    from sklearn_gdlogreg._backends import counted_passes
+
+    X, y = make_classification(
+        n_samples=300, n_features=5, n_informative=3, n_classes=n_classes,
+        random_state=0,
+    )  # fmt: skip
+    with counted_passes() as passes:
+        GradientDescentLogisticRegressionCV(Cs=6, cv=3).fit(X, y)
+    assert passes["column_moments"] == 3 + 1

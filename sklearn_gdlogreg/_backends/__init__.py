@@ -1,0 +1,79 @@
+"""Data backends: the passes over ``X`` that the objective needs.
+
+Everything the objective and the step metrics ask of the data goes through
+the passes here, so that supporting a new kind of ``X`` means touching this
+package only (``_blocks``: row blocks and threads;
+``_passes``: the linear passes; ``_moments``: the moments):
+
+- :func:`linear_pass` computes, for one or more coefficient pairs ``(W, b)``,
+  the linear predictions ``Z = X @ W + b`` block by block, hands each block to
+  a *pointwise* function supplied by the objective (which returns the block's
+  loss and residual ``R``), and accumulates ``X.T @ R`` and ``sum(R)``.
+  ``X`` is read in row blocks small enough to stay in cache, so one call
+  reads ``X`` from memory once, whatever the number of points (their
+  coefficients are stacked into one matrix: two products per block), and
+  never allocates a temporary larger than a block.
+- :func:`column_moments` gives the weighted mean and variance (or
+  covariance) of each column in one read of ``X``, with the samples'
+  weights or with weights computed block by block (the curvature of the
+  loss at a point); they only shape the preconditioner (they do not change
+  the solution).
+- :func:`class_coupled_moments` gives the multinomial loss's Hessian with
+  the classes coupled, in one read of a dense ``X`` (for a few
+  coefficients: it is ``K^2`` covariances), and :func:`class_block_moments`
+  its diagonal blocks, one per class (``K`` covariances); preconditioners
+  too.
+
+One more function reads only the structure of a sparse ``X``:
+:func:`exclusive_column_groups` finds one-hot encoded features, whose
+covariance the metric keeps.
+
+On the host all run in threads over groups of row blocks, with BLAS on one
+thread in each (``_HostThreads``): numpy and BLAS release the GIL, and the
+threads read X at the memory bandwidth of all the cores, where one thread
+reads it at that of one.
+
+No pass copies ``X``: dense blocks are views, and sparse blocks are views
+of the CSR arrays (see :func:`_compressed_view`). For a dask array, each
+call maps the same blocked pass over X's row chunks where they live and sums
+the small per-chunk results on the client, in chunk order: one round of
+tasks per call, and X never leaves the workers (``X.map_chunks``, see
+``_dask.RowChunks``). For an array of another array-API library (PyTorch,
+CuPy; see ``_array_api``), the pass runs on X's device in large blocks, with
+every point's columns in one product, and one transfer brings the sums back
+to the host (:func:`_device_linear_pass`).
+"""
+
+from ._blocks import counted_passes, is_row_chunks, one_block
+from ._moments import (
+    Reweight,
+    class_block_moments,
+    class_coupled_moments,
+    column_moments,
+    exclusive_column_groups,
+)
+from ._passes import (
+    Pointwise,
+    linear_pass,
+    pointwise_in_slices,
+    product,
+    stacked_sums,
+    transposed_product,
+)
+
+__all__ = [
+    "Pointwise",
+    "Reweight",
+    "class_block_moments",
+    "class_coupled_moments",
+    "column_moments",
+    "counted_passes",
+    "exclusive_column_groups",
+    "is_row_chunks",
+    "linear_pass",
+    "one_block",
+    "pointwise_in_slices",
+    "product",
+    "stacked_sums",
+    "transposed_product",
+]

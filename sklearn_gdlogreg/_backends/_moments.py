@@ -1,0 +1,458 @@
+"""Moments of X's columns: weighted means and (co)variances, and the
+multinomial Hessian's blocks, in one read of X each; and the structure of a
+one-hot encoded sparse X.
+
+They shape the steps' metrics (``_metrics``) and measure the optimality in
+the standardised units; every centred sum is formed so that the mean
+cancels before the rounding, not after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from .._array_api import astype, host_dtype, like, namespace, to_numpy
+from ._blocks import (
+    _DEVICE_BLOCK_BYTES,
+    _SMALL_BLOCK_BYTES,
+    PASSES,
+    _compressed_view,
+    _host64,
+    _host_threads,
+    _row_blocks,
+    is_row_chunks,
+    one_block,
+)
+
+# reweight(X_block, weights_block) -> the block's weights for column_moments.
+Reweight = Callable[[Any, Any], Any]
+
+
+def column_moments(
+    X,
+    weights: np.ndarray,
+    covariance: bool = False,
+    block_bytes: int | None = None,
+    reweight: Reweight | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Weighted mean and variance (or covariance) of the columns of ``X``, one read.
+
+    ``weights`` must sum to one. Returns the mean, of shape (n_features,),
+    and the variances, of shape (n_features,), or with ``covariance`` (dense
+    ``X`` only) the covariance matrix, of shape (n_features, n_features),
+    all in float64. Each block is summarised (mean, then centred sums of
+    squares or products, over the cached block) and the blocks are merged
+    with the update of Chan, Golub and LeVeque, so there is no cancellation,
+    and float64 features of magnitude up to about 1e150 do not overflow.
+    Dense blocks are summarised in X's precision (float32 is twice as fast,
+    and its rounding only blurs the preconditioner a little), or in float64
+    where float32 squares would overflow. Sparse blocks centre each stored
+    entry before squaring it (see ``_centred_square_sums``), so a column
+    with a large constant part keeps its spread there too.
+    ``block_bytes`` is as in :func:`linear_pass` (a quarter of it on a
+    device, where each block is centred in a copy).
+
+    ``reweight(X_block, weights_block)``, if given, gives each block's
+    weights instead (for example the curvature of a loss at a point, see
+    ``_objective.LogisticObjective.curvature_at``; X in memory or row
+    chunks). The third value returned is the total weight: 1 without
+    ``reweight``; where it is zero, so are the mean and the (co)variance.
+    """
+    PASSES["column_moments" if reweight is None else "curvature_moments"] += 1
+    if covariance and sp.issparse(X):
+        raise ValueError("covariance=True needs a dense X")
+    # Sparse moments are summed in float64 (the centred entries are new arrays).
+    dtype = np.float64 if sp.issparse(X) else host_dtype(X)
+    # Summaries in X's precision, or in float64 where their squares over-
+    # or underflow it.
+    for precision in dict.fromkeys((dtype, np.float64)):
+        if is_row_chunks(X):  # each chunk summarised where it lives, merged here
+            parts = X.map_chunks(
+                _chunk_moments, covariance, precision, block_bytes, reweight
+            )
+        else:
+            parts = [
+                _moments(X, weights, covariance, precision, block_bytes, reweight, True)
+            ]
+        mean, spread, seen = _merge_moments(parts, covariance)
+        overflow = not np.isfinite(spread).all()
+        underflow = _underflowed(mean, spread, seen, covariance, precision)
+        if not (overflow or underflow.any()):
+            break
+    if overflow:
+        raise ValueError(
+            "X's values are too large: the variance of a column overflows "
+            "float64 (features of magnitude above about 1e150). Divide X by "
+            "a constant before fitting."
+        )
+    if underflow.any() and reweight is None:
+        raise ValueError(
+            "X's values are too small: the squares of the values of column(s) "
+            f"{np.flatnonzero(underflow)[:10].tolist()} underflow float64 "
+            "(nonzero features of magnitude below about 1e-154), so their "
+            "spread cannot be measured. Multiply X by a constant before fitting."
+        )
+    if seen == 0:  # no weight at all (``reweight`` gave none): zeros
+        d = X.shape[1]
+        return np.zeros(d), np.zeros((d, d) if covariance else d), 0.0
+    return mean, spread / seen, seen
+
+
+def _underflowed(mean, spread, seen: float, covariance: bool, dtype) -> np.ndarray:
+    """The columns whose nonzero values have squares below ``dtype``'s
+    smallest normal number: their second moment is lost to underflow (and
+    their variance with it, which would make them look constant)."""
+    if seen == 0:
+        return np.zeros(np.shape(mean), dtype=bool)
+    variance = np.diagonal(spread) if covariance else spread
+    with np.errstate(over="ignore", invalid="ignore"):
+        second = variance / seen + np.square(mean)
+    return (mean != 0) & (second < np.finfo(dtype).tiny)
+
+
+def _moments(
+    X, weights, covariance: bool, dtype, block_bytes=None, reweight=None, threads=False
+):
+    """``(mean, spread, weight)`` of X's rows: Chan's merge of its blocks
+    (in threads over groups of blocks if ``threads``, as in ``_linear_pass``)."""
+    xp = namespace(X)
+    weights = astype(weights, dtype)
+    # On a device, a quarter of the pass's blocks: each is centred in a copy.
+    if xp is np:
+        block_bytes = block_bytes or _SMALL_BLOCK_BYTES
+        if threads and covariance:
+            # Each thread holds its (n_features, n_features) sums: smaller blocks.
+            block_bytes //= 4
+    else:
+        block_bytes = (block_bytes or _DEVICE_BLOCK_BYTES) // 4
+    summarise = partial(_summarised_blocks, weights, covariance, reweight)
+    whole = one_block(X, block_bytes)
+    if whole is not None:
+        parts = [summarise(whole)]
+    elif threads and xp is np:
+        parts = _host_threads.map_groups(X, block_bytes, summarise)
+    else:
+        parts = [summarise(_row_blocks(X, block_bytes))]
+    return _merge_moments(parts, covariance)
+
+
+def _summarised_blocks(weights, covariance: bool, reweight, blocks):
+    """The merged ``(mean, spread, weight)`` of ``blocks``."""
+    xp = namespace(weights)
+    summary = (0.0, 0.0, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
+        for rows, X_b, X_b_T in blocks:
+            w_b = weights[rows]
+            if reweight is not None:
+                w_b = reweight(X_b, w_b)
+            weight_b = float(xp.sum(w_b, dtype=xp.float64))
+            if weight_b > 0:
+                block = _block_moments(X_b, X_b_T, w_b, weight_b, covariance)
+                # Merged as it comes: one (n_features, n_features) sum at a time.
+                summary = _merge_moments([summary, (*block, weight_b)], covariance)
+    return summary
+
+
+def _merge_moments(parts, covariance: bool):
+    """Merge ``(mean, spread, weight)`` summaries (Chan, Golub and LeVeque)."""
+    parts = [part for part in parts if part[2] > 0]
+    if not parts:  # no weight at all (a chunk may have none)
+        return 0.0, 0.0, 0.0
+    mean, spread, seen = parts[0]
+    for mean_b, spread_b, weight_b in parts[1:]:
+        delta = mean_b - mean
+        total = seen + weight_b
+        mean = mean + delta * (weight_b / total)
+        factor = seen * weight_b / total
+        if covariance:  # in place: the summaries are the passes' own arrays
+            spread += spread_b
+            _add_outer(spread, factor, delta)
+        else:
+            spread = spread + spread_b + delta**2 * factor
+        seen = total
+    return mean, spread, seen
+
+
+def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
+    """``matrix += alpha * outer(v, v)`` in place, without an (n, n) temporary
+    (BLAS ``dger`` on the transpose: a symmetric update, F-ordered there)."""
+    if matrix.flags.c_contiguous and matrix.dtype == np.float64:
+        scipy.linalg.blas.dger(alpha, v, v, a=matrix.T, overwrite_a=True)
+    else:
+        matrix += alpha * np.outer(v, v)
+
+
+def class_coupled_moments(
+    X, weights, probabilities, center: np.ndarray | None, n_classes: int
+) -> np.ndarray:
+    """``sum_i w_i (diag(p_i) - p_i p_i^T) kron u_i u_i^T``, in one read of X.
+
+    The multinomial loss's Hessian in the coefficients, all classes coupled:
+    ``p_i`` are sample i's class probabilities, ``probabilities(X_block)``
+    (in the block's namespace), and ``u_i = [x_i - center, 1]`` (``x_i``
+    itself if ``center`` is None: no intercept). Rows and columns are
+    ordered class by class, feature by feature (``k * len(u) + j``). A numpy
+    float64 array of shape ``(K m, K m)``, ``m = len(u)``: ``K^2`` times the
+    covariance's size and cost, so only for a few coefficients. Dense X:
+    numpy (in threads over groups of row blocks), row chunks, or an array of
+    another array-API library (on its device, in its precision).
+    """
+    PASSES["class_coupled_moments"] += 1
+    summed = partial(_coupled_blocks, weights, probabilities, center, n_classes)
+    if is_row_chunks(X):
+        return sum(X.map_chunks(_chunk_coupled, probabilities, center, n_classes))
+    if namespace(X) is not np:
+        return summed(_row_blocks(X, _DEVICE_BLOCK_BYTES // n_classes))
+    return sum(_host_threads.map_groups(X, _coupled_block_bytes(n_classes), summed))
+
+
+def _coupled_block_bytes(n_classes: int) -> int:
+    # A block's products (n_rows, K m) are K times the block, and the block
+    # is copied to float64 and centred: blocks of a 2 K-th of a small block.
+    return _SMALL_BLOCK_BYTES // (2 * n_classes)
+
+
+def _chunk_coupled(X, y, weights, probabilities, center, n_classes):
+    blocks = _row_blocks(X, _coupled_block_bytes(n_classes))
+    return _coupled_blocks(weights, probabilities, center, n_classes, blocks)
+
+
+def _augmented(X_b, center):
+    """``U = [X_b - center, 1]`` (``X_b`` itself if ``center`` is None: no
+    intercept), float64 on the host, in X_b's precision on a device."""
+    xp = namespace(X_b)
+    U = astype(X_b, np.float64) if xp is np else X_b
+    if center is None:
+        return U
+    dtype = host_dtype(U)
+    ones = like(np.ones((U.shape[0], 1)), U, dtype)
+    return xp.concat([U - like(center, U, dtype), ones], axis=1)
+
+
+def _coupled_blocks(weights, probabilities, center, n_classes: int, blocks):
+    """:func:`class_coupled_moments` over ``blocks`` (0.0 if there are none)."""
+    hessian: Any = 0.0
+    for rows, X_b, _ in blocks:
+        xp = namespace(X_b)
+        U = _augmented(X_b, center)
+        P = astype(probabilities(X_b), host_dtype(U))
+        w_b = astype(weights[rows], host_dtype(U))
+        # -sum w p p^T kron u u^T: the Gram matrix of the rows sqrt(w) p kron u.
+        root = xp.sqrt(w_b)[:, None]
+        coupled = xp.reshape((P * root)[:, :, None] * U[:, None, :], (U.shape[0], -1))
+        # + sum w p_k u u^T on the diagonal blocks.
+        diagonal = _class_grams(U, w_b[:, None] * P)
+        block = to_numpy(coupled.T @ coupled).astype(np.float64, copy=False)
+        np.negative(block, out=block)
+        m = U.shape[1]
+        for k, square in enumerate(to_numpy(diagonal)):
+            block[k * m : (k + 1) * m, k * m : (k + 1) * m] += square
+        if isinstance(hessian, float):
+            hessian = block
+        else:  # in place: (K m)^2 sums are large next to a narrow X's blocks
+            hessian += block
+        del coupled, diagonal, block  # before the next block's come
+    return hessian
+
+
+def class_block_moments(
+    X: np.ndarray,
+    weights,
+    probabilities,
+    center: np.ndarray | None,
+    n_classes: int,
+    units: np.ndarray | None = None,
+) -> np.ndarray:
+    """``sum_i w_i p_ik (1 - p_ik) u_i u_i^T`` for each class k, one read of X.
+
+    The diagonal blocks of :func:`class_coupled_moments` (same ``p_i`` and
+    ``u_i``): a numpy float64 array of shape ``(K, m, m)``, K covariances'
+    cost. A numpy X, in threads over groups of row blocks.
+
+    With ``units`` (one positive number for each of u's m entries, such as
+    the columns' standard deviations), the products run in float32 on ``u``
+    divided by them, and the sums come back multiplied: they are the whole
+    cost, and float32 halves it; in those units float32 neither overflows
+    nor underflows, whatever X's scale. Its rounding only blurs the blocks,
+    which shape the steps of a fit and do not move its minimum.
+    """
+    PASSES["class_block_moments"] += 1
+    summed = partial(_class_blocks, weights, probabilities, center, units)
+    # A block's weighted rows, every class's, are K times the block.
+    parts = _host_threads.map_groups(X, _coupled_block_bytes(n_classes), summed)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part  # in place: K (m, m) sums can be large next to X's blocks
+    if units is not None:
+        total *= units[:, None]
+        total *= units[None, :]
+        # Exactly symmetric: a float32 product's (i, j) and (j, i) differ in
+        # their rounding, and a Cholesky factor sees only one of them.
+        total += total.transpose(0, 2, 1)
+        total /= 2
+    return total
+
+
+def _class_blocks(weights, probabilities, center, units, blocks):
+    """:func:`class_block_moments` over ``blocks``, summed in place (in
+    float64; the products in float32 with ``units``)."""
+    total = None
+    for rows, X_b, _ in blocks:
+        U = _augmented(X_b, center)
+        P = np.asarray(probabilities(X_b), dtype=np.float64)
+        curvature = weights[rows][:, None] * P * (1 - P)
+        if units is not None:
+            U = (U / units).astype(np.float32)
+            curvature = curvature.astype(np.float32)
+        grams = _class_grams(U, curvature)
+        if total is None:
+            total = grams.astype(np.float64, copy=False)
+        else:
+            total += grams
+        del U, P, grams  # before the next block's come
+    return total
+
+
+def _class_grams(U, C):
+    """``U^T diag(C[:, k]) U`` for each column k of ``C``: an array of shape
+    ``(K, m, m)``, in U's namespace. All in one product rather than K
+    smaller ones (one call, and BLAS runs a larger product closer to its
+    peak): ``(U^T [c_1 U, ..., c_K U])[i, k m + j]`` is the k-th's
+    ``(i, j)``."""
+    xp = namespace(U)
+    (n, m), K = U.shape, C.shape[1]
+    weighted = xp.reshape(U[:, None, :] * C[:, :, None], (n, K * m))
+    return xp.permute_dims(xp.reshape(U.T @ weighted, (m, K, m)), (1, 0, 2))
+
+
+def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
+    """Weighted mean and centred sums of squares (or products) of one block.
+
+    In the precision of ``w_b``, returned in float64 on the host. Dense
+    blocks use the corrected two-pass algorithm: centre on the computed
+    mean, then correct for what its rounding left over (``residual``), so
+    the sums are those about the block's exact mean, as the merge needs.
+    """
+    if sp.issparse(X_b):
+        mean_b = np.asarray(X_b_T @ w_b, dtype=np.float64).ravel() / weight_b
+        stored, stored_weight, count = _centred_square_sums(X_b_T, w_b, mean_b)
+        # The entries not stored are zeros, each ``mean`` away from it. Where
+        # every row is stored the weight left is exactly none: the rounding
+        # of ``weight_b - stored_weight``, times a large constant part's
+        # ``mean**2``, would swamp the spread.
+        missing = np.where(
+            count == X_b.shape[0], 0.0, np.maximum(weight_b - stored_weight, 0.0)
+        )
+        return mean_b, stored + missing * mean_b**2
+    xp = namespace(X_b)
+    if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
+        X_b = astype(X_b, host_dtype(w_b))
+        X_b_T = X_b.T
+    mean_b = (X_b_T @ w_b) / weight_b
+    centred = X_b - mean_b
+    residual = _host64(w_b @ centred) / weight_b
+    if covariance:
+        centred *= xp.sqrt(w_b)[:, None]
+        spread_b = _host64(centred.T @ centred)
+        _add_outer(spread_b, -weight_b, residual)
+    else:
+        centred *= centred
+        spread_b = _host64(w_b @ centred) - weight_b * residual**2
+    return _host64(mean_b) + residual, spread_b
+
+
+def _centred_square_sums(X_T, w, center: np.ndarray):
+    """``(squares, weights, count)`` for the sparse transpose of a block: for
+    each row j of ``X_T`` (a column of X), the sums over its stored entries
+    of ``w_i (x_ij - center_j)^2`` and of ``w_i``, and their number; float64.
+
+    Each entry is centred before it is squared, so that a column with a
+    large constant part keeps its spread (``E[x^2] - E[x]^2`` would lose it
+    to cancellation). A CSR block's transpose (CSC) is done whole: it is
+    block-sized. A CSC X comes as one block, whose transpose (CSR) is done
+    a few rows (columns of X) at a time, so that no temporary is larger
+    than a block.
+    """
+    d = X_T.shape[0]
+    if X_T.format != "csr":
+        spans = [(0, d, 0, X_T.nnz, X_T.indices, X_T.indptr, "csc")]
+    else:
+        budget = max(1, _SMALL_BLOCK_BYTES // (2 * X_T.data.itemsize))
+        spans = []
+        start = 0
+        while start < d:
+            limit = X_T.indptr[start] + budget
+            stop = int(np.searchsorted(X_T.indptr, limit, side="right")) - 1
+            stop = min(max(stop, start + 1), d)
+            low, high = X_T.indptr[start], X_T.indptr[stop]
+            indptr = X_T.indptr[start : stop + 1] - low
+            spans.append((start, stop, low, high, X_T.indices[low:high], indptr, "csr"))
+            start = stop
+    squares, weights, count = np.empty(d), np.empty(d), np.empty(d, dtype=np.int64)
+    for start, stop, low, high, indices, indptr, layout in spans:
+        # One temporary of the span's size: each entry's centre, then the
+        # entry less it, squared, then ones.
+        if layout == "csc":  # entry k lies in row indices[k] of X_T
+            values = center[indices].astype(w.dtype, copy=False)
+            count[:] = np.bincount(indices, minlength=d)
+        else:
+            lengths = np.diff(indptr)
+            values = np.repeat(center[start:stop].astype(w.dtype), lengths)
+            count[start:stop] = lengths
+        np.subtract(X_T.data[low:high], values, out=values)
+        values *= values
+        shape = (stop - start, X_T.shape[1])
+        summed = _compressed_view(X_T, layout, (values, indices, indptr), shape) @ w
+        squares[start:stop] = np.asarray(summed, dtype=np.float64).ravel()
+        values[:] = 1.0
+        summed = _compressed_view(X_T, layout, (values, indices, indptr), shape) @ w
+        weights[start:stop] = np.asarray(summed, dtype=np.float64).ravel()
+    return squares, weights, count
+
+
+def exclusive_column_groups(X) -> list[int]:
+    """The bounds of X's groups of exclusive columns, or ``[]``.
+
+    A sparse ``X`` (CSR or CSC) of one-hot encoded categorical features
+    (``OneHotEncoder``'s output) is made of groups of adjacent columns in
+    which every row has exactly one stored entry. Returns the columns
+    ``[0, b_1, ..., d]`` that bound such groups where every column lies in
+    one (so every row has the same number of entries, one per group), and
+    ``[]`` otherwise (dense or other ``X``, or any other structure). Reads
+    X's index arrays once and copies nothing of X.
+    """
+    if not sp.issparse(X) or X.format not in ("csr", "csc"):
+        return []
+    n, d = X.shape
+    if n == 0 or X.nnz == 0 or X.nnz % n or X.indptr[0] != 0:
+        return []
+    per_row = X.nnz // n
+    indices = X.indices[: X.nnz]
+    if X.format == "csr":
+        if np.any(np.diff(X.indptr) != per_row) or not X.has_sorted_indices:
+            return []
+        # The k-th entries of all rows must lie left of every row's (k+1)-th.
+        columns = indices.reshape(n, per_row)
+        first, last = columns.min(axis=0), columns.max(axis=0)
+        if np.any(last[:-1] >= first[1:]):
+            return []
+        return [0, *first[1:].tolist(), d]
+    # CSC: the k-th group's entries are the k-th n of them, one for each row.
+    firsts = n * np.arange(per_row)  # the index of each group's first entry
+    bounds = np.searchsorted(X.indptr, firsts, side="left")
+    if np.any(X.indptr[bounds] != firsts):
+        return []
+    for k in range(per_row):
+        if np.bincount(indices[k * n : (k + 1) * n], minlength=n).max() != 1:
+            return []
+    return [*bounds.tolist(), d]
+
+
+def _chunk_moments(X, y, weights, covariance: bool, dtype, block_bytes, reweight):
+    return _moments(X, weights, covariance, dtype, block_bytes, reweight)
