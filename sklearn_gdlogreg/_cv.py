@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_method_params, validate_data
 
+from . import _layout
 from ._array_api import dispatched
 from ._dask import is_dask_collection
 from ._estimator import GradientDescentLogisticRegression
@@ -291,7 +292,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             l1_index, C_index = np.unravel_index(flat, scores.shape[1:])
             chosen = coefs[np.arange(len(folds)), l1_index, C_index].mean(axis=0)
             C, l1_ratio = float(Cs[C_index].mean()), float(l1_ratios[l1_index].mean())
-            coef, intercept = _split(chosen, self.fit_intercept)
+            coef, intercept = _layout.from_path_rows(chosen, self.fit_intercept)
             loss_curve = None
         self._commit(
             n_features_in_=checker.n_features_in_,
@@ -467,13 +468,6 @@ class _NegLogLoss:
         return float(np.average(np.log(chosen), weights=sample_weight))
 
 
-def _split(coef: np.ndarray, fit_intercept: bool):
-    """``coef_`` and ``intercept_`` of a path's ``(n_outputs, n_dof)`` array."""
-    if fit_intercept:
-        return np.ascontiguousarray(coef[:, :-1]), coef[:, -1].copy()
-    return coef.copy(), np.zeros(coef.shape[0], dtype=coef.dtype)
-
-
 def _with_all_classes(
     X: Any, y: np.ndarray, weights: np.ndarray | None, missing: np.ndarray
 ) -> tuple[Any, np.ndarray, np.ndarray | None]:
@@ -541,10 +535,9 @@ def _path(
             # Along a path, a fit that stops short is only a rougher score.
             warnings.simplefilter("ignore", ConvergenceWarning)
             model._solve(prepared)
-        coef = model.coef_
-        if params["fit_intercept"]:
-            coef = np.hstack([coef, model.intercept_[:, None]])
-        coefs[index] = coef
+        coefs[index] = _layout.path_rows(
+            model.coef_, model.intercept_, params["fit_intercept"]
+        )
         scores[index] = scorer(model, X_test, y_test, **score_params)
         n_iter[index] = model.n_iter_
     return np.stack(coefs), scores, n_iter

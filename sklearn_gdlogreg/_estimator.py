@@ -19,7 +19,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _inference
+from . import _inference, _layout
 from ._array_api import (
     astype,
     check_same_namespace,
@@ -375,23 +375,22 @@ class GradientDescentLogisticRegression(
 
     def _initial_coef(self, classes, n_features, n_outputs, dtype) -> np.ndarray:
         """Zeros, or the previous fit's coefficients with ``warm_start``."""
-        coef = np.zeros((n_features + self.fit_intercept, n_outputs), dtype=dtype)
         if (
             self.warm_start
             and hasattr(self, "coef_")
             and self.coef_.shape == (n_outputs, n_features)
             and np.array_equal(to_numpy(self.classes_), classes)
         ):
-            coef[:n_features] = to_numpy(self.coef_).T
-            if self.fit_intercept:
-                coef[n_features] = to_numpy(self.intercept_)
-            if n_outputs > 1 and self.l1_ratio == 0:
-                # The same predictions, with the classes' mean taken out of
-                # each feature's coefficients (an L1 fit's may have one): the
-                # steps never change it (see Geometry.direction), and the
-                # minimum has none.
-                coef[:n_features] -= coef[:n_features].mean(axis=1, keepdims=True)
-        return coef
+            # An L1 fit's classes may share a part; without an L1 term the
+            # steps keep none (see Geometry.direction).
+            return _layout.from_fitted(
+                to_numpy(self.coef_),
+                to_numpy(self.intercept_),
+                self.fit_intercept,
+                dtype,
+                common_part=self.l1_ratio != 0,
+            )
+        return _layout.zeros(n_features, n_outputs, self.fit_intercept, dtype)
 
     def _plan(self, objective: LogisticObjective, start: np.ndarray) -> FitPlan:
         """How the fit of ``objective`` from ``start`` runs (see
@@ -577,16 +576,15 @@ class GradientDescentLogisticRegression(
             while name in names:
                 name = "_" + name
             names.append(name)
-            coef = np.hstack([coef, intercept[:, None]])
-        if coef.shape[0] == 1:
+        rows = _layout.path_rows(coef, intercept, self.fit_intercept)
+        values = _layout.against_the_first(rows)
+        if rows.shape[0] == 1:
             index = pd.Index(names, name="feature")
-            values = coef[0]
         else:
             classes = to_numpy(self.classes_)[1:]
             index = pd.MultiIndex.from_product(
                 [classes, names], names=["class", "feature"]
             )
-            values = (coef[1:] - coef[0]).ravel()
         return pd.DataFrame(_inference.table(values, cov, alpha), index=index)
 
     def decision_function(self, X: ArrayInput) -> Any:
@@ -700,16 +698,14 @@ def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:
     """``classes_``, ``coef_`` and ``intercept_`` for the solver's ``coef``,
     in the namespace and on the device of the objective's X (``classes_``
     only if that namespace can hold them: numbers, not strings)."""
-    W, b = objective.split(coef)
-    if objective.fit_intercept and b.shape[0] > 1:
-        # The softmax does not change when every intercept moves by the same
-        # amount; LogisticRegression's intercepts sum to zero, and so do ours.
-        b = b - b.mean()
+    coef_, intercept_ = _layout.to_fitted(
+        coef, objective.n_features, objective.fit_intercept
+    )
     X = objective.X
     return {
         "classes_": like(classes, X) if classes.dtype.kind in "biuf" else classes,
-        "coef_": like(np.ascontiguousarray(W.T), X),
-        "intercept_": like(np.array(b, dtype=coef.dtype), X),
+        "coef_": like(coef_, X),
+        "intercept_": like(intercept_, X),
     }
 
 

@@ -38,6 +38,7 @@ from typing import cast
 
 import numpy as np
 
+from . import _layout
 from ._array_api import host_dtype
 from ._backends import (
     Pointwise,
@@ -116,11 +117,9 @@ class LogisticObjective:
         return BINARY_CURVATURE if self.n_outputs == 1 else 1 / self.n_outputs
 
     def split(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(W, b)`` views of ``coef``; ``b`` is zeros without an intercept."""
-        W = coef[: self.n_features]
-        if self.fit_intercept:
-            return W, coef[self.n_features]
-        return W, np.zeros(self.n_outputs, dtype=coef.dtype)
+        """``(W, b)`` views of ``coef``; ``b`` is zeros without an intercept
+        (see ``_layout.split``)."""
+        return _layout.split(coef, self.n_features, self.fit_intercept)
 
     def values_and_grads(
         self, coefs: Sequence[np.ndarray]
