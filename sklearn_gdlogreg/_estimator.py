@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import dataclass
 from functools import partial
 from numbers import Integral, Real
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import sklearn.callback
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
@@ -36,6 +33,7 @@ from ._inputs import FitData, MemoryInput, encode_on_host, input_adapter
 from ._loss import expit, log_expit, log_softmax, softmax
 from ._objective import LogisticObjective
 from ._plan import FitPlan, make_plan, solve
+from ._report import IterationReporter, caller_stacklevel
 from ._solver import SolverResult
 
 if TYPE_CHECKING:  # annotations only: no import of pandas at run time
@@ -311,7 +309,7 @@ class GradientDescentLogisticRegression(
         if data.feature_names is not None:
             names["feature_names_in_"] = data.feature_names
         X, y, sample_weight = prepared.X, prepared.y, prepared.sample_weight
-        reporter = _IterationReporter(
+        reporter = IterationReporter(
             self, X, y, sample_weight, objective, data.classes, names
         )
         start = self._initial_coef(
@@ -330,11 +328,13 @@ class GradientDescentLogisticRegression(
             moments=prepared.moments,
         )
         self._warn_unless_converged(result)
-        fitted = _fitted_attributes(objective, result.coef, data.classes)
+        fitted = _layout.fitted_attributes(
+            result.coef, data.n_features, self.fit_intercept, data.classes, data.X
+        )
         unpenalised = objective.l2 == objective.l1 == 0
         if unpenalised and _separates(prepared.adapter, data, fitted):
             warnings.warn(
-                _SEPARATED, ConvergenceWarning, stacklevel=_caller_stacklevel()
+                _SEPARATED, ConvergenceWarning, stacklevel=caller_stacklevel()
             )
         self._commit(
             **names,
@@ -423,7 +423,7 @@ class GradientDescentLogisticRegression(
             f"{result.optimality:.3g} > tol={self.tol} after {result.n_iter} "
             "iterations; increase max_iter, raise tol, or scale the data.",
             ConvergenceWarning,
-            stacklevel=_caller_stacklevel(),
+            stacklevel=caller_stacklevel(),
         )
 
     def covariance_matrix(
@@ -476,7 +476,7 @@ class GradientDescentLogisticRegression(
             warnings.warn(
                 f"{_SEPARATED} Its standard errors are NaN.",
                 ConvergenceWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
             size = (X.shape[1] + fit_intercept) * max(n_classes - 1, 1)
             return np.full((size, size), np.nan)
@@ -495,7 +495,7 @@ class GradientDescentLogisticRegression(
                 "with refit=False). The standard errors are those of the "
                 "minimum: refit to convergence on these data.",
                 ConvergenceWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
         cov = _inference.covariance(
             X,
@@ -516,7 +516,7 @@ class GradientDescentLogisticRegression(
                 "their standard errors are NaN. Drop or combine those "
                 "columns, or fit with a finite C.",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
         return cov
 
@@ -694,21 +694,6 @@ def _log_probabilities(scores):
     return log_softmax(scores)
 
 
-def _fitted_attributes(objective: LogisticObjective, coef, classes) -> dict:
-    """``classes_``, ``coef_`` and ``intercept_`` for the solver's ``coef``,
-    in the namespace and on the device of the objective's X (``classes_``
-    only if that namespace can hold them: numbers, not strings)."""
-    coef_, intercept_ = _layout.to_fitted(
-        coef, objective.n_features, objective.fit_intercept
-    )
-    X = objective.X
-    return {
-        "classes_": like(classes, X) if classes.dtype.kind in "biuf" else classes,
-        "coef_": like(coef_, X),
-        "intercept_": like(intercept_, X),
-    }
-
-
 @dataclass(frozen=True)
 class _Prepared:
     """The input of a fit as given (for the callbacks' reports) and as
@@ -742,87 +727,6 @@ def _separates(adapter, data, fitted: dict) -> bool:
         Z[rows, codes] = -np.inf
         margin = true - Z.max(axis=1)
     return bool(np.all((margin > 0) | (weights == 0)))
-
-
-class _IterationReporter:
-    """What the estimator does with each iteration of the solver.
-
-    Prints the notebook's report every ``verbose`` iterations, and reports
-    the fit and its iterations to scikit-learn's callbacks (``set_callbacks``)
-    as ``LogisticRegression``'s lbfgs path does: the fit is a task, each
-    iteration a subtask ``"gd-iter"`` that begins at the iteration's starting
-    point and ends at its result. Like lbfgs's, the last subtask is begun
-    but never run; ``close`` ends it empty.
-    """
-
-    def __init__(self, estimator, X, y, sample_weight, objective, classes, names):
-        self.estimator, self.X, self.y = estimator, X, y
-        self.objective, self.classes, self.names = objective, classes, names
-        self.verbose = int(estimator.verbose)
-        self.metadata = (
-            None if sample_weight is None else {"sample_weight": sample_weight}
-        )
-        self.context = self.task = None
-        if hasattr(estimator, "_skl_callbacks"):
-            self.context = estimator._init_callback_context(
-                max_subtasks=estimator.max_iter + 1
-            )
-            self.context.call_on_fit_task_begin(
-                estimator=estimator, X=X, y=y, metadata=self.metadata
-            )
-
-    def __call__(self, iteration, coef, objective, optimality, step) -> bool:
-        if self.verbose and iteration % self.verbose == 0:
-            print(
-                f"iteration {iteration:>6}   objective {objective:.10g}   "
-                f"gradient max-norm {optimality:.3g}   step {step:.3g}"
-            )
-        if self.context is None:
-            return False
-        stop = False
-        hooks = {
-            "estimator": self.estimator,
-            "X": self.X,
-            "y": self.y,
-            "metadata": self.metadata,
-        }
-        # Evaluated only if a callback asks for a fitted estimator.
-        attributes = lambda: {  # noqa: E731
-            **self.names,
-            **_fitted_attributes(self.objective, coef, self.classes),
-        }
-        if self.task is not None:
-            stop = self.task.call_on_fit_task_end(
-                **hooks, reconstruction_attributes=attributes
-            )
-        self.task = self.context.subcontext(task_name="gd-iter")
-        self.task.call_on_fit_task_begin(**hooks, reconstruction_attributes=attributes)
-        return stop
-
-    def close(self) -> None:
-        if self.context is None:
-            return
-        self.task.call_on_fit_task_end(estimator=self.estimator)
-        self.context.call_on_fit_task_end(
-            estimator=self.estimator,
-            X=self.X,
-            y=self.y,
-            metadata=self.metadata,
-            reconstruction_attributes={},
-        )
-
-
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside this package and
-    scikit-learn's callback wrappers: warnings point at the caller's line."""
-    internal = (
-        str(Path(__file__).parent),
-        str(Path(sklearn.callback.__file__).parent),
-    )
-    frame, level = sys._getframe(1), 1  # 1: the function that warns
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(internal):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 _SEPARATED = (

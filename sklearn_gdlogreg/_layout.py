@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._array_api import like
+
 
 def zeros(n_features: int, n_outputs: int, fit_intercept: bool, dtype) -> np.ndarray:
     """The coefficients where a fit starts from nothing."""
@@ -45,6 +47,20 @@ def to_fitted(
     if fit_intercept and b.shape[0] > 1:
         b = b - b.mean()
     return np.ascontiguousarray(W.T), np.array(b, dtype=coef.dtype)
+
+
+def fitted_attributes(
+    coef: np.ndarray, n_features: int, fit_intercept: bool, classes, X
+) -> dict:
+    """``classes_``, ``coef_`` and ``intercept_`` of the solver's ``coef``,
+    in the namespace and on the device of ``X`` (``classes_`` only if that
+    namespace can hold them: numbers, not strings)."""
+    coef_, intercept_ = to_fitted(coef, n_features, fit_intercept)
+    return {
+        "classes_": like(classes, X) if classes.dtype.kind in "biuf" else classes,
+        "coef_": like(coef_, X),
+        "intercept_": like(intercept_, X),
+    }
 
 
 def from_fitted(
