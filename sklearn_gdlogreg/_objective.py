@@ -41,6 +41,7 @@ import numpy as np
 from . import _layout
 from ._array_api import host_dtype
 from ._backends import (
+    DataKind,
     Pointwise,
     Reweight,
     linear_pass,
@@ -107,6 +108,11 @@ class LogisticObjective:
     @property
     def curvature(self) -> float:
         return BINARY_CURVATURE if self.n_outputs == 1 else MULTINOMIAL_CURVATURE
+
+    @cached_property
+    def kind(self) -> DataKind:
+        """What the passes can do with X (read once: see ``DataKind``)."""
+        return DataKind.of(self.X)
 
     @property
     def curvature_at_zero(self) -> float:
@@ -241,7 +247,7 @@ class LogisticObjective:
     def _labels(self):
         """``y`` as the passes take it: for a binary problem with X in
         memory, the signs of the labels (see ``binary_pointwise``)."""
-        if self.n_outputs > 1 or not isinstance(self.weights, np.ndarray):
+        if self.n_outputs > 1 or not self.kind.host:
             return self.y
         return self._signs
 

@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import numpy as np
-import scipy.sparse as sp
 
-from ._backends import exclusive_column_groups
+from ._backends import DataKind, exclusive_column_groups
 from ._metrics import ClassBlockMetric, ClassCoupledMetric, Geometry
 from ._objective import LogisticObjective
 from ._solver import Callback, SolverResult, gradient_descent
@@ -120,7 +119,7 @@ def metric_stride(X, size: int) -> int:
     (every row) for other arrays and smaller X. Evenly spaced rows are views
     of X: no copy."""
     k = X.shape[0] // max(METRIC_ROWS_PER_COEFFICIENT * size, MIN_METRIC_ROWS)
-    return int(k) if type(X) is np.ndarray and k >= 2 else 1
+    return int(k) if DataKind.of(X).dense and k >= 2 else 1
 
 
 def keeps_scores(objective: LogisticObjective) -> bool:
@@ -128,7 +127,7 @@ def keeps_scores(objective: LogisticObjective) -> bool:
     the full metric's width, with at least ``FEATURES_PER_KEPT_SCORE``
     features per output (a point's scores are then small next to X)."""
     return (
-        type(objective.X) is np.ndarray
+        objective.kind.dense
         and objective.n_features > MAX_DECORRELATED_FEATURES
         and objective.n_features >= FEATURES_PER_KEPT_SCORE * objective.n_outputs
     )
@@ -162,7 +161,7 @@ def make_plan(
     )
     if not adaptive or objective.l1 != 0:
         return plan
-    if sp.issparse(objective.X):
+    if objective.kind.sparse:
         bounds = exclusive_column_groups(objective.X) if objective.fit_intercept else []
         return replace(plan, metric="groups", groups=tuple(bounds)) if bounds else plan
     if objective.n_features > MAX_DECORRELATED_FEATURES:
@@ -193,8 +192,7 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     elif objective.n_coefficients <= MAX_COUPLED_COEFFICIENTS:
         remeasured = "class_coupled"
     elif (
-        type(objective.X) is np.ndarray
-        and objective.n_outputs * m * m <= MAX_CLASS_BLOCK_ENTRIES
+        objective.kind.dense and objective.n_outputs * m * m <= MAX_CLASS_BLOCK_ENTRIES
     ):
         remeasured = "class_blocks"
     else:

@@ -44,7 +44,7 @@ every point's columns in one product, and one transfer brings the sums back
 to the host (:func:`_device_linear_pass`).
 """
 
-from ._blocks import counted_passes, is_row_chunks, one_block
+from ._blocks import DataKind, counted_passes, is_row_chunks, one_block
 from ._moments import (
     Reweight,
     class_block_moments,
@@ -62,6 +62,7 @@ from ._passes import (
 )
 
 __all__ = [
+    "DataKind",
     "Pointwise",
     "Reweight",
     "class_block_moments",
