@@ -1,9 +1,8 @@
 """Ours against ``LogisticRegression()`` (lbfgs) on a matrix of shapes, in one run.
 
 For each shape it fits, alternating over repeats,
-``GradientDescentLogisticRegression()``
-and ``LogisticRegression()`` at default settings, then both at ``tol=1e-8``,
-and prints:
+``GradientDescentLogisticRegression()`` and ``LogisticRegression()`` at
+default settings, then both at ``tol=1e-8``, and prints:
 
 - ``default`` and ``tol=1e-8``: our best wall time divided by lbfgs's best;
 - ``gap``: each fit's objective (the same formula for every model,
@@ -13,14 +12,20 @@ and prints:
   where that reference stalls, as newton-cholesky does on raw data), for ours
   and for lbfgs;
 - ``ok``: whether ours is no slower than lbfgs and its gap at most the larger
-  of twice lbfgs's gap and 1e-6 (``y``), at defaults and at ``tol=1e-8``;
+  of twice lbfgs's gap and 1e-6, at defaults and at ``tol=1e-8``;
 - iterations of both, and the passes over X our fit made (reads of X: one per
   loss-and-gradient evaluation round, one per moments or Hessian pass).
 
+Where our time is above lbfgs's, it also fits both with ``max_iter=1`` and
+splits each time into the setup and first iteration and the cost of each
+further iteration.
+
 Run: ``python benchmarks/bench_matrix.py`` (all shapes, 3 repeats, all
 threads, then 1 thread), ``--threads 1`` or ``--threads 2`` for one setting,
-``--only digits text`` for the shapes whose name contains a word,
-``--markdown`` for the table the README shows.
+``--only digits text`` for the shapes whose name contains a word.
+``--markdown`` prints Markdown tables and writes ``benchmarks/results.md``
+(``--output PATH`` elsewhere): what was measured, the machine, the commit
+and the tables; the README and the user guide link that file.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import _results  # benchmarks/_results.py, beside this script
 import numpy as np
 import scipy.sparse as sp
 from sklearn.datasets import (
@@ -43,7 +50,7 @@ from sklearn.datasets import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._backends import counted_passes
@@ -245,7 +252,65 @@ def run_case(case: Case, repeats: int) -> dict:
         gap, peer = row["gap ours" + suffix], row["gap lbfgs" + suffix]
         row[f"ratio {setting}"] = ratio
         row[f"ok {setting}"] = ratio <= 1.0 and gap <= max(2 * peer, 1e-6)
+    if max(row["ratio default"], row["ratio tight"]) > 1.0:
+        first = {
+            "ours": lambda: GradientDescentLogisticRegression(C=case.C, max_iter=1),
+            "lbfgs": lambda: LogisticRegression(C=case.C, max_iter=1),
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            times, _ = _timed_fits(first, X, y, 5 * repeats if case.small else repeats)
+        row["first ours"], row["first lbfgs"] = times["ours"], times["lbfgs"]
     return row
+
+
+def _further(row: dict, name: str) -> str:
+    """The time of each iteration after the first (from the fit's time, its
+    iterations and the time of a fit with ``max_iter=1``), in ms."""
+    iterations = row[f"iter {name}"]
+    if iterations < 2:
+        return "-"
+    first = row["first " + name.split()[0]]
+    return f"{1e3 * (row[f'time {name}'] - first) / (iterations - 1):.3g}"
+
+
+def bounds(rows) -> list[str]:
+    """For each setting where ours is slower than lbfgs or its gap is too
+    large, what the run measured of it: the ratio of iterations, the ratio
+    of the time per iteration, and the setup and first iteration (a fit with
+    ``max_iter=1``) against each further iteration, both in ms."""
+    lines = []
+    for row in rows:
+        for setting, suffix, label in (
+            ("default", "", "default tol"),
+            ("tight", " tight", "tol=1e-8"),
+        ):
+            ratio = row[f"ratio {setting}"]
+            ours, lbfgs = row["iter ours" + suffix], row["iter lbfgs" + suffix]
+            gap, peer = row["gap ours" + suffix], row["gap lbfgs" + suffix]
+            if ratio > 1.0 and ours > 0 and lbfgs > 0:
+                iterations = ours / lbfgs
+                line = (
+                    f"- {row['name']}, {label}: time {ratio:.2f} of lbfgs's ="
+                    f" iterations {ours}/{lbfgs} ({iterations:.2f})"
+                    f" x time per iteration {ratio / iterations:.2f}."
+                    f" Setup and first iteration {1e3 * row['first ours']:.3g} ms"
+                    f" (lbfgs {1e3 * row['first lbfgs']:.3g} ms), each further"
+                    f" iteration {_further(row, 'ours' + suffix)} ms"
+                    f" (lbfgs {_further(row, 'lbfgs' + suffix)} ms)"
+                )
+                if setting == "default":
+                    line += (
+                        f"; our fit read X {row['passes']} times"
+                        f" ({row['passes'] / ours:.1f} an iteration)"
+                    )
+                lines.append(line + ".")
+            if gap > max(2 * peer, 1e-6):
+                lines.append(
+                    f"- {row['name']}, {label}: our gap {gap:.1e} is above"
+                    f" twice lbfgs's ({peer:.1e}) and above 1e-6."
+                )
+    return lines
 
 
 def _yes(value: bool) -> str:
@@ -270,14 +335,11 @@ COLUMNS: tuple[tuple[str, Callable[[dict], str]], ...] = (
 
 
 def print_table(rows, markdown: bool) -> None:
-    cells = [[title for title, _ in COLUMNS]]
-    cells += [[cell(row) for _, cell in COLUMNS] for row in rows]
+    cells = [[cell(row) for _, cell in COLUMNS] for row in rows]
     if markdown:
-        print("| " + " | ".join(cells[0]) + " |")
-        print("|" + "---|" * len(COLUMNS))
-        for line in cells[1:]:
-            print("| " + " | ".join(line) + " |")
+        print(_results.markdown_table([title for title, _ in COLUMNS], cells))
         return
+    cells.insert(0, [title for title, _ in COLUMNS])
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
     for line in cells:
         print(
@@ -287,27 +349,76 @@ def print_table(rows, markdown: bool) -> None:
         )
 
 
+def _setting(threads: int | None) -> str:
+    if threads is None:
+        return "With all threads"
+    return f"With {threads} thread{'s' if threads > 1 else ''}"
+
+
+def results_file(args, cases, started, runs) -> list[str]:
+    """The sections of the results file: what was measured, the machine,
+    and for each thread setting its table and what bounds its rows."""
+    repeats = f"best of {args.repeats} ({5 * args.repeats} for the small data sets)"
+    sections = [
+        "Written by `python benchmarks/bench_matrix.py --markdown`; run it"
+        " again rather than edit this file.",
+        "## What was measured\n\n" + _results.docstring_text(__doc__),
+        f"This run: {len(cases)} of the {len(CASES)} shapes, {repeats}.",
+        "## Machine\n\n" + "\n".join(_results.machine_facts(started)),
+    ]
+    for threads, blas, rows in runs:
+        text = f"## {_setting(threads)}\n\nThread pools: {blas}.\n\n"
+        text += _results.markdown_table(
+            [title for title, _ in COLUMNS],
+            [[cell(row) for _, cell in COLUMNS] for row in rows],
+        )
+        lines = bounds(rows)
+        if lines:
+            text += "\n\nWhat bounds the rows marked NO, as this run measured it:\n\n"
+            text += "\n".join(lines)
+        sections.append(text)
+    return sections
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[None, 1])
     parser.add_argument("--only", nargs="+", default=None)
-    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print Markdown tables and write the results file",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=_results.DEFAULT_DIRECTORY / "results.md",
+        help="the results file --markdown writes (default: benchmarks/results.md)",
+    )
     args = parser.parse_args()
     cases = [
         case
         for case in CASES
         if args.only is None or any(word in case.name for word in args.only)
     ]
+    started = _results.now()
+    runs = []
     for threads in args.threads:
         with threadpool_limits(limits=threads):
-            blas = [info["num_threads"] for info in threadpool_info()]
-            print(f"\nBLAS threads: {blas}")
+            blas = _results.thread_pools()
+            print(f"\n{_setting(threads)} ({blas})")
             rows = []
             for case in cases:
                 rows.append(run_case(case, args.repeats))
                 print(f"  done: {case.name}", flush=True)
             print_table(rows, args.markdown)
+            for line in bounds(rows):
+                print(line)
+            runs.append((threads, blas, rows))
+    if args.markdown:
+        sections = results_file(args, cases, started, runs)
+        _results.write(args.output, "Benchmark results: ours against lbfgs", sections)
 
 
 if __name__ == "__main__":
