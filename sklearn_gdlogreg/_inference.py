@@ -9,16 +9,19 @@ and ``J_i`` maps the parameters to the scores of row ``x_i`` (``[x_i, 1]`` per
 class). With an L2 term ``1 / (2 C) ||W||^2`` (``LogisticRegression``'s
 scaling) the information is that of the penalised objective, ``H + I / C`` on
 ``W``. The robust (HC0) covariance is the sandwich ``H^-1 M H^-1`` with the
-outer products of the per-row scores, ``M = sum_i s_i g_i g_i^T``.
+outer products of the per-row scores, ``M = sum_i s_i g_i g_i^T``. Both
+``H`` and ``M`` come from one pass of the backend over X (dense or sparse),
+``_backends.information_matrix``, whose ``H`` the multinomial step metric
+uses too.
 
 Parameters are ordered as in ``coef_`` then ``intercept_``: for a binary model
 ``[w_1, ..., w_d, b]``; for ``K >= 3`` classes each class ``k >= 1`` against
 the first (``coef_[k] - coef_[0]``, as statsmodels' ``MNLogit`` reports
-them), one block ``[w_k1, ..., w_kd, b_k]`` per class. The symmetric softmax
-has K blocks of which only the differences are identified (without penalty;
-the intercepts' common shift never is), so the multinomial covariance is
-``A H^+ A^T`` for the differences ``A``: the same as inverting the information
-of the reference parametrisation.
+them; ``_layout.against_the_first``), one block ``[w_k1, ..., w_kd, b_k]``
+per class. The symmetric softmax has K blocks of which only the differences
+are identified (without penalty; the intercepts' common shift never is), so
+the multinomial covariance is ``A H^+ A^T`` for the differences ``A``: the
+same as inverting the information of the reference parametrisation.
 """
 
 from __future__ import annotations
@@ -29,20 +32,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from . import _layout
+from ._backends import information_matrix
+
 # Above this share of the machine's memory, the (p, p) matrices (a few are
 # held at once) are refused with an error that gives their size.
 _MEMORY_SHARE = 0.25
-
-
-def _design_blocks(X, fit_intercept: bool, rows: int = 4096):
-    """Row blocks of ``[X, 1]`` (or ``X``), dense."""
-    for start in range(0, X.shape[0], rows):
-        block = X[start : start + rows]
-        block = block.toarray() if sp.issparse(block) else np.asarray(block)
-        block = block.astype(np.float64, copy=False)
-        if fit_intercept:
-            block = np.hstack([block, np.ones((block.shape[0], 1))])
-        yield slice(start, start + block.shape[0]), block
 
 
 def check_size(n_parameters: int) -> None:
@@ -69,49 +64,36 @@ def covariance(
 
     ``proba`` are the fitted probabilities (n, K), ``codes`` the class
     codes, ``weights`` the frequency weights (class weights folded in), and
-    ``l2`` the penalty ``(1 - l1_ratio) / C`` on ``W``.
+    ``l2`` the penalty ``(1 - l1_ratio) / C`` on ``W``. ``X`` is dense or
+    sparse (CSR or CSC).
     """
     n_classes = proba.shape[1]
     d = X.shape[1] + fit_intercept
     # The symmetric parametrisation's K blocks (one for a binary model).
     blocks = 1 if n_classes == 2 else n_classes
     check_size(blocks * d)
-    information = np.zeros((blocks * d, blocks * d))
-    # The outer products of the scores (the sandwich's middle), if robust.
-    scores = np.zeros_like(information) if robust else np.zeros((0, 0))
-    for rows, D in _design_blocks(X, fit_intercept):
-        p, s, y = proba[rows], weights[rows], codes[rows]
-        if n_classes == 2:
-            variance = (s * p[:, 1] * p[:, 0])[:, None]
-            information += D.T @ (D * variance)
-            if robust:
-                g = D * (p[:, 1] - (y == 1))[:, None]
-                scores += g.T @ (g * s[:, None])
-            continue
-        for k in range(n_classes):
-            for m in range(k, n_classes):
-                v = s * ((k == m) * p[:, k] - p[:, k] * p[:, m])
-                part = D.T @ (D * v[:, None])
-                information[k * d : (k + 1) * d, m * d : (m + 1) * d] += part
-                if m != k:
-                    information[m * d : (m + 1) * d, k * d : (k + 1) * d] += part.T
-        if robust:
-            residual = p - (y[:, None] == np.arange(n_classes))
-            g = (residual[:, :, None] * D[:, None, :]).reshape(len(s), -1)
-            scores += g.T @ (g * s[:, None])
+    residuals = None
+    if robust:  # the scores' factors p_i - onehot(y_i) (binary: p_i1 - y_i)
+        residuals = proba - (codes[:, None] == np.arange(n_classes))
+        if blocks == 1:
+            residuals = residuals[:, 1:]
+    information, scores = information_matrix(
+        X, weights, proba, blocks, fit_intercept=fit_intercept, residuals=residuals
+    )
     penalised = np.zeros(d, dtype=bool)
     penalised[: X.shape[1]] = True
     information[np.diag_indices_from(information)] += l2 * np.tile(penalised, blocks)
-    # The parameters reported: the coefficients themselves (binary), or each
-    # class against the first (A maps the K blocks to their differences).
-    A = np.eye(d)
-    if n_classes > 2:
-        A = np.zeros(((n_classes - 1) * d, n_classes * d))
-        for k in range(1, n_classes):
-            A[(k - 1) * d : k * d, k * d : (k + 1) * d] = np.eye(d)
-            A[(k - 1) * d : k * d, :d] = -np.eye(d)
+    # The parameters reported (``_layout.against_the_first``): the
+    # coefficients themselves (binary), or each class against the first. It
+    # is linear in the K blocks: A is it applied to each unit vector.
+    A = np.column_stack(
+        [
+            _layout.against_the_first(np.eye(1, blocks * d, j).reshape(blocks, d))
+            for j in range(blocks * d)
+        ]
+    )
     inverse, identified = _identified_inverse(information, A)
-    middle = inverse @ scores @ inverse if robust else inverse
+    middle = inverse @ scores @ inverse if scores is not None else inverse
     cov = A @ middle @ A.T
     cov[~identified] = np.nan
     cov[:, ~identified] = np.nan
@@ -266,9 +248,7 @@ def optimality(
         l2=l2 / total,
         l1=0.0,
     )
-    theta = coef.T.astype(X.dtype)
-    if fit_intercept:
-        theta = np.vstack([theta, intercept[None, :].astype(X.dtype)])
+    theta = _layout.from_fitted(coef, intercept, fit_intercept, X.dtype)
     _, grad = objective.value_and_grad(theta)
     return Geometry.for_objective(objective, X.dtype).optimality(theta, grad)
 

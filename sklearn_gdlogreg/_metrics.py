@@ -21,7 +21,7 @@ from functools import cached_property, partial
 import numpy as np
 import scipy.linalg
 
-from ._backends import class_block_moments, class_coupled_moments, column_moments
+from ._backends import class_block_moments, column_moments, information_matrix
 from ._loss import _probabilities
 from ._objective import LogisticObjective
 
@@ -476,8 +476,13 @@ class ClassCoupledMetric:
         center = mean if objective.fit_intercept else None
         n_classes = objective.n_outputs
         X, weights = metric_rows(objective.X, objective.weights, stride)
-        hessian = class_coupled_moments(
-            X, weights, partial(_probabilities, W, b), center, n_classes
+        hessian, _ = information_matrix(
+            X,
+            weights,
+            partial(_probabilities, W, b),
+            n_classes,
+            fit_intercept=objective.fit_intercept,
+            center=center,
         )
         hessian *= stride
         m = hessian.shape[0] // n_classes

@@ -10,9 +10,10 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import sklearn_gdlogreg._backends._blocks as row_blocks
 from conftest import one_hot
 from sklearn_gdlogreg._backends import (
-    class_coupled_moments,
     column_moments,
+    counted_passes,
     exclusive_column_groups,
+    information_matrix,
     linear_pass,
 )
 
@@ -130,31 +131,120 @@ def test_moments_of_huge_features_do_not_overflow(rng, dtype, magnitude):
             )
 
 
-@pytest.mark.parametrize("centred", [True, False])
-def test_class_coupled_moments_match_numpy_over_threads_and_blocks(rng, centred):
-    # sum_i w_i (diag(p_i) - p_i p_i^T) kron u_i u_i^T, u_i = [x_i - c, 1] or x_i.
-    n, d, K = 60_000, 5, 3  # several blocks per thread
-    X = rng.normal(size=(n, d)) * [1, 3, 0.5, 10, 1] + [0, 5, 0, -2, 1]
-    weights = rng.uniform(size=n) / n
-    W, b = rng.normal(size=(d, K)), rng.normal(size=K)
+def softmax_of(W, b):
+    """The class probabilities of a block of rows, dense or sparse."""
 
     def probabilities(X_b):
-        Z = X_b @ W + b
+        Z = np.asarray(X_b @ W) + b
         P = np.exp(Z - Z.max(axis=1, keepdims=True))
         return P / P.sum(axis=1, keepdims=True)
 
-    center = X.mean(axis=0) if centred else None
-    P = probabilities(X)
-    U = np.hstack([X - center, np.ones((n, 1))]) if centred else X
-    A = weights[:, None, None] * (
-        P[:, :, None] * np.eye(K) - P[:, :, None] * P[:, None, :]
+    return probabilities
+
+
+def information_from_the_formula(X, weights, P, n_outputs, fit_intercept, center, R):
+    """``sum_i w_i V_i kron u_i u_i^T`` and ``sum_i w_i r_i r_i^T kron u_i
+    u_i^T``, row by row: ``V_i = diag(p_i) - p_i p_i^T`` for K outputs,
+    ``p_i0 p_i1`` for one; ``u_i = [x_i - center, 1]`` or ``x_i - center``."""
+    U = X.toarray() if sp.issparse(X) else np.array(X, dtype=np.float64)
+    if center is not None:
+        U = U - center
+    if fit_intercept:
+        U = np.hstack([U, np.ones((U.shape[0], 1))])
+    if n_outputs == 1:
+        V = (P[:, 0] * P[:, 1])[:, None, None]
+    else:
+        V = P[:, :, None] * np.eye(n_outputs) - P[:, :, None] * P[:, None, :]
+    size = n_outputs * U.shape[1]
+
+    def summed(C):
+        summed = np.einsum("i,ikl,ij,im->kjlm", weights, C, U, U, optimize=True)
+        return summed.reshape(size, size)
+
+    return summed(V), summed(R[:, :, None] * R[:, None, :])
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "csc"])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("centred", [False, True])
+def test_information_matrix_is_the_formula(
+    rng, kind, n_outputs, fit_intercept, centred
+):
+    # Binary (the sigmoid's one output of two classes) and multinomial, with
+    # the scores' outer products, on X's own columns or centred ones.
+    if centred and kind != "dense":
+        pytest.skip("a center needs a dense X")
+    n, d = 300, 4
+    X = sp.random(n, d, density=0.5, format="csr", random_state=rng)
+    X.data = X.data * 3 - 1
+    X = X.toarray() if kind == "dense" else X.asformat(kind)
+    weights = rng.uniform(0.5, 2, size=n)
+    n_classes = 2 if n_outputs == 1 else n_outputs
+    P = softmax_of(rng.normal(size=(d, n_classes)), rng.normal(size=n_classes))(X)
+    y = rng.randint(n_classes, size=n)
+    R = P - np.eye(n_classes)[y]
+    R = R[:, 1:] if n_outputs == 1 else R
+    center = weights @ X / weights.sum() if centred else None
+    with counted_passes() as passes:
+        information, scores = information_matrix(
+            X,
+            weights,
+            P,
+            n_outputs,
+            fit_intercept=fit_intercept,
+            center=center,
+            residuals=R,
+        )
+    assert passes == {"information_matrix": 1}  # one read of X for both
+    expected = information_from_the_formula(
+        X, weights, P, n_outputs, fit_intercept, center, R
     )
-    expected = np.einsum("ikl,ij,im->kjlm", A, U, U, optimize=True)
-    expected = expected.reshape(K * U.shape[1], K * U.shape[1])
+    for got, want in zip((information, scores), expected, strict=True):
+        assert got.shape == (n_outputs * (d + fit_intercept),) * 2
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * abs(want).max())
+    only, none = information_matrix(
+        X, weights, P, n_outputs, fit_intercept=fit_intercept, center=center
+    )
+    assert none is None
+    np.testing.assert_array_equal(only, information)
+
+
+def test_information_matrix_of_sparse_x_takes_no_center(rng):
+    X = sp.random(20, 3, density=0.5, format="csr", random_state=rng)
+    P = np.full((20, 2), 0.5)
+    with pytest.raises(ValueError, match="dense X"):
+        information_matrix(X, np.ones(20), P, 1, fit_intercept=True, center=np.ones(3))
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("centred", [True, False])
+def test_information_matrix_over_threads_and_blocks(rng, kind, centred):
+    # Dense: several blocks per thread; sparse: several blocks of rows. The
+    # probabilities as a function of each block, as the step metric gives them.
+    if centred and kind != "dense":
+        pytest.skip("a center needs a dense X")
+    n, d, K = 60_000, 5, 3
+    if kind == "dense":
+        X = rng.normal(size=(n, d)) * [1, 3, 0.5, 10, 1] + [0, 5, 0, -2, 1]
+    else:  # 4 MiB of sparse rows a block: these are 3 blocks
+        n = 300_000
+        X = sp.random(n, d, density=0.6, format="csr", random_state=rng)
+    weights = rng.uniform(size=n) / n
+    probabilities = softmax_of(rng.normal(size=(d, K)), rng.normal(size=K))
+    center = np.asarray(weights @ X) / weights.sum() if centred else None
+    P = probabilities(X)
 
     def run():
-        return class_coupled_moments(X, weights, probabilities, center, K)
+        information, scores = information_matrix(
+            X, weights, probabilities, K, fit_intercept=centred, center=center
+        )
+        assert scores is None
+        return information
 
+    expected, _ = information_from_the_formula(
+        X, weights, P, K, centred, center, np.zeros((n, K))
+    )
     threaded = run()
     with threadpool_limits(limits=1):
         single = run()

@@ -150,6 +150,30 @@ def overlapping(rng, n_classes, n_samples=300, n_features=4):
     return X, scores.argmax(axis=1)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("robust", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_standard_errors_of_a_sparse_x_are_the_dense_xs(
+    n_classes, robust, fit_intercept
+):
+    # The information (and the scores' outer products) of a CSR or CSC X
+    # come from sparse products, of a dense X from dense ones: the same
+    # matrices, to rounding.
+    rng = np.random.default_rng([n_classes, robust, fit_intercept])
+    X, y = overlapping(rng, n_classes)
+    X[rng.uniform(size=X.shape) < 0.5] = 0.0
+    weights = rng.uniform(0.5, 2, size=len(y))
+    model = Estimator(C=10.0, fit_intercept=fit_intercept, tol=1e-10)
+    model.fit(X, y, sample_weight=weights)
+    dense = model.covariance_matrix(X, y, sample_weight=weights, robust=robust)
+    assert np.isfinite(dense).all()
+    for fmt in ("csr", "csc"):
+        sparse = model.covariance_matrix(
+            sp.csr_matrix(X).asformat(fmt), y, sample_weight=weights, robust=robust
+        )
+        np.testing.assert_allclose(sparse, dense, rtol=1e-10)
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_separated_classes_have_no_standard_errors(seed, n_classes):

@@ -18,11 +18,13 @@ package only (``_blocks``: row blocks and threads;
   weights or with weights computed block by block (the curvature of the
   loss at a point); they only shape the preconditioner (they do not change
   the solution).
-- :func:`class_coupled_moments` gives the multinomial loss's Hessian with
-  the classes coupled, in one read of a dense ``X`` (for a few
-  coefficients: it is ``K^2`` covariances), and :func:`class_block_moments`
-  its diagonal blocks, one per class (``K`` covariances); preconditioners
-  too.
+- :func:`information_matrix` gives the logistic loss's Hessian in the
+  coefficients (the Fisher information; binary, or multinomial with the
+  classes coupled), and optionally the outer products of the per-row
+  scores, in one read of ``X`` (dense or sparse; ``K^2`` covariances): the
+  multinomial step metric's and the standard errors' one formula.
+  :func:`class_block_moments` gives its multinomial diagonal blocks, one per
+  class (``K`` covariances), a preconditioner too.
 
 One more function reads only the structure of a sparse ``X``:
 :func:`exclusive_column_groups` finds one-hot encoded features, whose
@@ -46,11 +48,12 @@ to the host (:func:`_device_linear_pass`).
 
 from ._blocks import DataKind, counted_passes, is_row_chunks, one_block
 from ._moments import (
+    Probabilities,
     Reweight,
     class_block_moments,
-    class_coupled_moments,
     column_moments,
     exclusive_column_groups,
+    information_matrix,
 )
 from ._passes import (
     Pointwise,
@@ -64,12 +67,13 @@ from ._passes import (
 __all__ = [
     "DataKind",
     "Pointwise",
+    "Probabilities",
     "Reweight",
     "class_block_moments",
-    "class_coupled_moments",
     "column_moments",
     "counted_passes",
     "exclusive_column_groups",
+    "information_matrix",
     "is_row_chunks",
     "linear_pass",
     "one_block",
