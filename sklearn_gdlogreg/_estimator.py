@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -20,17 +19,15 @@ from . import _inference, _layout
 from ._array_api import (
     astype,
     check_same_namespace,
-    dispatched,
     from_host_state,
     host_dtype,
     host_state,
     like,
     namespace,
-    on_host,
     to_numpy,
 )
-from ._inputs import FitData, MemoryInput, encode_on_host, input_adapter
-from ._loss import expit, log_expit, log_softmax, softmax
+from ._inputs import FitData, input_adapter
+from ._loss import log_proba_of_scores, proba_of_scores
 from ._objective import LogisticObjective
 from ._plan import FitPlan, make_plan, solve
 from ._report import IterationReporter, caller_stacklevel
@@ -332,9 +329,11 @@ class GradientDescentLogisticRegression(
             result.coef, data.n_features, self.fit_intercept, data.classes, data.X
         )
         unpenalised = objective.l2 == objective.l1 == 0
-        if unpenalised and _separates(prepared.adapter, data, fitted):
+        if unpenalised and _inference.classifies_every_sample(
+            prepared.adapter, data, fitted
+        ):
             warnings.warn(
-                _SEPARATED, ConvergenceWarning, stacklevel=caller_stacklevel()
+                _inference.SEPARATED, ConvergenceWarning, stacklevel=caller_stacklevel()
             )
         self._commit(
             **names,
@@ -466,59 +465,9 @@ class GradientDescentLogisticRegression(
             the symmetric softmax is not identifiable without a penalty.
         """
         check_is_fitted(self)
-        model = self._snapshot()
-        X, codes, weights, l2 = _inference_data(model, X, y, sample_weight)
-        coef, intercept = to_numpy(model.coef_), to_numpy(model.intercept_)
-        n_classes = to_numpy(model.classes_).shape[0]
-        fit_intercept = model.fit_intercept
-        proba = _probabilities(MemoryInput().scores(X, coef, intercept))
-        if l2 == 0 and _inference.separated(X, codes, weights, proba, fit_intercept):
-            warnings.warn(
-                f"{_SEPARATED} Its standard errors are NaN.",
-                ConvergenceWarning,
-                stacklevel=caller_stacklevel(),
-            )
-            size = (X.shape[1] + fit_intercept) * max(n_classes - 1, 1)
-            return np.full((size, size), np.nan)
-        optimality = _inference.optimality(
-            X, codes, weights, coef, intercept, fit_intercept=fit_intercept, l2=l2
+        return _inference.checked_covariance(
+            self._snapshot(), X, y, sample_weight, robust
         )
-        # A converged fit meets tol at its coefficients (here on data
-        # prepared again, so up to rounding): far above, they are not the
-        # minimum the standard errors are the curvature of.
-        if optimality > 10 * model.tol:
-            warnings.warn(
-                f"The coefficients are not at the minimum of the objective on "
-                f"these data (gradient max-norm {optimality:.3g} > "
-                f"tol={model.tol}): the fit did not converge, was made on other "
-                "data, or averages the folds' coefficients (the CV estimator "
-                "with refit=False). The standard errors are those of the "
-                "minimum: refit to convergence on these data.",
-                ConvergenceWarning,
-                stacklevel=caller_stacklevel(),
-            )
-        cov = _inference.covariance(
-            X,
-            proba,
-            codes,
-            weights,
-            fit_intercept=fit_intercept,
-            l2=l2,
-            robust=robust,
-        )
-        unidentified = np.flatnonzero(np.isnan(np.diag(cov)))
-        if unidentified.size:
-            warnings.warn(
-                "The information matrix is singular to working precision: "
-                f"parameters {unidentified[:10].tolist()} (in the order of "
-                "the covariance matrix) are not identified (collinear "
-                "columns, or a column constant where the intercept is), and "
-                "their standard errors are NaN. Drop or combine those "
-                "columns, or fit with a finite C.",
-                UserWarning,
-                stacklevel=caller_stacklevel(),
-            )
-        return cov
 
     def coef_table(
         self,
@@ -565,27 +514,7 @@ class GradientDescentLogisticRegression(
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
         cov = self.covariance_matrix(X, y, sample_weight=sample_weight, robust=robust)
-        coef, intercept = to_numpy(self.coef_), to_numpy(self.intercept_)
-        if hasattr(self, "feature_names_in_"):
-            names = [str(name) for name in self.feature_names_in_]
-        else:
-            names = [f"x{j}" for j in range(self.n_features_in_)]
-        if self.fit_intercept:
-            # A feature may be called "intercept" too: the index stays unique.
-            name = "intercept"
-            while name in names:
-                name = "_" + name
-            names.append(name)
-        rows = _layout.path_rows(coef, intercept, self.fit_intercept)
-        values = _layout.against_the_first(rows)
-        if rows.shape[0] == 1:
-            index = pd.Index(names, name="feature")
-        else:
-            classes = to_numpy(self.classes_)[1:]
-            index = pd.MultiIndex.from_product(
-                [classes, names], names=["class", "feature"]
-            )
-        return pd.DataFrame(_inference.table(values, cov, alpha), index=index)
+        return _inference.coef_frame(self, cov, alpha, pd)
 
     def decision_function(self, X: ArrayInput) -> Any:
         """Linear scores ``X @ coef_.T + intercept_``.
@@ -640,7 +569,7 @@ class GradientDescentLogisticRegression(
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        return self._from_scores(X, _probabilities, "predict_proba")
+        return self._from_scores(X, proba_of_scores, "predict_proba")
 
     def predict_log_proba(self, X: ArrayInput) -> Any:
         """Logarithm of the probability of each class, computed stably.
@@ -655,7 +584,7 @@ class GradientDescentLogisticRegression(
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities, in the order of ``classes_``.
         """
-        return self._from_scores(X, _log_probabilities, "predict_log_proba")
+        return self._from_scores(X, log_proba_of_scores, "predict_log_proba")
 
     def _from_scores(self, X, function, method: str):
         """``function`` of the scores (None: the labels), for ``method``
@@ -681,19 +610,6 @@ def _labels(classes, scores):
     return to_numpy(classes)[to_numpy(indices)]
 
 
-def _probabilities(scores):
-    if scores.ndim == 1:
-        # expit(-z) rather than 1 - expit(z): exact for tiny probabilities.
-        return namespace(scores).stack([expit(-scores), expit(scores)], axis=1)
-    return softmax(scores)
-
-
-def _log_probabilities(scores):
-    if scores.ndim == 1:
-        return namespace(scores).stack([log_expit(-scores), log_expit(scores)], axis=1)
-    return log_softmax(scores)
-
-
 @dataclass(frozen=True)
 class _Prepared:
     """The input of a fit as given (for the callbacks' reports) and as
@@ -709,57 +625,3 @@ class _Prepared:
     # is one (a path of Cs reads X for them once; see
     # Geometry.for_objective); None: not kept, as one fit needs them once.
     moments: dict | None = None
-
-
-def _separates(adapter, data, fitted: dict) -> bool:
-    """Whether the fitted model puts every sample of positive weight strictly
-    on its class's side: its direction then separates the classes. Not
-    checked on dask input (False): ``coef_table`` checks any input."""
-    if data.y is None:
-        return False
-    Z = to_numpy(adapter.scores(data.X, fitted["coef_"], fitted["intercept_"]))
-    codes, weights = to_numpy(data.y), to_numpy(data.weights)
-    if Z.ndim == 1:
-        margin = np.where(codes == 1, Z, -Z)
-    else:
-        rows = np.arange(Z.shape[0])
-        true = Z[rows, codes].copy()
-        Z[rows, codes] = -np.inf
-        margin = true - Z.max(axis=1)
-    return bool(np.all((margin > 0) | (weights == 0)))
-
-
-_SEPARATED = (
-    "The classes are separated (some direction of the coefficients never "
-    "lowers a sample's true-class score): with C=np.inf the maximum-"
-    "likelihood estimate does not exist, and the coefficients grow without "
-    "bound as tol shrinks. Use a finite C."
-)
-
-
-def _inference_data(model, X, y, sample_weight):
-    """X, class codes, frequency weights (class weights folded in) and the
-    L2 factor, for the standard errors of ``model``'s coefficients."""
-    C, l1_ratio = model._penalty()
-    if l1_ratio > 0 and np.isfinite(C):
-        raise ValueError(
-            "Standard errors are not available with an L1 term (l1_ratio > 0): "
-            "the objective is not differentiable where the L1 penalty sets "
-            "coefficients to zero, and the usual formulas ignore that "
-            "selection, so they would be wrong. Refit with l1_ratio=0 (or "
-            "C=np.inf), or use the bootstrap."
-        )
-    X = MemoryInput().predict_X(model, to_numpy(X) if dispatched(X) else X)
-    y = column_or_1d(to_numpy(y), warn=True)
-    check_consistent_length(X, y)
-    classes = to_numpy(model.classes_)
-    codes, weights, seen, total, exponent = encode_on_host(
-        y, on_host(sample_weight), np.float64, model.class_weight
-    )
-    if not np.array_equal(seen, classes):
-        raise ValueError(
-            f"y has the classes {seen.tolist()}, but the model was fitted with "
-            f"{classes.tolist()}: pass the data the model was fitted on."
-        )
-    weights *= np.ldexp(total, exponent)  # frequency weights again
-    return X, codes, weights, (1 - l1_ratio) / C

@@ -27,13 +27,20 @@ same as inverting the information of the reference parametrisation.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_consistent_length, column_or_1d
 
 from . import _layout
+from ._array_api import dispatched, on_host, to_numpy
 from ._backends import information_matrix
+from ._inputs import MemoryInput, encode_on_host
+from ._loss import proba_of_scores
+from ._report import caller_stacklevel
 
 # Above this share of the machine's memory, the (p, p) matrices (a few are
 # held at once) are refused with an error that gives their size.
@@ -267,3 +274,143 @@ def table(coef: np.ndarray, cov: np.ndarray, alpha: float) -> dict[str, np.ndarr
         "ci_lower": coef - quantile * se,
         "ci_upper": coef + quantile * se,
     }
+
+
+SEPARATED = (
+    "The classes are separated (some direction of the coefficients never "
+    "lowers a sample's true-class score): with C=np.inf the maximum-"
+    "likelihood estimate does not exist, and the coefficients grow without "
+    "bound as tol shrinks. Use a finite C."
+)
+
+
+def classifies_every_sample(adapter, data, fitted: dict) -> bool:
+    """Whether the fitted model puts every sample of positive weight strictly
+    on its class's side: its direction then separates the classes. Not
+    checked on dask input (False): ``coef_table`` checks any input."""
+    if data.y is None:
+        return False
+    Z = to_numpy(adapter.scores(data.X, fitted["coef_"], fitted["intercept_"]))
+    codes, weights = to_numpy(data.y), to_numpy(data.weights)
+    if Z.ndim == 1:
+        margin = np.where(codes == 1, Z, -Z)
+    else:
+        rows = np.arange(Z.shape[0])
+        true = Z[rows, codes].copy()
+        Z[rows, codes] = -np.inf
+        margin = true - Z.max(axis=1)
+    return bool(np.all((margin > 0) | (weights == 0)))
+
+
+def checked_covariance(model, X, y, sample_weight, robust: bool) -> np.ndarray:
+    """``covariance`` of a fitted ``model`` on ``(X, y, sample_weight)``, with
+    the rules that keep standard errors that mean nothing from passing for
+    numbers: separated classes (``C=np.inf``) give NaN and a warning, a
+    model not at its minimum on these data warns, and parameters that are
+    not identified get NaN and a warning (see ``covariance``)."""
+    X, codes, weights, l2 = _data(model, X, y, sample_weight)
+    coef, intercept = to_numpy(model.coef_), to_numpy(model.intercept_)
+    n_classes = to_numpy(model.classes_).shape[0]
+    fit_intercept = model.fit_intercept
+    proba = proba_of_scores(MemoryInput().scores(X, coef, intercept))
+    if l2 == 0 and separated(X, codes, weights, proba, fit_intercept):
+        warnings.warn(
+            f"{SEPARATED} Its standard errors are NaN.",
+            ConvergenceWarning,
+            stacklevel=caller_stacklevel(),
+        )
+        size = (X.shape[1] + fit_intercept) * max(n_classes - 1, 1)
+        return np.full((size, size), np.nan)
+    gradient = optimality(
+        X, codes, weights, coef, intercept, fit_intercept=fit_intercept, l2=l2
+    )
+    # A converged fit meets tol at its coefficients (here on data
+    # prepared again, so up to rounding): far above, they are not the
+    # minimum the standard errors are the curvature of.
+    if gradient > 10 * model.tol:
+        warnings.warn(
+            f"The coefficients are not at the minimum of the objective on "
+            f"these data (gradient max-norm {gradient:.3g} > "
+            f"tol={model.tol}): the fit did not converge, was made on other "
+            "data, or averages the folds' coefficients (the CV estimator "
+            "with refit=False). The standard errors are those of the "
+            "minimum: refit to convergence on these data.",
+            ConvergenceWarning,
+            stacklevel=caller_stacklevel(),
+        )
+    cov = covariance(
+        X,
+        proba,
+        codes,
+        weights,
+        fit_intercept=fit_intercept,
+        l2=l2,
+        robust=robust,
+    )
+    unidentified = np.flatnonzero(np.isnan(np.diag(cov)))
+    if unidentified.size:
+        warnings.warn(
+            "The information matrix is singular to working precision: "
+            f"parameters {unidentified[:10].tolist()} (in the order of "
+            "the covariance matrix) are not identified (collinear "
+            "columns, or a column constant where the intercept is), and "
+            "their standard errors are NaN. Drop or combine those "
+            "columns, or fit with a finite C.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
+    return cov
+
+
+def coef_frame(model, cov: np.ndarray, alpha: float, pd):
+    """The coefficient table of ``model`` (a pandas DataFrame) with the
+    covariance ``cov``: one row per parameter, named by the features (the
+    intercept's name kept apart from a feature's), each class against the
+    first for ``K >= 3`` classes."""
+    coef, intercept = to_numpy(model.coef_), to_numpy(model.intercept_)
+    if hasattr(model, "feature_names_in_"):
+        names = [str(name) for name in model.feature_names_in_]
+    else:
+        names = [f"x{j}" for j in range(model.n_features_in_)]
+    if model.fit_intercept:
+        # A feature may be called "intercept" too: the index stays unique.
+        name = "intercept"
+        while name in names:
+            name = "_" + name
+        names.append(name)
+    rows = _layout.path_rows(coef, intercept, model.fit_intercept)
+    values = _layout.against_the_first(rows)
+    if rows.shape[0] == 1:
+        index = pd.Index(names, name="feature")
+    else:
+        classes = to_numpy(model.classes_)[1:]
+        index = pd.MultiIndex.from_product([classes, names], names=["class", "feature"])
+    return pd.DataFrame(table(values, cov, alpha), index=index)
+
+
+def _data(model, X, y, sample_weight):
+    """X, class codes, frequency weights (class weights folded in) and the
+    L2 factor, for the standard errors of ``model``'s coefficients."""
+    C, l1_ratio = model._penalty()
+    if l1_ratio > 0 and np.isfinite(C):
+        raise ValueError(
+            "Standard errors are not available with an L1 term (l1_ratio > 0): "
+            "the objective is not differentiable where the L1 penalty sets "
+            "coefficients to zero, and the usual formulas ignore that "
+            "selection, so they would be wrong. Refit with l1_ratio=0 (or "
+            "C=np.inf), or use the bootstrap."
+        )
+    X = MemoryInput().predict_X(model, to_numpy(X) if dispatched(X) else X)
+    y = column_or_1d(to_numpy(y), warn=True)
+    check_consistent_length(X, y)
+    classes = to_numpy(model.classes_)
+    codes, weights, seen, total, exponent = encode_on_host(
+        y, on_host(sample_weight), np.float64, model.class_weight
+    )
+    if not np.array_equal(seen, classes):
+        raise ValueError(
+            f"y has the classes {seen.tolist()}, but the model was fitted with "
+            f"{classes.tolist()}: pass the data the model was fitted on."
+        )
+    weights *= np.ldexp(total, exponent)  # frequency weights again
+    return X, codes, weights, (1 - l1_ratio) / C

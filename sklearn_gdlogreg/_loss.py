@@ -183,3 +183,19 @@ def curvature_weights(W, b, X_b, s):
 def _probabilities(W, b, X_b):
     """The softmax of ``X_b @ W + b``, in X_b's namespace."""
     return softmax(_scores(W, b, X_b))
+
+
+def proba_of_scores(scores):
+    """The probabilities of a model's scores: the binary model's two
+    columns from its one score, or the softmax of each row."""
+    if scores.ndim == 1:
+        # expit(-z) rather than 1 - expit(z): exact for tiny probabilities.
+        return namespace(scores).stack([expit(-scores), expit(scores)], axis=1)
+    return softmax(scores)
+
+
+def log_proba_of_scores(scores):
+    """The log-probabilities of a model's scores (see :func:`proba_of_scores`)."""
+    if scores.ndim == 1:
+        return namespace(scores).stack([log_expit(-scores), log_expit(scores)], axis=1)
+    return log_softmax(scores)

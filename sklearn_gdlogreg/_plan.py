@@ -17,7 +17,8 @@ from typing import Literal
 import numpy as np
 
 from ._backends import DataKind, exclusive_column_groups
-from ._metrics import ClassBlockMetric, ClassCoupledMetric, Geometry
+from ._class_metrics import ClassBlockMetric, ClassCoupledMetric
+from ._metrics import Geometry
 from ._objective import LogisticObjective
 from ._solver import Callback, SolverResult, gradient_descent
 

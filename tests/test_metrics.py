@@ -8,13 +8,8 @@ import pytest
 import scipy.sparse as sp
 
 from conftest import coef_shape, make_objective, one_hot
-from sklearn_gdlogreg._metrics import (
-    ClassBlockMetric,
-    ClassCoupledMetric,
-    Geometry,
-    _cholesky_with_jitter,
-    metric_rows,
-)
+from sklearn_gdlogreg._class_metrics import ClassBlockMetric, ClassCoupledMetric
+from sklearn_gdlogreg._metrics import Geometry, _cholesky_with_jitter, metric_rows
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import make_plan, metric_stride
 

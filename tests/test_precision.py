@@ -16,7 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._backends import column_moments
-from sklearn_gdlogreg._metrics import ClassBlockMetric, ClassCoupledMetric, Geometry
+from sklearn_gdlogreg._class_metrics import ClassBlockMetric, ClassCoupledMetric
+from sklearn_gdlogreg._metrics import Geometry
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import make_plan
 

@@ -3,7 +3,8 @@
 Everything the objective and the step metrics ask of the data goes through
 the passes here, so that supporting a new kind of ``X`` means touching this
 package only (``_blocks``: row blocks and threads;
-``_passes``: the linear passes; ``_moments``: the moments):
+``_passes``: the linear passes; ``_moments``: the moments; ``_hessians``:
+the loss's Hessians):
 
 - :func:`linear_pass` computes, for one or more coefficient pairs ``(W, b)``,
   the linear predictions ``Z = X @ W + b`` block by block, hands each block to
@@ -47,14 +48,8 @@ to the host (:func:`_device_linear_pass`).
 """
 
 from ._blocks import DataKind, counted_passes, is_row_chunks, one_block
-from ._moments import (
-    Probabilities,
-    Reweight,
-    class_block_moments,
-    column_moments,
-    exclusive_column_groups,
-    information_matrix,
-)
+from ._hessians import Probabilities, class_block_moments, information_matrix
+from ._moments import Reweight, column_moments, exclusive_column_groups
 from ._passes import (
     Pointwise,
     linear_pass,
