@@ -451,7 +451,7 @@ def test_the_default_scorer_is_scikit_learns_log_loss(n_classes, dtype):
         expected = reference(model, X[test], y[test], sample_weight=weights)
         got = ours(model, X[test], y[test], sample_weight=weights)
         # The same sums, in another order: equal to the dtype's rounding.
-        assert got == pytest.approx(expected, rel=100 * np.finfo(dtype).eps)
+        assert got == pytest.approx(expected, rel=float(100 * np.finfo(dtype).eps))
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
