@@ -370,17 +370,9 @@ def _grid_of_Cs(Cs: Any) -> np.ndarray:
     """The grid of C: an int's log scale, or the given positive numbers."""
     if isinstance(Cs, Integral):
         return np.logspace(-4, 4, Cs)
-    try:
-        grid = np.asarray(Cs, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"Cs must be an int or a 1-d array-like of positive numbers; got {Cs!r}."
-        ) from error
-    if grid.ndim != 1 or grid.size == 0:
-        raise ValueError(
-            "Cs must be an int or a 1-d array-like of positive numbers, with one "
-            f"or more; got an array of shape {grid.shape}."
-        )
+    grid = _one_or_more_numbers(
+        Cs, "Cs must be an int or a 1-d array-like of positive numbers"
+    )
     if not (grid > 0).all():  # NaN included; np.inf is C=np.inf, no penalty
         raise ValueError(f"Cs must hold positive numbers; got {grid}.")
     return grid
@@ -388,20 +380,25 @@ def _grid_of_Cs(Cs: Any) -> np.ndarray:
 
 def _grid_of_l1_ratios(l1_ratios: Any) -> np.ndarray:
     """The grid of l1_ratio: one or more numbers in [0, 1]."""
-    try:
-        grid = np.asarray(l1_ratios, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"l1_ratios must be a 1-d array-like of numbers in [0, 1]; got "
-            f"{l1_ratios!r}."
-        ) from error
-    if grid.ndim != 1 or grid.size == 0:
-        raise ValueError(
-            "l1_ratios must be a 1-d array-like of numbers in [0, 1], with one or "
-            f"more; got an array of shape {grid.shape}."
-        )
+    grid = _one_or_more_numbers(
+        l1_ratios, "l1_ratios must be a 1-d array-like of numbers in [0, 1]"
+    )
     if not ((grid >= 0) & (grid <= 1)).all():  # NaN included
         raise ValueError(f"l1_ratios must be in [0, 1], got {grid}.")
+    return grid
+
+
+def _one_or_more_numbers(values: Any, rule: str) -> np.ndarray:
+    """``values`` as a 1-d float array of one or more entries, or a
+    ValueError that starts with ``rule`` and says what came instead."""
+    try:
+        grid = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{rule}; got {values!r}.") from error
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError(
+            f"{rule}, with one or more; got an array of shape {grid.shape}."
+        )
     return grid
 
 

@@ -5,6 +5,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import OneHotEncoder
 
+from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._objective import LogisticObjective
 
 try:  # property tests: fixed examples in CI (.ci/run), fresh ones elsewhere
@@ -63,3 +64,14 @@ def make_objective(rng, n_outputs, fit_intercept=True, l2=0.1, l1=0.0, X=None):
 
 def coef_shape(obj):
     return (obj.n_features + obj.fit_intercept, obj.n_outputs)
+
+
+class SavedState:
+    """Pickles as a GradientDescentLogisticRegression with ``state``: what a
+    saved file holds, as written or changed by hand."""
+
+    def __init__(self, state: dict):
+        self.state = state
+
+    def __reduce__(self):
+        return (object.__new__, (GradientDescentLogisticRegression,), self.state)

@@ -21,14 +21,14 @@ import sklearn
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.linear_model import LogisticRegression
 
-from conftest import badly_scaled_classification
+from conftest import SavedState, badly_scaled_classification
 from sklearn_gdlogreg import (
     GradientDescentLogisticRegression,
     LossCurveDisplay,
     _backends,
 )
 from sklearn_gdlogreg._array_api import namespace, to_numpy
-from sklearn_gdlogreg._objective import binary_pointwise, multinomial_pointwise
+from sklearn_gdlogreg._loss import binary_pointwise, multinomial_pointwise
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SCIPY_ARRAY_API") != "1",
@@ -370,17 +370,6 @@ def test_only_the_fitted_arrays_are_saved_by_namespace(name, device_name):
     restored = pickle.loads(pickle.dumps(model))
     assert_restored(restored, model, X_xp)
     assert_in_namespace(restored.extra_, X_xp)
-
-
-class SavedState:
-    """Pickles as a GradientDescentLogisticRegression with ``state``: what a
-    saved file holds, as written or changed by hand."""
-
-    def __init__(self, state: dict):
-        self.state = state
-
-    def __reduce__(self):
-        return (object.__new__, (GradientDescentLogisticRegression,), self.state)
 
 
 @pytest.mark.parametrize("kind", ["cuda", "mps"])

@@ -12,6 +12,7 @@ from sklearn.datasets import load_iris, load_wine
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from conftest import SavedState
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 
 OUR_TYPE = "sklearn_gdlogreg._estimator.GradientDescentLogisticRegression"
@@ -82,17 +83,6 @@ def test_callbacks_are_saved_unless_removed():
     np.testing.assert_array_equal(
         sio.loads(data, trusted=[OUR_TYPE]).predict_proba(X), clf.predict_proba(X)
     )
-
-
-class SavedState:
-    """Pickles as a GradientDescentLogisticRegression with ``state``: what a
-    saved file holds, as written or changed by hand."""
-
-    def __init__(self, state: dict):
-        self.state = state
-
-    def __reduce__(self):
-        return (object.__new__, (GradientDescentLogisticRegression,), self.state)
 
 
 def loaded(state: dict):
