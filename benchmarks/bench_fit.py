@@ -145,11 +145,12 @@ def run(X, y, repeats: int, label: str) -> dict[str, float]:
 
 def _objective_of(model, X, y):
     """Our objective on (X, y), as the estimator builds it, to time one pass."""
+    from sklearn_gdlogreg._backends import backend_for
     from sklearn_gdlogreg._objective import LogisticObjective
 
     codes = (y == model.classes_[1]).astype(np.uint8)
     return LogisticObjective(
-        X=X,
+        backend=backend_for(X),
         y=codes,
         weights=np.full(X.shape[0], 1 / X.shape[0], dtype=X.dtype),
         n_outputs=1,

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import cast
 
 import numpy as np
 
-from ._backends import class_block_moments, information_matrix
+from ._backends import DenseBackend
 from ._loss import _probabilities
 from ._metrics import (
     _centred_coef,
@@ -43,7 +44,7 @@ class ClassCoupledMetric:
     mean: np.ndarray | None  # None: no intercept, no centring
     # float64, (K m, K m), on the centred coefficients (``_centred_coef``)
     # raveled: feature by feature, the classes within. The centring is
-    # applied around them, not folded in (see ``Geometry._full``).
+    # applied around them, not folded in (see ``FullMetric._inverse``).
     hessian: np.ndarray
     inverse: np.ndarray  # its inverse (with the jitter of _inverse_or_none)
 
@@ -60,9 +61,8 @@ class ClassCoupledMetric:
         W, b = objective.split(coef)
         center = mean if objective.fit_intercept else None
         n_classes = objective.n_outputs
-        X, weights = metric_rows(objective.X, objective.weights, stride)
-        hessian, _ = information_matrix(
-            X,
+        backend, weights = metric_rows(objective, stride)
+        hessian, _ = backend.information_matrix(
             weights,
             partial(_probabilities, W, b),
             n_classes,
@@ -139,18 +139,18 @@ class ClassBlockMetric:
         """The metric at ``coef``, centred on ``mean`` (with an intercept);
         None if a block is not finite and positive definite (even with jitter).
         With ``scale`` (the features' variances, as ``Geometry.scale``), its
-        products run in float32 in those units (see ``class_block_moments``)."""
+        products run in float32 in those units (see
+        ``DenseBackend.class_block_moments``)."""
         W, b = objective.split(coef)
         center = mean if objective.fit_intercept else None
         m = objective.n_features + objective.fit_intercept
-        X, weights = metric_rows(objective.X, objective.weights, stride)
+        backend, weights = metric_rows(objective, stride)
         units = None
         if scale is not None:
             units = np.sqrt(scale.ravel())
             if objective.fit_intercept:  # u's last entry, 1
                 units = np.append(units, 1.0)
-        blocks = class_block_moments(
-            X,
+        blocks = cast(DenseBackend, backend).class_block_moments(
             weights,
             partial(_probabilities, W, b),
             center,

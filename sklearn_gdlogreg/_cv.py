@@ -48,9 +48,10 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
     For each fold (and each ``l1_ratio``) the model is fitted along the grid
     of ``Cs``, from the strongest penalty (smallest C) to the weakest, each
     fit warm-started from the previous one, and scored on the fold's test
-    part. The C (and ``l1_ratio``) with the best mean score is then refitted
-    on all the data: the refit is ``GradientDescentLogisticRegression``'s
-    fit at that C, from zeros. This
+    part. The C (and ``l1_ratio``) with the best mean score, or with
+    ``selection="1se"`` the strongest penalty within one standard error of
+    it, is then refitted on all the data: the refit is
+    ``GradientDescentLogisticRegression``'s fit at that C, from zeros. This
     is ``LogisticRegressionCV`` with scikit-learn's coming defaults: the
     score is the log-loss (``scoring="neg_log_loss"``), and the attributes
     take its ``use_legacy_attributes=False`` layout (``C_`` and
@@ -77,9 +78,20 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         ``labels`` (the log-loss, the Brier score, ...) is given all the
         classes, since a fold's test part may lack one.
     refit : bool, default=True
-        Refit the best C on all the data. If False, the coefficients are the
-        mean of the folds' at each fold's best C, and ``C_`` the mean of
-        those Cs (as in ``LogisticRegressionCV``).
+        Refit the chosen C on all the data. If False, the coefficients are
+        the mean of the folds' at each fold's best C, and ``C_`` the mean of
+        those Cs (as in ``LogisticRegressionCV``); with ``selection="1se"``,
+        the mean of the folds' at the chosen C, which is ``C_``.
+    selection : {"best", "1se"}, default="best"
+        How the grid point is chosen from the folds' mean scores
+        (``cv_mean_scores_``). ``"best"``: the highest mean score. ``"1se"``:
+        the one-standard-error rule (glmnet's ``lambda.1se``; Hastie,
+        Tibshirani & Friedman, *The Elements of Statistical Learning*,
+        7.10): the ``l1_ratio`` of the best mean score, and along its path
+        the smallest C (the strongest penalty) whose mean score is at least
+        the best mean score minus the best point's standard error
+        (``cv_standard_errors_``). That is a simpler model that the folds do
+        not tell apart from the best one. It needs two folds or more.
     n_jobs : int, default=None
         Folds (and l1_ratios) fitted in parallel (joblib).
     learning_rate : float or "auto", default="auto"
@@ -109,6 +121,14 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         The grid of l1_ratio.
     scores_ : ndarray of shape (n_folds, n_l1_ratios, n_cs)
         The test score of each fold and grid point.
+    cv_mean_scores_ : ndarray of shape (n_l1_ratios, n_cs)
+        The mean over the folds of ``scores_`` (unweighted, as in
+        ``LogisticRegressionCV``), from which the grid point is chosen.
+    cv_standard_errors_ : ndarray of shape (n_l1_ratios, n_cs)
+        The standard error of each mean score: the folds' standard deviation
+        with ``ddof=1`` over the square root of the number of folds,
+        ``scores_.std(axis=0, ddof=1) / sqrt(n_folds)`` (glmnet's ``cvsd``
+        with folds of equal weight); NaN with a single fold.
     coefs_paths_ : ndarray of shape (n_folds, n_l1_ratios, n_cs, n_outputs, n_dof)
         The coefficients along each path; ``n_outputs`` is 1 for two classes,
         and the intercept is last (``n_dof = n_features + fit_intercept``).
@@ -148,6 +168,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable],
         "refit": ["boolean"],
+        "selection": [StrOptions({"best", "1se"})],
         "n_jobs": [Integral, None],
     }
 
@@ -159,6 +180,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         cv=None,
         scoring="neg_log_loss",
         refit=True,
+        selection="best",
         n_jobs=None,
         learning_rate="auto",
         solver="nesterov",
@@ -173,6 +195,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         self.cv = cv
         self.scoring = scoring
         self.refit = refit
+        self.selection = selection
         self.n_jobs = n_jobs
         self.learning_rate = learning_rate
         self.solver = solver
@@ -193,7 +216,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, **params: Any
     ) -> GradientDescentLogisticRegressionCV:
-        """Cross-validate the grid, then fit the best C on all the data.
+        """Cross-validate the grid, then fit the chosen C on all the data.
 
         Parameters
         ----------
@@ -246,6 +269,11 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             )
         cv = check_cv(self.cv, y, classifier=True)
         folds = list(cv.split(X, y, **split_params))
+        if self.selection == "1se" and len(folds) < 2:
+            raise ValueError(
+                'selection="1se" needs two cross-validation folds or more (its '
+                f"standard error is over the folds); cv gives {len(folds)}."
+            )
         missing = [
             _missing_classes(y[train], classes, index)
             for index, (train, _) in enumerate(folds)
@@ -275,11 +303,12 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         )
         scores = np.stack([s for _, s, _ in paths]).reshape(*shape, Cs.size)
         n_iter = np.stack([n for _, _, n in paths]).reshape(*shape, Cs.size)
-        best_l1, best_C = np.unravel_index(
-            np.argmax(scores.mean(axis=0)), scores.shape[1:]
+        mean_scores, standard_errors = _mean_and_standard_error(scores)
+        chosen_l1, chosen_C = _chosen_grid_point(
+            mean_scores, standard_errors, Cs, self.selection
         )
         if self.refit:
-            C, l1_ratio = float(Cs[best_C]), float(l1_ratios[best_l1])
+            C, l1_ratio = float(Cs[chosen_C]), float(l1_ratios[chosen_l1])
             # From zeros, not from the folds' mean: the refit is the plain
             # estimator's fit at C_, whatever the folds.
             final = GradientDescentLogisticRegression(
@@ -287,9 +316,13 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             ).fit(X, y, sample_weight=sample_weight)
             coef, intercept = final.coef_, final.intercept_
             loss_curve = final.loss_curve_
-        else:  # LogisticRegressionCV's: each fold's best, averaged
-            flat = scores.reshape(len(folds), -1).argmax(axis=1)
-            l1_index, C_index = np.unravel_index(flat, scores.shape[1:])
+        else:  # the folds' coefficients, averaged
+            if self.selection == "best":  # LogisticRegressionCV's: each fold's best
+                flat = scores.reshape(len(folds), -1).argmax(axis=1)
+                l1_index, C_index = np.unravel_index(flat, scores.shape[1:])
+            else:  # a standard error needs all the folds: one point for all
+                l1_index = np.full(len(folds), chosen_l1)
+                C_index = np.full(len(folds), chosen_C)
             chosen = coefs[np.arange(len(folds)), l1_index, C_index].mean(axis=0)
             C, l1_ratio = float(Cs[C_index].mean()), float(l1_ratios[l1_index].mean())
             coef, intercept = _layout.from_path_rows(chosen, self.fit_intercept)
@@ -309,6 +342,8 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             Cs_=Cs,
             l1_ratios_=l1_ratios,
             scores_=scores,
+            cv_mean_scores_=mean_scores,
+            cv_standard_errors_=standard_errors,
             coefs_paths_=coefs,
             n_iter_=n_iter,
             **({} if loss_curve is None else {"loss_curve_": loss_curve}),
@@ -342,6 +377,43 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
                 method_mapping=MethodMapping().add(caller="fit", callee="score"),
             )
         )
+
+
+def _mean_and_standard_error(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The folds' mean score of each grid point, and its standard error.
+
+    ``scores`` has the folds first. The standard error is the folds' standard
+    deviation with ``ddof=1`` over the square root of their number: glmnet's
+    ``cvsd`` with folds of equal weight. One fold has none (NaN).
+    """
+    n_folds = scores.shape[0]
+    mean = scores.mean(axis=0)
+    if n_folds < 2:
+        return mean, np.full_like(mean, np.nan)
+    return mean, scores.std(axis=0, ddof=1) / np.sqrt(n_folds)
+
+
+def _chosen_grid_point(
+    mean_scores: np.ndarray,
+    standard_errors: np.ndarray,
+    Cs: np.ndarray,
+    selection: str,
+) -> tuple[int, int]:
+    """The indices ``(l1_ratio, C)`` of the chosen grid point.
+
+    ``"best"``: the highest mean score. ``"1se"``: on the path of the best
+    point's l1_ratio, the smallest C whose mean score is at least the best
+    minus the best point's standard error (glmnet's ``lambda.1se``). ``Cs``
+    may come in any order: the smallest is taken by value.
+    """
+    best_l1, best_C = np.unravel_index(np.argmax(mean_scores), mean_scores.shape)
+    if selection == "best":
+        return int(best_l1), int(best_C)
+    best = mean_scores[best_l1, best_C]
+    within = mean_scores[best_l1] >= best - standard_errors[best_l1, best_C]
+    within[best_C] = True  # also where a score or its error is NaN
+    candidates = np.flatnonzero(within)
+    return int(best_l1), int(candidates[np.argmin(Cs[candidates])])
 
 
 def _check_in_memory(**arrays: Any) -> None:

@@ -202,13 +202,25 @@ def _each_chunk(function, args, shard: Shard) -> list:
     return [function(X, y, w, *args) for X, y, w in shard]
 
 
-def _client():
-    """The active distributed Client, or None (dask's local scheduler)."""
-    try:
-        from distributed import default_client
+# The names dask.config's "scheduler" has for a distributed Client.
+_DISTRIBUTED = ("dask.distributed", "distributed")
 
+
+def _client():
+    """The distributed Client dask computes on, or None: dask's local
+    scheduler, where no Client is active or where ``dask.config`` names a
+    local scheduler (``dask.config.set(scheduler="synchronous")``), as
+    ``dask.compute`` itself would."""
+    try:
+        import dask
+        from distributed import default_client
+    except ImportError:
+        return None
+    if dask.config.get("scheduler", _DISTRIBUTED[0]) not in _DISTRIBUTED:
+        return None
+    try:
         return default_client()
-    except (ImportError, ValueError):
+    except ValueError:
         return None
 
 

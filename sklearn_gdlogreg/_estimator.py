@@ -20,7 +20,6 @@ from ._array_api import (
     astype,
     check_same_namespace,
     from_host_state,
-    host_dtype,
     host_state,
     like,
     namespace,
@@ -293,7 +292,7 @@ class GradientDescentLogisticRegression(
         n_classes = data.classes.shape[0]
         penalty = data.inverse_total(self.C)  # 0 for C=np.inf
         objective = LogisticObjective(
-            X=data.X,
+            backend=data.backend,
             y=data.y,
             weights=data.weights,
             n_outputs=1 if n_classes == 2 else n_classes,
@@ -301,7 +300,7 @@ class GradientDescentLogisticRegression(
             l2=(1 - self.l1_ratio) * penalty,
             l1=self.l1_ratio * penalty,
         )
-        dtype = host_dtype(data.X)  # the solver's coefficients: numpy, on the host
+        dtype = data.backend.dtype  # the solver's coefficients: numpy, on the host
         names: dict[str, Any] = {"n_features_in_": data.n_features}
         if data.feature_names is not None:
             names["feature_names_in_"] = data.feature_names

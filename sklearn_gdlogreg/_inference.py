@@ -11,7 +11,7 @@ scaling) the information is that of the penalised objective, ``H + I / C`` on
 ``W``. The robust (HC0) covariance is the sandwich ``H^-1 M H^-1`` with the
 outer products of the per-row scores, ``M = sum_i s_i g_i g_i^T``. Both
 ``H`` and ``M`` come from one pass of the backend over X (dense or sparse),
-``_backends.information_matrix``, whose ``H`` the multinomial step metric
+``Backend.information_matrix``, whose ``H`` the multinomial step metric
 uses too.
 
 Parameters are ordered as in ``coef_`` then ``intercept_``: for a binary model
@@ -37,7 +37,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 
 from . import _layout
 from ._array_api import dispatched, on_host, to_numpy
-from ._backends import information_matrix
+from ._backends import backend_for
 from ._inputs import MemoryInput, encode_on_host
 from ._loss import proba_of_scores
 from ._report import caller_stacklevel
@@ -84,8 +84,8 @@ def covariance(
         residuals = proba - (codes[:, None] == np.arange(n_classes))
         if blocks == 1:
             residuals = residuals[:, 1:]
-    information, scores = information_matrix(
-        X, weights, proba, blocks, fit_intercept=fit_intercept, residuals=residuals
+    information, scores = backend_for(X).information_matrix(
+        weights, proba, blocks, fit_intercept=fit_intercept, residuals=residuals
     )
     penalised = np.zeros(d, dtype=bool)
     penalised[: X.shape[1]] = True
@@ -247,7 +247,7 @@ def optimality(
 
     total = float(weights.sum())
     objective = LogisticObjective(
-        X=X,
+        backend=backend_for(X),
         y=codes,
         weights=(weights / total).astype(X.dtype),
         n_outputs=coef.shape[0],

@@ -35,6 +35,7 @@ from sklearn.utils.validation import assert_all_finite, validate_data
 
 from . import _dask
 from ._array_api import dispatched, host_dtype, like, namespace, on_host, to_numpy
+from ._backends import Backend, ChunkedBackend, DeviceBackend, backend_for
 from ._dask import RowChunks, is_dask_collection
 
 
@@ -42,14 +43,16 @@ from ._dask import RowChunks, is_dask_collection
 class FitData:
     """What ``fit`` needs of its input, validated.
 
-    ``X`` is what the objective reads (for dask, :class:`_dask.RowChunks`,
-    whose chunks hold the codes and weights too: ``y`` and ``weights`` are
-    then None). ``y`` holds class codes 0..K-1, ``weights`` the sample
-    weights times the class weights, divided by their total ``S``.
+    ``backend`` holds X and the passes over it, chosen here once by the
+    kind of input (see ``_backends``): for dask, X is a
+    :class:`_dask.RowChunks`, whose chunks hold the codes and weights too
+    (``y`` and ``weights`` are then None). ``y`` holds class codes 0..K-1,
+    ``weights`` the sample weights times the class weights, divided by their
+    total ``S``.
     ``S = ldexp(total, exponent)`` (see :meth:`inverse_total`).
     """
 
-    X: Any
+    backend: Backend
     y: Any
     weights: Any
     classes: np.ndarray
@@ -57,6 +60,11 @@ class FitData:
     exponent: int
     n_features: int
     feature_names: np.ndarray | None
+
+    @property
+    def X(self) -> Any:
+        """X as the backend holds it."""
+        return self.backend.X
 
     def inverse_total(self, C: float) -> float:
         """``1 / (C S)``, the penalty's factor, without overflowing ``S``.
@@ -236,7 +244,9 @@ class MemoryInput:
         codes, weights, classes, total, exponent = encode_on_host(
             y, on_host(sample_weight), X.dtype, class_weight
         )
-        return FitData(X, codes, weights, classes, total, exponent, *_names(checker))
+        return FitData(
+            backend_for(X), codes, weights, classes, total, exponent, *_names(checker)
+        )
 
     def predict_X(self, model, X):
         return validate_data(
@@ -281,7 +291,7 @@ class DeviceInput(MemoryInput):
         )
         # int64 codes: PyTorch indexes with nothing else.
         return FitData(
-            X,
+            DeviceBackend(X),
             like(codes, X, np.int64),
             like(weights, X),
             classes,
@@ -340,7 +350,15 @@ class DaskInput:
             )
         per_class, total = class_totals(class_weight, classes, totals)
         chunks = chunks.transformed(_encode_chunk, classes, exponent, per_class, total)
-        return FitData(chunks, None, None, classes, total, exponent, *_names(checker))
+        return FitData(
+            ChunkedBackend(chunks),
+            None,
+            None,
+            classes,
+            total,
+            exponent,
+            *_names(checker),
+        )
 
     def predict_X(self, model, X):
         _check_names(model, X, reset=False)

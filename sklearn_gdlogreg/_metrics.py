@@ -17,22 +17,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import scipy.linalg
 
-from ._backends import column_moments
+from ._backends import Backend
 from ._objective import LogisticObjective
 
 
-def metric_rows(X, weights, stride: int):
-    """``(X[::stride], weights[::stride])``: the rows a full metric is
-    measured on (every row for a stride of 1; see ``_plan.metric_stride``).
-    Views of X, no copy. A sum over them, times the stride, estimates the
-    sum over all rows."""
+def metric_rows(objective: LogisticObjective, stride: int) -> tuple[Backend, Any]:
+    """The backend and weights of every ``stride``-th row of the objective's
+    X: the rows a full metric is measured on (every row for a stride of 1;
+    see ``_plan.metric_stride``). Views of X, no copy. A sum over them,
+    times the stride, estimates the sum over all rows."""
     if stride == 1:
-        return X, weights
-    return X[::stride], weights[::stride]
+        return objective.backend, objective.weights
+    return objective.backend.rows(stride), objective.weights[::stride]
 
 
 def _cholesky_with_jitter(matrix: np.ndarray):
@@ -72,6 +73,85 @@ def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
     return np.sign(v) * np.maximum(np.abs(v) - threshold, 0)
 
 
+class RowMetric(Protocol):
+    """A metric of W's rows, the same in every class's column: what a
+    ``Geometry`` steps in once its centring is applied around it. Three
+    kinds: :class:`DiagonalMetric`, :class:`FullMetric` and
+    :class:`ExclusiveGroups`."""
+
+    # Whether the metric holds the features' whole covariance (the plan
+    # measures it again as the fit converges only then).
+    full: ClassVar[bool]
+
+    def solve(self, v: np.ndarray) -> np.ndarray:
+        """``metric^-1 v`` for the rows of ``W``."""
+        ...
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        """``metric v`` for the rows of ``W``."""
+        ...
+
+
+@dataclass(frozen=True)
+class DiagonalMetric:
+    """The diagonal of the Hessian bound: each row of W in its own units."""
+
+    full: ClassVar[bool] = False
+
+    scale: np.ndarray  # (n_features, 1), float64
+
+    def solve(self, v: np.ndarray) -> np.ndarray:
+        return v / self.scale
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        return v * self.scale
+
+
+@dataclass(frozen=True)
+class FullMetric:
+    """The whole Hessian bound ``std * correlation * std`` (Bohning's
+    bound, 1992): a step safe in every direction at once, however
+    correlated the features."""
+
+    full: ClassVar[bool] = True
+
+    # The bound in standardised units (unit diagonal) and its Cholesky
+    # factor, float64.
+    correlation: np.ndarray
+    cholesky: np.ndarray
+    # (n_features, 1): the square root of the metric's own diagonal. Where
+    # the covariance was measured on a sample of X's rows (see metric_rows)
+    # it differs a little from ``Geometry.scale``, which is exact and
+    # measures the optimality. The metric keeps its own: the sample's exact
+    # collinearities are X's, and rescaling the sample to X's variances
+    # would tilt them.
+    std: np.ndarray
+
+    @cached_property
+    def _inverse(self) -> np.ndarray:
+        """The inverse on the rows of W, made once so that each step is one
+        product (a solve's call costs more, on small data, than a pass
+        over X).
+
+        The centring is applied around it (``Geometry._centred_grad_W``, and
+        the intercept's ``c = b + mean @ W``), never folded into it: folded,
+        the intercept's entries hold ``mean^T metric mean``, and a column of
+        mean ``m`` and spread 1 loses ``m^2`` times the rounding to
+        cancellation there (all of it from ``m = 1e8`` on).
+        """
+        return _scaled_inverse(self.cholesky, self.std[:, 0])
+
+    @cached_property
+    def _matrix(self) -> np.ndarray:
+        return self.std * self.correlation * self.std.T
+
+    def solve(self, v: np.ndarray) -> np.ndarray:
+        return self._inverse @ v
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        return self._matrix @ v
+
+
 # Below this, the curvature that a group of exclusive columns leaves to the
 # direction raising all of them at once (see ExclusiveGroups) is taken as
 # this: it is the penalty's alone, and rounding must not make it negative.
@@ -94,6 +174,8 @@ class ExclusiveGroups:
     ``Geometry.scale``.
     """
 
+    full: ClassVar[bool] = False
+
     starts: np.ndarray  # the first column of each group; the groups cover all
     lengths: np.ndarray
     coupling: np.ndarray  # (n_features, 1): the columns' means
@@ -103,7 +185,7 @@ class ExclusiveGroups:
     @classmethod
     def of(cls, bounds: list[int], mean: np.ndarray, scale: np.ndarray):
         """The groups between ``bounds`` (see
-        ``_backends.exclusive_column_groups``)."""
+        ``SparseBackend.exclusive_column_groups``)."""
         starts = np.asarray(bounds[:-1])
         lengths = np.diff(bounds)
         # A group of one column is the diagonal metric: no coupling. Written
@@ -149,10 +231,10 @@ class Geometry:
     - scaling: each row ``j`` of ``W`` is measured in units of
       ``sqrt(scale_j)``, with ``scale_j = var_j + l2 / curvature`` (the
       diagonal of the Hessian bound, divided by the curvature constant);
-    - decorrelation (optional, ``correlation`` set): the metric of ``W`` is
-      the whole Hessian bound ``cov + l2 / curvature``, not only its
-      diagonal (Bohning's bound, 1992). The step is then safe in every
-      direction at once, however correlated the features.
+    - the metric of W's rows (``rows``, a ``RowMetric``): the diagonal of
+      the Hessian bound ``cov + l2 / curvature`` (:class:`DiagonalMetric`),
+      the whole of it (:class:`FullMetric`, decorrelation), or its blocks of
+      one-hot encoded columns (:class:`ExclusiveGroups`).
 
     A step ``coef - t * direction(grad)`` is then plain gradient descent with
     step ``t`` on the transformed problem: with the diagonal metric, on data
@@ -172,19 +254,8 @@ class Geometry:
     mean: np.ndarray | None  # None: no intercept, no centring
     scale: np.ndarray
     l1: float
-    # The Hessian bound in standardised units (unit diagonal) and its
-    # Cholesky factor, float64; None for the diagonal metric.
-    correlation: np.ndarray | None = None
-    cholesky: np.ndarray | None = None
-    # The full metric's own diagonal, where its covariance was measured on
-    # a sample of X's rows (see metric_rows): it then differs a little from
-    # ``scale``, which is exact and measures the optimality. The metric
-    # keeps its own: the sample's exact collinearities are X's, and
-    # rescaling the sample to X's variances would tilt them.
-    metric_scale: np.ndarray | None = None
-    # The blocks of one-hot encoded columns of a sparse X (see
-    # ExclusiveGroups); None for a diagonal or full metric.
-    groups: ExclusiveGroups | None = None
+    # The metric of W's rows (see RowMetric), float64.
+    rows: RowMetric
 
     @classmethod
     def for_objective(
@@ -216,10 +287,8 @@ class Geometry:
         def summary(rows: int, covariance: bool):
             key = (rows, covariance)
             if key not in cache:
-                X, weights = metric_rows(objective.X, objective.weights, rows)
-                mean, spread, _ = column_moments(
-                    X, weights, covariance=covariance, block_bytes=objective.block_bytes
-                )
+                backend, weights = metric_rows(objective, rows)
+                mean, spread, _ = backend.column_moments(weights, covariance)
                 cache[key] = mean, spread
             return cache[key]
 
@@ -233,12 +302,13 @@ class Geometry:
             metric_ = cls._from_moments(
                 objective, dtype, mean, sample, objective.curvature, True
             )
-            geometry = replace(
-                metric_, scale=geometry.scale, metric_scale=metric_.scale
-            )
+            # The sample's full metric (or where it is not positive
+            # definite, the diagonal one), and X's exact scale.
+            rows = metric_.rows if metric_.rows.full else geometry.rows
+            geometry = replace(geometry, rows=rows)
         if metric == "groups" and groups:
             exclusive = ExclusiveGroups.of(list(groups), mean, geometry.scale)
-            geometry = replace(geometry, groups=exclusive)
+            geometry = replace(geometry, rows=exclusive)
         return geometry
 
     @classmethod
@@ -254,13 +324,9 @@ class Geometry:
         fit's plan says where it applies). None where the curvature is zero (every
         sample predicted with certainty).
         """
-        X, weights = metric_rows(objective.X, objective.weights, stride)
-        mean, moments, curvature = column_moments(
-            X,
-            weights,
-            covariance=True,
-            block_bytes=objective.block_bytes,
-            reweight=objective.curvature_at(coef),
+        backend, weights = metric_rows(objective, stride)
+        mean, moments, curvature = backend.column_moments(
+            weights, covariance=True, reweight=objective.curvature_at(coef)
         )
         curvature *= stride
         if not curvature > 0:
@@ -290,65 +356,25 @@ class Geometry:
         # 1e20 or more is past float32's range (their steps are not).
         tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
         scale = np.clip(np.where(scale > 0, scale, 1.0), tiny, huge)
-        correlation = cholesky = None
+        rows: RowMetric = DiagonalMetric(scale[:, None])
         if decorrelate:
             std = np.sqrt(scale)
             correlation = moments / std[:, None] / std[None, :]
             np.fill_diagonal(correlation, 1.0)
             correlation, cholesky = _cholesky_with_jitter(correlation)
+            if cholesky is not None:
+                rows = FullMetric(correlation, cholesky, std[:, None])
         return cls(
             curvature=curvature,
             mean=mean if objective.fit_intercept else None,
             scale=scale[:, None],
             l1=objective.l1,
-            correlation=correlation,
-            cholesky=cholesky,
+            rows=rows,
         )
 
     @cached_property
     def _std(self) -> np.ndarray:
         return np.sqrt(self.scale)
-
-    @cached_property
-    def _metric_std(self) -> np.ndarray:
-        scale = self.scale if self.metric_scale is None else self.metric_scale
-        return np.sqrt(scale)
-
-    def _metric(self) -> np.ndarray:
-        """The full metric of W's rows, ``std * correlation * std``."""
-        return self._metric_std * self.correlation * self._metric_std.T
-
-    @cached_property
-    def _full(self) -> tuple[np.ndarray, np.ndarray]:
-        """For the full metric: its inverse and itself on the rows of W,
-        made once so that each step is one product (a solve's call costs
-        more, on small data, than a pass over X).
-
-        The centring is applied around them (``_centred_grad_W``, and the
-        intercept's ``c = b + mean @ W``), never folded into them: folded,
-        the intercept's entries hold ``mean^T metric mean``, and a column
-        of mean ``m`` and spread 1 loses ``m^2`` times the rounding to
-        cancellation there (all of it from ``m = 1e8`` on).
-        """
-        assert self.cholesky is not None
-        inverse = _scaled_inverse(self.cholesky, self._metric_std[:, 0])
-        return inverse, self._metric()
-
-    def _solve(self, v: np.ndarray) -> np.ndarray:
-        """``metric^-1 v`` for the rows of ``W``."""
-        if self.cholesky is not None:
-            return self._full[0] @ v
-        if self.groups is not None:
-            return self.groups.solve(v)
-        return v / self.scale
-
-    def _apply(self, v: np.ndarray) -> np.ndarray:
-        """``metric v`` for the rows of ``W``."""
-        if self.cholesky is not None:
-            return self._full[1] @ v
-        if self.groups is not None:
-            return self.groups.apply(v)
-        return v * self.scale
 
     def _centred_grad_W(self, grad: np.ndarray) -> np.ndarray:
         """The gradient for ``W`` with the intercept held at ``c = b + mean @ W``."""
@@ -368,7 +394,7 @@ class Geometry:
         in it, unseen by the objective, without bound. Dropping it keeps the
         coefficients' class means at zero, where the minimum has them.
         """
-        step = self._solve(self._centred_grad_W(grad))
+        step = self.rows.solve(self._centred_grad_W(grad))
         if self.mean is not None:  # the intercept keeps c = b + mean @ W
             step = np.concatenate([step, (grad[-1] - self.mean @ step)[None]])
         if step.shape[1] > 1 and self.l1 == 0:
@@ -378,7 +404,7 @@ class Geometry:
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
         """``<u, P^-1 v>``, the inner product of the transformed coordinates."""
         d = self.scale.shape[0]
-        value = float(np.vdot(u[:d], self._apply(v[:d])))
+        value = float(np.vdot(u[:d], self.rows.apply(v[:d])))
         if self.mean is not None:
             value += float(np.vdot(u[d] + self.mean @ u[:d], v[d] + self.mean @ v[:d]))
         return value

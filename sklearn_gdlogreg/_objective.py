@@ -39,17 +39,12 @@ from typing import cast
 import numpy as np
 
 from . import _layout
-from ._array_api import host_dtype
 from ._backends import (
-    DataKind,
+    Backend,
+    DenseBackend,
     Pointwise,
     Reweight,
-    linear_pass,
-    one_block,
     pointwise_in_slices,
-    product,
-    stacked_sums,
-    transposed_product,
 )
 from ._loss import (
     BINARY_CURVATURE,
@@ -72,7 +67,9 @@ class LogisticObjective:
 
     Parameters
     ----------
-    X : {ndarray, sparse, dask, array-API array} of shape (n_samples, n_features)
+    backend : Backend
+        X of shape (n_samples, n_features) and the passes over it (see
+        ``_backends``: numpy, scipy.sparse, array-API arrays, row chunks).
     y : array of shape (n_samples,), like X
         Integer class codes 0, ..., K-1 (any integer type; int64 on PyTorch).
     weights : array of shape (n_samples,), like X
@@ -82,23 +79,19 @@ class LogisticObjective:
     fit_intercept : bool
     l2, l1 : float
         Penalty strengths, already divided by ``C * S``.
-    block_bytes : int, optional
-        The size of the blocks of rows the passes read (see
-        ``linear_pass``); the backend's default if None.
     """
 
-    X: object
+    backend: Backend
     y: np.ndarray
     weights: np.ndarray
     n_outputs: int
     fit_intercept: bool
     l2: float
     l1: float
-    block_bytes: int | None = None
 
     @property
     def n_features(self) -> int:
-        return self.X.shape[1]  # type: ignore[attr-defined]
+        return self.backend.shape[1]
 
     @property
     def n_coefficients(self) -> int:
@@ -108,11 +101,6 @@ class LogisticObjective:
     @property
     def curvature(self) -> float:
         return BINARY_CURVATURE if self.n_outputs == 1 else MULTINOMIAL_CURVATURE
-
-    @cached_property
-    def kind(self) -> DataKind:
-        """What the passes can do with X (read once: see ``DataKind``)."""
-        return DataKind.of(self.X)
 
     @property
     def curvature_at_zero(self) -> float:
@@ -132,22 +120,17 @@ class LogisticObjective:
     ) -> list[tuple[float, np.ndarray]]:
         """Objective (without the L1 term) and its gradient at each of ``coefs``.
 
-        All the points share one read of ``X`` (see ``linear_pass``).
+        All the points share one read of ``X`` (see ``Backend.linear_pass``).
         """
-        whole = one_block(self.X, self.block_bytes, len(coefs) * self.n_outputs)
+        whole = self.backend.one_block(len(coefs) * self.n_outputs)
         if whole is not None:
             return self._stacked_values_and_grads(coefs, whole)
         if self.n_outputs == 1:  # 1-D W and Z: matrix-vector products
             points = [(W[:, 0], b) for W, b in map(self.split, coefs)]
         else:
             points = [self.split(coef) for coef in coefs]
-        passed = linear_pass(
-            self.X,
-            self._labels(),
-            self.weights,
-            points,
-            self._pointwise,
-            self.block_bytes,
+        passed = self.backend.linear_pass(
+            self._labels(), self.weights, points, self._pointwise
         )
         results = []
         for (W, _), (loss, grad_W, grad_b) in zip(points, passed, strict=True):
@@ -175,7 +158,7 @@ class LogisticObjective:
         else:
             b_all = np.zeros((C.shape[1], 1), dtype=C.dtype)
         spans = [(i * k, (i + 1) * k) for i in range(len(coefs))]
-        losses, grads_T, grads_b = stacked_sums(
+        losses, grads_T, grads_b = self.backend.stacked_sums(
             self._labels(),
             self.weights,
             np.ascontiguousarray(W.T),
@@ -183,7 +166,6 @@ class LogisticObjective:
             spans,
             k == 1,
             self._pointwise,
-            whole,
         )
         grads = np.empty_like(C)
         grads[:d] = grads_T.T
@@ -200,18 +182,19 @@ class LogisticObjective:
         ]
 
     def scores(self, coef: np.ndarray) -> np.ndarray:
-        """``Z = X W + b`` at ``coef``, one read of X (dense numpy X): of shape
-        (n_samples,) for a binary problem, (n_samples, n_outputs) else. No
-        read where W is zero, as where a fit starts."""
+        """``Z = X W + b`` at ``coef``, one read of X (a dense backend): of
+        shape (n_samples,) for a binary problem, (n_samples, n_outputs) else.
+        No read where W is zero, as where a fit starts."""
         W, b = self.split(coef)
-        X = cast(np.ndarray, self.X)
+        backend = cast(DenseBackend, self.backend)
         if not W.any():
-            shape = X.shape[:1] if self.n_outputs == 1 else (X.shape[0], W.shape[1])
-            Z = np.zeros(shape, dtype=np.result_type(X.dtype, W.dtype))
+            n = backend.shape[0]
+            shape = (n,) if self.n_outputs == 1 else (n, W.shape[1])
+            Z = np.zeros(shape, dtype=np.result_type(backend.dtype, W.dtype))
         elif self.n_outputs == 1:
-            Z = product(X, W[:, 0])
+            Z = backend.product(W[:, 0])
         else:
-            Z = product(X, W)
+            Z = backend.product(W)
         Z += b
         return Z
 
@@ -230,10 +213,11 @@ class LogisticObjective:
             return value, None
         gradient = np.empty_like(coef)
         d = self.n_features
+        backend = cast(DenseBackend, self.backend)
         if R.ndim == 1:
-            gradient[:d] = transposed_product(R, self.X).reshape(d, -1)
+            gradient[:d] = backend.transposed_product(R).reshape(d, -1)
         else:
-            gradient[:d] = transposed_product(R.T, self.X).T
+            gradient[:d] = backend.transposed_product(R.T).T
         gradient[:d] += self.l2 * W
         if self.fit_intercept:
             gradient[d] = R.sum(axis=0)
@@ -247,14 +231,14 @@ class LogisticObjective:
     def _labels(self):
         """``y`` as the passes take it: for a binary problem with X in
         memory, the signs of the labels (see ``binary_pointwise``)."""
-        if self.n_outputs > 1 or not self.kind.host:
+        if self.n_outputs > 1 or not self.backend.host:
             return self.y
         return self._signs
 
     @cached_property
     def _signs(self) -> np.ndarray:
         """The labels' signs, -1 or +1, in X's dtype: made once per fit."""
-        signs = self.y.astype(host_dtype(self.X))
+        signs = self.y.astype(self.backend.dtype)
         signs *= 2
         signs -= 1
         return signs
@@ -265,7 +249,7 @@ class LogisticObjective:
 
     def curvature_at(self, coef: np.ndarray) -> Reweight:
         """The curvature of the loss at ``coef``, as
-        ``_backends.column_moments`` takes it (``reweight``): each sample's
+        ``Backend.column_moments`` takes it (``reweight``): each sample's
         weight times the second derivative of its loss in ``z`` (see
         ``_loss.curvature_weights``).
         """

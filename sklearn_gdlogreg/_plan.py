@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from ._backends import DataKind, exclusive_column_groups
+from ._backends import Backend
 from ._class_metrics import ClassBlockMetric, ClassCoupledMetric
 from ._metrics import Geometry
 from ._objective import LogisticObjective
@@ -113,14 +113,14 @@ class FitPlan:
         return "fit plan: " + ", ".join(f"{k}={v}" for k, v in fields.items())
 
 
-def metric_stride(X, size: int) -> int:
+def metric_stride(backend: Backend, size: int) -> int:
     """The stride of the rows a full metric of ``size`` coefficients is
     measured on: about ``METRIC_ROWS_PER_COEFFICIENT * size`` of them (and
     ``MIN_METRIC_ROWS``) from a numpy X of more than twice as many rows, 1
     (every row) for other arrays and smaller X. Evenly spaced rows are views
     of X: no copy."""
-    k = X.shape[0] // max(METRIC_ROWS_PER_COEFFICIENT * size, MIN_METRIC_ROWS)
-    return int(k) if DataKind.of(X).dense and k >= 2 else 1
+    k = backend.shape[0] // max(METRIC_ROWS_PER_COEFFICIENT * size, MIN_METRIC_ROWS)
+    return int(k) if backend.dense and k >= 2 else 1
 
 
 def keeps_scores(objective: LogisticObjective) -> bool:
@@ -128,7 +128,7 @@ def keeps_scores(objective: LogisticObjective) -> bool:
     the full metric's width, with at least ``FEATURES_PER_KEPT_SCORE``
     features per output (a point's scores are then small next to X)."""
     return (
-        objective.kind.dense
+        objective.backend.dense
         and objective.n_features > MAX_DECORRELATED_FEATURES
         and objective.n_features >= FEATURES_PER_KEPT_SCORE * objective.n_outputs
     )
@@ -162,12 +162,13 @@ def make_plan(
     )
     if not adaptive or objective.l1 != 0:
         return plan
-    if objective.kind.sparse:
-        bounds = exclusive_column_groups(objective.X) if objective.fit_intercept else []
+    if objective.backend.sparse:
+        backend = objective.backend
+        bounds = backend.exclusive_column_groups() if objective.fit_intercept else []
         return replace(plan, metric="groups", groups=tuple(bounds)) if bounds else plan
     if objective.n_features > MAX_DECORRELATED_FEATURES:
         return plan
-    stride = metric_stride(objective.X, objective.n_coefficients)
+    stride = metric_stride(objective.backend, objective.n_coefficients)
     plan = _remeasured(replace(plan, metric="full", metric_stride=stride), objective)
     if start is not None and objective.split(start)[0].any():
         plan = replace(plan, measure_at_start=True)
@@ -192,14 +193,14 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
         remeasured: Remeasured = "curvature"
     elif objective.n_coefficients <= MAX_COUPLED_COEFFICIENTS:
         remeasured = "class_coupled"
-    elif (
-        objective.kind.dense and objective.n_outputs * m * m <= MAX_CLASS_BLOCK_ENTRIES
+    elif objective.backend.dense and (
+        objective.n_outputs * m * m <= MAX_CLASS_BLOCK_ENTRIES
     ):
         remeasured = "class_blocks"
     else:
         remeasured = "curvature"
     size = m if remeasured == "class_blocks" else objective.n_coefficients
-    stride = metric_stride(objective.X, size)
+    stride = metric_stride(objective.backend, size)
     # The Hessian or its blocks (not the shared metric) of few coefficients,
     # or of a sample of the rows, costs about a pass: measured more often.
     exact = remeasured != "curvature" or objective.n_outputs == 1
@@ -236,7 +237,7 @@ def remeasure(objective: LogisticObjective, dtype, geometry: Geometry, plan: Fit
     (no such metric there); None where the plan measures none. ``geometry``
     is the first metric: its mean is every metric's centre, its scale the
     class blocks' units."""
-    if plan.remeasured == "none" or geometry.cholesky is None:
+    if plan.remeasured == "none" or not geometry.rows.full:
         return None
     mean, scale, stride = geometry.mean, geometry.scale, plan.remeasured_stride
 
@@ -253,7 +254,7 @@ def remeasure(objective: LogisticObjective, dtype, geometry: Geometry, plan: Fit
         metric = Geometry.at_curvature(
             objective, dtype, coef, stride=plan.metric_stride
         )
-        if metric is None or metric.cholesky is None:
+        if metric is None or not metric.rows.full:
             return None
         return metric, 1 / metric.curvature
 

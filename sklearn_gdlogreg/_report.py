@@ -61,7 +61,7 @@ class IterationReporter:
                 self.objective.n_features,
                 self.objective.fit_intercept,
                 self.classes,
-                self.objective.X,
+                self.objective.backend.X,
             ),
         }
         if self.task is not None:

@@ -6,6 +6,7 @@ from sklearn.datasets import make_classification
 from sklearn.preprocessing import OneHotEncoder
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
+from sklearn_gdlogreg._backends import backend_for
 from sklearn_gdlogreg._objective import LogisticObjective
 
 try:  # property tests: fixed examples in CI (.ci/run), fresh ones elsewhere
@@ -52,7 +53,7 @@ def make_objective(rng, n_outputs, fit_intercept=True, l2=0.1, l1=0.0, X=None):
     y = rng.randint(n_classes, size=X.shape[0])
     weights = rng.uniform(0.1, 2, size=X.shape[0])
     return LogisticObjective(
-        X=X,
+        backend=backend_for(X),
         y=y,
         weights=weights / weights.sum(),
         n_outputs=n_outputs,

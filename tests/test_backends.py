@@ -9,13 +9,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_gdlogreg._backends._blocks as row_blocks
 from conftest import one_hot
-from sklearn_gdlogreg._backends import (
-    column_moments,
-    counted_passes,
-    exclusive_column_groups,
-    information_matrix,
-    linear_pass,
-)
+from sklearn_gdlogreg._backends import backend_for, counted_passes
 
 
 def squared_pointwise(Z, y, weights):
@@ -52,9 +46,8 @@ def test_blocked_pass_at_several_points_equals_numpy(rng, container, n_outputs):
     ]
     weights = rng.uniform(size=X.shape[0])
     a_few_rows = 5 * 8 * X.shape[1]
-    got = linear_pass(
-        container(X), y, weights, points, squared_pointwise, block_bytes=a_few_rows
-    )
+    backend = backend_for(container(X), a_few_rows)
+    got = backend.linear_pass(y, weights, points, squared_pointwise)
     w = weights.reshape(-1, *([1] * (y.ndim - 1)))
     for (W, b), (loss, grad_W, grad_b) in zip(points, got, strict=True):
         R = X @ W + b - y
@@ -96,9 +89,7 @@ def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance, blocks):
     weights /= weights.sum()
     # "one": the default blocks, of which this X fills one.
     block_bytes = 7 * 8 * X.shape[1] if blocks == "many" else None
-    mean, spread, _ = column_moments(
-        X, weights, covariance=covariance, block_bytes=block_bytes
-    )
+    mean, spread, _ = backend_for(X, block_bytes).column_moments(weights, covariance)
     ref_mean, ref_cov = weighted_reference(X.astype(np.float64), weights)
     rtol = 1e-10 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(mean, ref_mean, rtol=rtol)
@@ -110,7 +101,9 @@ def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance, blocks):
     )
     np.testing.assert_array_less(np.abs(spread - expected), rtol * scale + 1e-300)
     if not covariance:
-        sparse_mean, sparse_var, _ = column_moments(sp.csr_matrix(X), weights)
+        sparse_mean, sparse_var, _ = backend_for(sp.csr_matrix(X)).column_moments(
+            weights
+        )
         np.testing.assert_allclose(sparse_mean, ref_mean, rtol=rtol)
         np.testing.assert_allclose(sparse_var, expected, rtol=1e-4)
 
@@ -124,7 +117,7 @@ def test_moments_of_huge_features_do_not_overflow(rng, dtype, magnitude):
     weights = np.full(50, 1 / 50)
     with np.errstate(all="raise"):
         for covariance in (False, True):
-            _, spread, _ = column_moments(X, weights, covariance=covariance)
+            _, spread, _ = backend_for(X).column_moments(weights, covariance)
             variance = np.diag(spread) if covariance else spread
             np.testing.assert_allclose(
                 variance, X.astype(np.float64).var(axis=0), rtol=1e-5
@@ -187,8 +180,7 @@ def test_information_matrix_is_the_formula(
     R = R[:, 1:] if n_outputs == 1 else R
     center = weights @ X / weights.sum() if centred else None
     with counted_passes() as passes:
-        information, scores = information_matrix(
-            X,
+        information, scores = backend_for(X).information_matrix(
             weights,
             P,
             n_outputs,
@@ -203,8 +195,8 @@ def test_information_matrix_is_the_formula(
     for got, want in zip((information, scores), expected, strict=True):
         assert got.shape == (n_outputs * (d + fit_intercept),) * 2
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * abs(want).max())
-    only, none = information_matrix(
-        X, weights, P, n_outputs, fit_intercept=fit_intercept, center=center
+    only, none = backend_for(X).information_matrix(
+        weights, P, n_outputs, fit_intercept=fit_intercept, center=center
     )
     assert none is None
     np.testing.assert_array_equal(only, information)
@@ -214,7 +206,9 @@ def test_information_matrix_of_sparse_x_takes_no_center(rng):
     X = sp.random(20, 3, density=0.5, format="csr", random_state=rng)
     P = np.full((20, 2), 0.5)
     with pytest.raises(ValueError, match="dense X"):
-        information_matrix(X, np.ones(20), P, 1, fit_intercept=True, center=np.ones(3))
+        backend_for(X).information_matrix(
+            np.ones(20), P, 1, fit_intercept=True, center=np.ones(3)
+        )
 
 
 @pytest.mark.parametrize("kind", ["dense", "csr"])
@@ -236,8 +230,8 @@ def test_information_matrix_over_threads_and_blocks(rng, kind, centred):
     P = probabilities(X)
 
     def run():
-        information, scores = information_matrix(
-            X, weights, probabilities, K, fit_intercept=centred, center=center
+        information, scores = backend_for(X).information_matrix(
+            weights, probabilities, K, fit_intercept=centred, center=center
         )
         assert scores is None
         return information
@@ -261,7 +255,8 @@ def test_threaded_pass_matches_one_thread_and_is_reproducible(rng):
     before = threadpool_info()
 
     def run():
-        return linear_pass(X, y, weights, points, squared_pointwise, block_bytes=800)
+        backend = backend_for(X, block_bytes=800)
+        return backend.linear_pass(y, weights, points, squared_pointwise)
 
     threaded, again = run(), run()
     with threadpool_limits(limits=1):  # the user's limit: one thread, one group
@@ -298,7 +293,7 @@ def test_passes_use_threads_and_the_threads_see_the_callers_error_state(rng):
 def test_exclusive_column_groups_are_the_one_hot_features(rng, fmt):
     X = one_hot(rng).asformat(fmt)
     before = X.copy()
-    assert exclusive_column_groups(X) == [0, 3, 8, 10]
+    assert backend_for(X).exclusive_column_groups() == [0, 3, 8, 10]
     for name in ("data", "indices", "indptr"):
         np.testing.assert_array_equal(getattr(X, name), getattr(before, name))
 
@@ -306,19 +301,21 @@ def test_exclusive_column_groups_are_the_one_hot_features(rng, fmt):
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 def test_exclusive_column_groups_are_none_in_other_structures(rng, fmt):
     X = one_hot(rng).tolil()
-    assert exclusive_column_groups(X.toarray()) == []  # dense
-    assert exclusive_column_groups(X[:, 1:].asformat(fmt)) == []  # drop="first"
+    assert backend_for(X.toarray()).exclusive_column_groups() == []  # dense
+    assert (
+        backend_for(X[:, 1:].asformat(fmt)).exclusive_column_groups() == []
+    )  # drop="first"
     two = X.copy()  # a row with two entries in its first group, none in another
     two[0, 0] = two[0, 1] = 1
     two[0, 3:8] = 0
     assert two.asformat(fmt).nnz == X.nnz
-    assert exclusive_column_groups(two.asformat(fmt)) == []
+    assert backend_for(two.asformat(fmt)).exclusive_column_groups() == []
     random = sp.random(60, 10, density=0.3, format=fmt, random_state=rng)
-    assert exclusive_column_groups(random) == []
+    assert backend_for(random).exclusive_column_groups() == []
 
 
 def test_exclusive_column_groups_need_sorted_indices(rng):
     X = one_hot(rng).tocsr()
     X.indices = X.indices.reshape(-1, 3)[:, ::-1].ravel().copy()  # reversed rows
     X.has_sorted_indices = False
-    assert exclusive_column_groups(X) == []
+    assert backend_for(X).exclusive_column_groups() == []

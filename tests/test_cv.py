@@ -468,3 +468,119 @@ def test_each_fold_reads_its_moments_once(n_classes):
     with counted_passes() as passes:
         GradientDescentLogisticRegressionCV(Cs=6, cv=3).fit(X, y)
     assert passes["column_moments"] == 3 + 1
+
+
+# --- The one-standard-error rule ---------------------------------------------
+
+
+def noisy_classes(n_classes, seed):
+    """Noisy labels (flip_y): the mean scores are flat near their best, and the
+    one-standard-error rule picks a smaller C than the best (by a grid step or
+    more, on these seeds)."""
+    return make_classification(
+        n_samples=200, n_features=10, n_informative=4, n_classes=n_classes,
+        n_clusters_per_class=1, flip_y=0.1, random_state=seed,
+    )  # fmt: skip
+
+
+def one_standard_error_by_hand(scores, Cs):
+    """glmnet's lambda.1se from the fold scores ``(n_folds, n_l1_ratios,
+    n_cs)``: the l1_ratio of the best mean score, and the smallest C of its
+    path whose mean score is within one standard error (std with ddof=1 over
+    sqrt(n_folds)) of the best."""
+    n_folds = scores.shape[0]
+    mean = scores.mean(axis=0)
+    standard_error = scores.std(axis=0, ddof=1) / np.sqrt(n_folds)
+    l1, best = np.unravel_index(mean.argmax(), mean.shape)
+    threshold = mean[l1, best] - standard_error[l1, best]
+    return l1, min(
+        C for C, score in zip(Cs, mean[l1], strict=True) if score >= threshold
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_one_standard_error_rule_picks_the_C_computed_by_hand(n_classes, seed):
+    X, y = noisy_classes(n_classes, seed)
+    # The grid in decreasing order: the rule takes the smallest C by value.
+    Cs = np.logspace(2, -3, 11)
+    model = GradientDescentLogisticRegressionCV(Cs=Cs, cv=5, selection="1se")
+    model.fit(X, y)
+    n_folds = model.scores_.shape[0]
+    np.testing.assert_allclose(model.cv_mean_scores_, model.scores_.mean(axis=0))
+    np.testing.assert_allclose(
+        model.cv_standard_errors_,
+        model.scores_.std(axis=0, ddof=1) / np.sqrt(n_folds),
+    )
+    l1, C = one_standard_error_by_hand(model.scores_, model.Cs_)
+    assert model.l1_ratio_ == model.l1_ratios_[l1]
+    assert model.C_ == C
+    best_C = model.Cs_[model.cv_mean_scores_[0].argmax()]
+    assert model.C_ < best_C  # a stronger penalty than the best's, on this data
+    # The refit is the plain estimator's fit at the chosen C.
+    plain = GradientDescentLogisticRegression(C=model.C_).fit(X, y)
+    np.testing.assert_array_equal(model.coef_, plain.coef_)
+    np.testing.assert_array_equal(model.intercept_, plain.intercept_)
+
+
+def test_one_standard_error_rule_keeps_the_best_l1_ratio():
+    X, y = noisy_classes(2, 0)
+    folds = list(StratifiedKFold(4, shuffle=True, random_state=0).split(X, y))
+    params = {"Cs": np.logspace(-2, 1, 7), "l1_ratios": [0.0, 0.5, 1.0], "cv": folds}
+    best = GradientDescentLogisticRegressionCV(**params).fit(X, y)
+    model = GradientDescentLogisticRegressionCV(selection="1se", **params).fit(X, y)
+    np.testing.assert_array_equal(model.scores_, best.scores_)
+    assert model.cv_mean_scores_.shape == model.cv_standard_errors_.shape == (3, 7)
+    l1, C = one_standard_error_by_hand(model.scores_, model.Cs_)
+    assert (model.l1_ratio_, model.C_) == (best.l1_ratio_, C)
+    assert model.l1_ratio_ == model.l1_ratios_[l1] == 1.0  # not the first row
+    assert model.C_ < best.C_
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_selection_best_is_the_default_and_unchanged(n_classes):
+    X, y = noisy_classes(n_classes, 0)
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    default = GradientDescentLogisticRegressionCV(Cs=6, cv=folds).fit(X, y)
+    best = GradientDescentLogisticRegressionCV(Cs=6, cv=folds, selection="best")
+    best.fit(X, y)
+    assert default.selection == "best"
+    assert best.C_ == default.C_ == best.Cs_[best.scores_.mean(axis=0)[0].argmax()]
+    np.testing.assert_array_equal(best.coef_, default.coef_)
+    np.testing.assert_array_equal(best.cv_mean_scores_, default.cv_mean_scores_)
+    one_se = clone(best).set_params(selection="1se").fit(X, y)
+    np.testing.assert_array_equal(one_se.scores_, best.scores_)
+    assert one_se.C_ <= best.C_
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_one_standard_error_rule_without_refit_averages_the_chosen_C(n_classes):
+    """Each fold's best C has no standard error: without refit, every fold's
+    coefficients at the chosen C are averaged, and C_ is that C."""
+    X, y = noisy_classes(n_classes, 1)
+    model = GradientDescentLogisticRegressionCV(
+        Cs=np.logspace(-3, 2, 11), cv=5, selection="1se", refit=False
+    ).fit(X, y)
+    _, C = one_standard_error_by_hand(model.scores_, model.Cs_)
+    assert model.C_ == C
+    index = np.flatnonzero(model.Cs_ == C)[0]
+    chosen = model.coefs_paths_[:, 0, index].mean(axis=0)
+    np.testing.assert_allclose(model.coef_, chosen[:, :-1])
+    np.testing.assert_allclose(model.intercept_, chosen[:, -1])
+    assert not hasattr(model, "loss_curve_")
+
+
+def test_bad_selection_names_the_parameter_and_the_choices(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="'selection' parameter") as error:
+        GradientDescentLogisticRegressionCV(Cs=2, selection="2se").fit(X, y)
+    assert "'1se'" in str(error.value) and "'best'" in str(error.value)
+    # One fold has no standard error.
+    index = np.arange(len(y))
+    one_fold = [(index[index % 2 == 0], index[index % 2 == 1])]
+    with pytest.raises(ValueError, match="two cross-validation folds or more"):
+        GradientDescentLogisticRegressionCV(Cs=2, cv=one_fold, selection="1se").fit(
+            X, y
+        )
+    single = GradientDescentLogisticRegressionCV(Cs=2, cv=one_fold).fit(X, y)
+    assert np.isnan(single.cv_standard_errors_).all()

@@ -246,17 +246,15 @@ def unknown_sizes(array):
 
 
 @pytest.fixture(params=["cluster", "local"])
-def scheduler(request, monkeypatch):
+def scheduler(request):
     """The module's cluster, or dask's local scheduler (the fit's chunks
-    computed in this process, as without a distributed Client)."""
+    computed in this process, as without a distributed Client): chosen as a
+    user chooses it, even where the module's Client is the default."""
+    request.getfixturevalue("client")
     if request.param == "cluster":
-        request.getfixturevalue("client")
         yield
         return
-    from sklearn_gdlogreg import _dask
-
     dask = pytest.importorskip("dask")
-    monkeypatch.setattr(_dask, "_client", lambda: None)
     with dask.config.set(scheduler="synchronous"):
         yield
 

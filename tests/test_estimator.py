@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from conftest import badly_scaled_classification
 from sklearn_gdlogreg import GradientDescentLogisticRegression
-from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._backends import counted_passes
 from sklearn_gdlogreg._reference import reference_objective
 
 # The tolerance of "the same model": coefficients relative to their largest entry.
@@ -263,12 +263,11 @@ def test_many_classes_give_the_same_model_with_the_class_blocks_metric(data):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_wide_data_give_the_same_model_with_kept_scores(
-    n_classes, fit_intercept, monkeypatch
-):
+def test_wide_data_give_the_same_model_with_kept_scores(n_classes, fit_intercept):
     # 400 features, past the full metric: the solver keeps each point's
-    # scores and combines the momentum point's (LogisticObjective.
-    # keeps_scores), on raw scales with weights. The model is the same.
+    # scores and combines the momentum point's (_plan.keeps_scores: products
+    # with X rather than linear passes), on raw scales with weights. The
+    # model is the same.
     X, y = make_classification(
         n_samples=600, n_features=400, n_informative=40, n_classes=n_classes,
         n_clusters_per_class=1, random_state=0,
@@ -276,17 +275,11 @@ def test_wide_data_give_the_same_model_with_kept_scores(
     rng = np.random.RandomState(1)
     X = X * 10 ** rng.uniform(-1, 1, 400) + rng.uniform(-5, 5, 400)
     sample_weight = rng.uniform(0.5, 2, size=len(y))
-    calls = []
-    kept = LogisticObjective.value_and_grad_at
-    monkeypatch.setattr(
-        LogisticObjective,
-        "value_and_grad_at",
-        lambda *args, **kwargs: calls.append(1) or kept(*args, **kwargs),
-    )
     params = dict(C=0.1, fit_intercept=fit_intercept)
     ours = GradientDescentLogisticRegression(tol=1e-8, max_iter=5000, **params)
-    ours.fit(X, y, sample_weight=sample_weight)
-    assert calls and ours.n_iter_ < 5000
+    with counted_passes() as passes:
+        ours.fit(X, y, sample_weight=sample_weight)
+    assert passes["transposed_product"] > 0 and ours.n_iter_ < 5000
     assert_same_model(ours, reference(X, y, sample_weight, **params), X)
     # The loss curve ends at the returned model's objective (the momentum
     # point's, where the optimality was measured; the solver's tests check

@@ -8,8 +8,14 @@ import pytest
 import scipy.sparse as sp
 
 from conftest import coef_shape, make_objective, one_hot
+from sklearn_gdlogreg._backends import backend_for
 from sklearn_gdlogreg._class_metrics import ClassBlockMetric, ClassCoupledMetric
-from sklearn_gdlogreg._metrics import Geometry, _cholesky_with_jitter, metric_rows
+from sklearn_gdlogreg._metrics import (
+    ExclusiveGroups,
+    Geometry,
+    _cholesky_with_jitter,
+    metric_rows,
+)
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import make_plan, metric_stride
 
@@ -24,7 +30,7 @@ def test_geometry_is_a_metric_and_its_inverse(rng, fit_intercept, decorrelate):
     geometry = Geometry.for_objective(
         obj, np.float64, metric="full" if decorrelate else "diagonal"
     )
-    assert (geometry.cholesky is not None) == decorrelate
+    assert geometry.rows.full == decorrelate
     g, v = rng.normal(size=(2, *coef_shape(obj)))
     v -= v.mean(axis=1, keepdims=True)
     direction = geometry.direction(g)
@@ -59,7 +65,7 @@ def test_metric_of_one_hot_features_keeps_each_features_covariance(rng, n_output
     plan = make_plan(obj, "auto", "nesterov")
     assert plan.metric == "groups"
     geometry = Geometry.for_objective(obj, np.float64, "groups", groups=plan.groups)
-    assert geometry.groups is not None
+    assert isinstance(geometry.rows, ExclusiveGroups)
     dense = X.toarray()
     mean = obj.weights @ dense
     covariance = (dense - mean).T @ (obj.weights[:, None] * (dense - mean))
@@ -78,7 +84,9 @@ def test_metric_of_one_hot_features_keeps_each_features_covariance(rng, n_output
     # The diagonal metric, and no groups, where the steps are constant.
     plan = make_plan(obj, 0.1, "nesterov")
     assert plan.metric == "diagonal"
-    assert Geometry.for_objective(obj, np.float64, plan.metric).groups is None
+    assert not isinstance(
+        Geometry.for_objective(obj, np.float64, plan.metric).rows, ExclusiveGroups
+    )
 
 
 def test_prox_soft_thresholds_and_keeps_centred_intercept(rng):
@@ -103,8 +111,10 @@ def test_metric_at_the_curvature_is_the_hessian_there(rng, fit_intercept):
     coef = rng.normal(size=coef_shape(obj))
     geometry = Geometry.at_curvature(obj, np.float64, coef)
     W, b = obj.split(coef)
-    p = 1 / (1 + np.exp(-(obj.X @ W[:, 0] + b[0])))
-    X1 = np.hstack([obj.X, np.ones((obj.X.shape[0], 1))])[:, : coef.shape[0]]
+    p = 1 / (1 + np.exp(-(obj.backend.X @ W[:, 0] + b[0])))
+    X1 = np.hstack([obj.backend.X, np.ones((obj.backend.X.shape[0], 1))])[
+        :, : coef.shape[0]
+    ]
     H = X1.T @ ((obj.weights * p * (1 - p))[:, None] * X1)
     H[: obj.n_features, : obj.n_features] += obj.l2 * np.eye(obj.n_features)
     u, v = rng.normal(size=(2, *coef.shape))
@@ -125,7 +135,7 @@ def test_metric_at_a_point_of_certain_predictions_is_none(rng):
     X = np.repeat([[-1e3], [1e3]], 5, axis=0) + rng.uniform(size=(10, 1))
     y = (X[:, 0] > 0).astype(int)
     obj = LogisticObjective(
-        X=X,
+        backend=backend_for(X),
         y=y,
         weights=np.full(10, 0.1),
         n_outputs=1,
@@ -138,14 +148,20 @@ def test_metric_at_a_point_of_certain_predictions_is_none(rng):
 
 def test_full_metric_of_a_tall_X_comes_from_evenly_spaced_rows(rng):
     obj = tall_objective(rng, 1)
-    stride = metric_stride(obj.X, obj.n_coefficients)
-    X, weights = metric_rows(obj.X, obj.weights, stride)
+    stride = metric_stride(obj.backend, obj.n_coefficients)
+    sample, weights = metric_rows(obj, stride)
+    X = sample.X
     assert stride == 40_000 // 8192  # at least MIN_METRIC_ROWS rows
-    assert np.shares_memory(X, obj.X) and X.shape[0] == len(range(0, 40_000, stride))
-    np.testing.assert_array_equal(X[1], obj.X[stride])
+    assert np.shares_memory(X, obj.backend.X) and X.shape[0] == len(
+        range(0, 40_000, stride)
+    )
+    np.testing.assert_array_equal(X[1], obj.backend.X[stride])
     np.testing.assert_array_equal(weights[1], obj.weights[stride])
-    for small in (obj.X[:1279], sp.csr_matrix(obj.X)):  # every row: stride 1
-        assert metric_stride(small, obj.n_coefficients) == 1
+    for small in (
+        obj.backend.X[:1279],
+        sp.csr_matrix(obj.backend.X),
+    ):  # every row: stride 1
+        assert metric_stride(backend_for(small), obj.n_coefficients) == 1
     # The optimality's units stay exact; the steps' metric is the sample's
     # covariance (plus the penalty), with its own diagonal.
     full = Geometry.for_objective(obj, np.float64, metric="full", stride=stride)
@@ -154,7 +170,7 @@ def test_full_metric_of_a_tall_X_comes_from_evenly_spaced_rows(rng):
     centred = X - weights @ X / weights.sum()
     covariance = centred.T @ (weights[:, None] * centred) / weights.sum()
     covariance += obj.l2 / obj.curvature * np.eye(obj.n_features)
-    np.testing.assert_allclose(full._metric(), covariance, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(full.rows._matrix, covariance, rtol=1e-6, atol=1e-9)
     g, v = rng.normal(size=(2, *coef_shape(obj)))
     np.testing.assert_allclose(full.inner(full.direction(g), v), np.vdot(g, v))
 
@@ -166,14 +182,16 @@ def test_metric_of_a_tall_X_from_a_sample_is_close_to_the_hessian(rng, n_outputs
     # stride: within 10% of the Hessian of all the rows, in 50 random
     # directions the loss sees. Without the scaling it is stride times off.
     obj = tall_objective(rng, n_outputs)
-    stride = metric_stride(obj.X, obj.n_coefficients)
+    stride = metric_stride(obj.backend, obj.n_coefficients)
     assert stride > 1
     coef = rng.normal(size=coef_shape(obj)) * 0.3
     if n_outputs == 1:
         metric = Geometry.at_curvature(obj, np.float64, coef, stride=stride)
         curvature = metric.curvature
     else:
-        metric = ClassCoupledMetric.at(obj, coef, obj.weights @ obj.X, stride=stride)
+        metric = ClassCoupledMetric.at(
+            obj, coef, obj.weights @ obj.backend.X, stride=stride
+        )
         curvature = 1.0
     H = finite_difference_hessian(obj, coef)
     ratios = []
@@ -204,7 +222,7 @@ def test_class_coupled_metric_is_the_multinomial_hessian(rng, fit_intercept):
     # the softmax sees (each row's classes summing to zero: the gradient's).
     obj = make_objective(rng, 3, fit_intercept=fit_intercept, l2=0.05)
     coef = rng.normal(size=coef_shape(obj))
-    metric = ClassCoupledMetric.at(obj, coef, obj.weights @ obj.X)
+    metric = ClassCoupledMetric.at(obj, coef, obj.weights @ obj.backend.X)
     H = finite_difference_hessian(obj, coef)
 
     def seen(v):  # each row's mean over the classes removed
@@ -223,7 +241,7 @@ def test_class_coupled_metric_is_the_multinomial_hessian(rng, fit_intercept):
 def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept, units):
     obj = make_objective(rng, 4, fit_intercept=fit_intercept, l2=0.05)
     coef = rng.normal(size=coef_shape(obj))
-    mean = obj.weights @ obj.X
+    mean = obj.weights @ obj.backend.X
     # With the features' scales, its products run in float32 in those units
     # (as in a fit): float32's rounding, no more.
     scale = (
@@ -234,10 +252,10 @@ def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept, 
     # Block k: sum_i s_i p_ik (1 - p_ik) u_i u_i^T + l2 on W, by the formula
     # (and the finite-difference Hessian's own blocks without an intercept).
     W, b = obj.split(coef)
-    Z = obj.X @ W + b
+    Z = obj.backend.X @ W + b
     P = np.exp(Z - Z.max(axis=1, keepdims=True))
     P /= P.sum(axis=1, keepdims=True)
-    U = obj.X - mean if fit_intercept else obj.X
+    U = obj.backend.X - mean if fit_intercept else obj.backend.X
     if fit_intercept:
         U = np.hstack([U, np.ones((U.shape[0], 1))])
     m = U.shape[1]
@@ -274,7 +292,9 @@ def test_class_block_metric_in_float32_units_is_the_same_at_any_scale(rng, facto
     # 1e25 (past float32's range, squared) or 1e-25 (below it) gives the
     # same blocks, in the scaled units, as X itself.
     obj = make_objective(rng, 4, l2=0.05)
-    scaled = dataclasses.replace(obj, X=obj.X * factor, l2=obj.l2 * factor**2)
+    scaled = dataclasses.replace(
+        obj, backend=backend_for(obj.backend.X * factor), l2=obj.l2 * factor**2
+    )
     coef = rng.normal(size=coef_shape(obj))
     coef_scaled = coef.copy()
     coef_scaled[:-1] /= factor
@@ -295,8 +315,8 @@ def test_class_block_metric_of_a_tall_X_comes_from_a_sample(rng):
     # directions: the sample's sums are scaled by the stride.
     obj = tall_objective(rng, 3)
     coef = rng.normal(size=coef_shape(obj)) * 0.3
-    mean = obj.weights @ obj.X
-    stride = metric_stride(obj.X, obj.n_features + 1)
+    mean = obj.weights @ obj.backend.X
+    stride = metric_stride(obj.backend, obj.n_features + 1)
     assert stride > 1
     sampled = ClassBlockMetric.at(obj, coef, mean, stride=stride).blocks
     exact = ClassBlockMetric.at(obj, coef, mean).blocks

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from scipy.optimize import check_grad
 
 from conftest import coef_shape, make_objective
+from sklearn_gdlogreg._backends import DenseBackend, backend_for
 from sklearn_gdlogreg._loss import multinomial_pointwise
 
 
@@ -20,8 +21,11 @@ def test_one_block_pass_equals_the_blocked_pass(rng, n_outputs, fit_intercept, d
     # blocks of 8 rows take the general pass: the same values and gradients,
     # one point or two, and the gradients each point's own.
     obj = make_objective(rng, n_outputs, fit_intercept=fit_intercept, l2=0.3)
-    obj = dataclasses.replace(obj, X=obj.X.astype(dtype))
-    blocked = dataclasses.replace(obj, block_bytes=8 * obj.X.shape[1] * obj.X.itemsize)
+    obj = dataclasses.replace(obj, backend=backend_for(obj.backend.X.astype(dtype)))
+    X = obj.backend.X
+    blocked = dataclasses.replace(
+        obj, backend=backend_for(X, 8 * X.shape[1] * X.itemsize)
+    )
     coefs = [rng.normal(size=coef_shape(obj)).astype(dtype) for _ in range(2)]
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     for points in (coefs[:1], coefs):
@@ -43,11 +47,11 @@ def test_value_and_grad_at_scores_equal_the_pass(rng, n_outputs, fit_intercept, 
     # as they were, and no gradient is computed unless asked for.
     X = rng.normal(size=(50, 7)) * [1, 3, 0.5, 10, 1, 2, 1] + [0, 5, 0, -2, 1, 0, 3]
     obj = make_objective(rng, n_outputs, fit_intercept=fit_intercept, l2=0.3, X=X)
-    obj = dataclasses.replace(obj, X=obj.X.astype(dtype))
+    obj = dataclasses.replace(obj, backend=backend_for(obj.backend.X.astype(dtype)))
     coef = rng.normal(scale=0.3, size=coef_shape(obj)).astype(dtype)
     W, b = obj.split(coef)
     scores = obj.scores(coef)
-    expected_scores = (obj.X.astype(np.float64) @ W + b).reshape(scores.shape)
+    expected_scores = (obj.backend.X.astype(np.float64) @ W + b).reshape(scores.shape)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     assert scores.dtype == dtype
     np.testing.assert_allclose(scores, expected_scores, rtol=rtol, atol=rtol)
@@ -87,7 +91,7 @@ def test_value_matches_direct_formula(rng, n_outputs):
     # Moderate margins: the naive formula below loses digits in log(1 - p).
     coef = rng.normal(scale=0.1, size=coef_shape(obj))
     W, b = coef[:-1], coef[-1]
-    Z = obj.X @ W + b
+    Z = obj.backend.X @ W + b
     if n_outputs == 1:
         p = 1 / (1 + np.exp(-Z[:, 0]))
         losses = -(obj.y * np.log(p) + (1 - obj.y) * np.log(1 - p))
@@ -105,12 +109,12 @@ def test_notebook_backprop_is_not_the_gradient(rng):
     obj = make_objective(rng, 1, fit_intercept=False, l2=0.0)
     coef = rng.normal(size=coef_shape(obj))
     _, grad = obj.value_and_grad(coef)
-    residual = 1 / (1 + np.exp(-(obj.X @ coef)[:, 0])) - obj.y
+    residual = 1 / (1 + np.exp(-(obj.backend.X @ coef)[:, 0])) - obj.y
     sigmoid_derivative = (1 / (1 + np.exp(-residual))) * (
         1 - 1 / (1 + np.exp(-residual))
     )
-    notebook = obj.X.T @ (obj.weights * sigmoid_derivative * residual)
-    ours = obj.X.T @ (obj.weights * residual)
+    notebook = obj.backend.X.T @ (obj.weights * sigmoid_derivative * residual)
+    ours = obj.backend.X.T @ (obj.weights * residual)
     np.testing.assert_allclose(grad[:, 0], ours, rtol=1e-12)
     assert np.abs(notebook - ours).max() > 0.1 * np.abs(ours).max()
 
@@ -127,7 +131,9 @@ def test_huge_margins_give_finite_loss_and_gradient(rng, n_outputs):
 @pytest.mark.parametrize("n_outputs", [1, 3])
 def test_sparse_and_dense_give_the_same_pass(rng, n_outputs):
     dense = make_objective(rng, n_outputs)
-    sparse = dataclasses.replace(dense, X=sp.csr_matrix(dense.X))
+    sparse = dataclasses.replace(
+        dense, backend=backend_for(sp.csr_matrix(dense.backend.X))
+    )
     coef = rng.normal(size=coef_shape(dense))
     for a, b in zip(
         dense.value_and_grad(coef), sparse.value_and_grad(coef), strict=True
@@ -141,7 +147,8 @@ def test_blocked_pass_equals_single_block(rng):
     obj = make_objective(rng, 3)
     coef = rng.normal(size=coef_shape(obj))
     expected = obj.value_and_grad(coef)
-    got = replace(obj, block_bytes=3 * 8 * obj.n_features).value_and_grad(coef)
+    blocked = backend_for(obj.backend.X, 3 * 8 * obj.n_features)
+    got = replace(obj, backend=blocked).value_and_grad(coef)
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
 
@@ -208,14 +215,14 @@ def test_scores_of_zero_weights_read_nothing(rng, n_outputs, fit_intercept, dtyp
     # Where a fit starts (W = 0, any intercept), the scores are the
     # intercept's, without a product with X.
     obj = make_objective(rng, n_outputs, fit_intercept=fit_intercept, l2=0.3)
-    obj = dataclasses.replace(obj, X=obj.X.astype(dtype))
+    obj = dataclasses.replace(obj, backend=backend_for(obj.backend.X.astype(dtype)))
     coef = rng.normal(size=coef_shape(obj)).astype(dtype)
     coef[: obj.n_features] = 0
     W, b = obj.split(coef)
-    n_samples = obj.X.shape[0]
+    n_samples = obj.backend.X.shape[0]
     shape = (n_samples,) if n_outputs == 1 else (n_samples, n_outputs)
-    expected = (obj.X @ W + b).reshape(shape)
-    obj = dataclasses.replace(obj, X=obj.X.view(_Unread))
+    expected = (obj.backend.X @ W + b).reshape(shape)
+    obj = dataclasses.replace(obj, backend=DenseBackend(obj.backend.X.view(_Unread)))
     scores = obj.scores(coef)
     assert scores.dtype == dtype and scores.shape == expected.shape
     np.testing.assert_array_equal(scores, expected)

@@ -83,7 +83,7 @@ def test_wide_dense_X_keeps_the_scores_with_the_diagonal_metric(rng):
     assert plan.keep_scores and plan.metric == "diagonal"
     # Not on sparse X, nor with too few features per class.
     assert not make_plan(
-        make_objective(rng, 1, X=sp.csr_matrix(wide.X)), "auto", "nesterov"
+        make_objective(rng, 1, X=sp.csr_matrix(wide.backend.X)), "auto", "nesterov"
     ).keep_scores
     many = objective(rng, n_samples=50, n_features=300, n_outputs=3)
     assert not make_plan(many, "auto", "nesterov").keep_scores
@@ -121,7 +121,7 @@ def test_describe_names_every_field(rng):
 def test_every_path_reaches_the_same_minimum(rng, changes):
     # A plan picks the path; the minimum is the objective's: scikit-learn's.
     obj = objective(rng, n_samples=300, n_features=6, l2=1 / 300)
-    X, y = obj.X, obj.y
+    X, y = obj.backend.X, obj.y
     plan = dataclasses.replace(make_plan(obj, "auto", "nesterov"), **changes)
     result = solve(obj, plan, np.zeros((7, 1)), max_iter=5000, tol=1e-10)
     assert result.status == "converged"

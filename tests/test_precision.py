@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression
-from sklearn_gdlogreg._backends import column_moments
+from sklearn_gdlogreg._backends import backend_for
 from sklearn_gdlogreg._class_metrics import ClassBlockMetric, ClassCoupledMetric
 from sklearn_gdlogreg._metrics import Geometry
 from sklearn_gdlogreg._objective import LogisticObjective
@@ -100,7 +100,7 @@ def test_sparse_variance_of_a_large_constant_part(fmt, blocks):
     block_bytes = 100 * 8 * X.shape[1] if blocks == "many" else None
     matrix = FORMATS[fmt](X)
     matrix.eliminate_zeros()
-    mean, var, _ = column_moments(matrix, weights, block_bytes=block_bytes)
+    mean, var, _ = backend_for(matrix, block_bytes).column_moments(weights)
     ref_mean = weights @ X
     ref_var = weights @ (X - ref_mean) ** 2
     np.testing.assert_allclose(mean, ref_mean, rtol=1e-12)
@@ -109,7 +109,7 @@ def test_sparse_variance_of_a_large_constant_part(fmt, blocks):
 
 def objective(X, y, n_outputs, weights):
     return LogisticObjective(
-        X=X,
+        backend=backend_for(X),
         y=y,
         weights=weights,
         n_outputs=n_outputs,

@@ -1,12 +1,15 @@
 """Data backends: the passes over ``X`` that the objective needs.
 
 Everything the objective and the step metrics ask of the data goes through
-the passes here, so that supporting a new kind of ``X`` means touching this
-package only (``_blocks``: row blocks and threads;
-``_passes``: the linear passes; ``_moments``: the moments; ``_hessians``:
-the loss's Hessians):
+a backend, one object per kind of X chosen once (:func:`backend_for`, by
+the input adapters of ``_inputs``), with the passes as its methods and
+capability flags where the kinds differ (``dense``, ``sparse``, ``host``;
+see ``_kinds``). Supporting a new kind of ``X`` means a new backend here
+and touches nothing else (``_blocks``: row blocks and threads; ``_passes``:
+the linear passes; ``_moments``: the moments; ``_hessians``: the loss's
+Hessians; ``_kinds``: the backends):
 
-- :func:`linear_pass` computes, for one or more coefficient pairs ``(W, b)``,
+- ``linear_pass`` computes, for one or more coefficient pairs ``(W, b)``,
   the linear predictions ``Z = X @ W + b`` block by block, hands each block to
   a *pointwise* function supplied by the objective (which returns the block's
   loss and residual ``R``), and accumulates ``X.T @ R`` and ``sum(R)``.
@@ -14,22 +17,22 @@ the loss's Hessians):
   reads ``X`` from memory once, whatever the number of points (their
   coefficients are stacked into one matrix: two products per block), and
   never allocates a temporary larger than a block.
-- :func:`column_moments` gives the weighted mean and variance (or
+- ``column_moments`` gives the weighted mean and variance (or
   covariance) of each column in one read of ``X``, with the samples'
   weights or with weights computed block by block (the curvature of the
   loss at a point); they only shape the preconditioner (they do not change
   the solution).
-- :func:`information_matrix` gives the logistic loss's Hessian in the
+- ``information_matrix`` gives the logistic loss's Hessian in the
   coefficients (the Fisher information; binary, or multinomial with the
   classes coupled), and optionally the outer products of the per-row
   scores, in one read of ``X`` (dense or sparse; ``K^2`` covariances): the
-  multinomial step metric's and the standard errors' one formula.
-  :func:`class_block_moments` gives its multinomial diagonal blocks, one per
-  class (``K`` covariances), a preconditioner too.
+  multinomial step metric's and the standard errors' one formula. A dense
+  backend's ``class_block_moments`` gives its multinomial diagonal blocks,
+  one per class (``K`` covariances), a preconditioner too.
 
-One more function reads only the structure of a sparse ``X``:
-:func:`exclusive_column_groups` finds one-hot encoded features, whose
-covariance the metric keeps.
+A sparse backend's ``exclusive_column_groups`` reads only the structure of
+X: it finds one-hot encoded features, whose covariance the metric keeps.
+Every pass counts itself (:func:`counted_passes`).
 
 On the host all run in threads over groups of row blocks, with BLAS on one
 thread in each (``_HostThreads``): numpy and BLAS release the GIL, and the
@@ -47,33 +50,29 @@ every point's columns in one product, and one transfer brings the sums back
 to the host (:func:`_device_linear_pass`).
 """
 
-from ._blocks import DataKind, counted_passes, is_row_chunks, one_block
-from ._hessians import Probabilities, class_block_moments, information_matrix
-from ._moments import Reweight, column_moments, exclusive_column_groups
-from ._passes import (
-    Pointwise,
-    linear_pass,
-    pointwise_in_slices,
-    product,
-    stacked_sums,
-    transposed_product,
+from ._blocks import counted_passes
+from ._hessians import Probabilities
+from ._kinds import (
+    Backend,
+    ChunkedBackend,
+    DenseBackend,
+    DeviceBackend,
+    SparseBackend,
+    backend_for,
 )
+from ._moments import Reweight
+from ._passes import Pointwise, pointwise_in_slices
 
 __all__ = [
-    "DataKind",
+    "Backend",
+    "ChunkedBackend",
+    "DenseBackend",
+    "DeviceBackend",
     "Pointwise",
     "Probabilities",
     "Reweight",
-    "class_block_moments",
-    "column_moments",
+    "SparseBackend",
+    "backend_for",
     "counted_passes",
-    "exclusive_column_groups",
-    "information_matrix",
-    "is_row_chunks",
-    "linear_pass",
-    "one_block",
     "pointwise_in_slices",
-    "product",
-    "stacked_sums",
-    "transposed_product",
 ]

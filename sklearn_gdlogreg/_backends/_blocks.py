@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -239,7 +238,7 @@ _host_threads = _HostThreads()
 
 
 def one_block(X, block_bytes: int | None = None, n_columns: int = 0):
-    """``X`` as the one block of a pass (see ``stacked_sums``), or None if a
+    """``X`` as the one block of a pass (``DenseBackend.stacked_sums``), or None if a
     dense numpy ``X`` and its ``n_columns`` scores a row do not fit in one
     block (then a pass skips the blocks' and threads' bookkeeping, a fixed
     cost per call that is large next to a small X's arithmetic)."""
@@ -252,39 +251,3 @@ def one_block(X, block_bytes: int | None = None, n_columns: int = 0):
 
 def _host64(x) -> np.ndarray:
     return to_numpy(x).astype(np.float64)
-
-
-@dataclass(frozen=True)
-class DataKind:
-    """What the passes can do with an X, read once from its kind: the
-    capabilities the plan and the objective ask about, so that neither
-    inspects the type of X."""
-
-    # A dense numpy array in memory: evenly spaced rows are views (metrics
-    # from a sample of the rows), and a product with X is one BLAS call (the
-    # scores a solver keeps).
-    dense: bool
-    # A scipy.sparse matrix (CSR or CSC): its structure can be read alone
-    # (one-hot groups) and it is never densified.
-    sparse: bool
-
-    @property
-    def host(self) -> bool:
-        """Whether X (and its weights) are numpy or scipy arrays in memory,
-        not on a device nor in chunks elsewhere."""
-        return self.dense or self.sparse
-
-    @classmethod
-    def of(cls, X) -> DataKind:
-        return cls(dense=type(X) is np.ndarray, sparse=sp.issparse(X))
-
-
-def is_row_chunks(X) -> bool:
-    """Whether ``X`` is held by row chunks elsewhere (``_dask.RowChunks``).
-
-    Such an X holds its chunks' labels and weights too, and runs a function
-    on each chunk where it lives: ``X.map_chunks(function, *args)`` returns
-    ``function(X_chunk, y_chunk, weights_chunk, *args)`` for each chunk, in
-    order.
-    """
-    return hasattr(X, "map_chunks")

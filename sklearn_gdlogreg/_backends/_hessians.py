@@ -15,14 +15,11 @@ import scipy.sparse as sp
 from .._array_api import astype, host_dtype, like, namespace, to_numpy
 from ._blocks import (
     _BLOCK_BYTES,
-    _DEVICE_BLOCK_BYTES,
     _SMALL_BLOCK_BYTES,
-    PASSES,
     _compressed_view,
     _host_threads,
     _row_blocks,
     _row_bytes,
-    is_row_chunks,
 )
 
 # probabilities(X_block) -> the block's class probabilities, one column per
@@ -30,77 +27,11 @@ from ._blocks import (
 Probabilities = Callable[[Any], Any] | np.ndarray
 
 
-def information_matrix(
-    X,
-    weights,
-    probabilities: Probabilities,
-    n_outputs: int,
-    *,
-    fit_intercept: bool,
-    center: np.ndarray | None = None,
-    residuals: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``sum_i w_i V_i kron u_i u_i^T``, the logistic loss's Hessian (Fisher
-    information) in the coefficients, in one read of X; with ``residuals``,
-    the outer products of the per-row scores too, in the same read.
-
-    ``p_i`` are sample i's class probabilities, one column per class:
-    ``probabilities(X_block)`` (in the block's namespace), or, for X on the
-    host, an array of every row's. With ``n_outputs = K``, the symmetric
-    softmax's K outputs, ``V_i = diag(p_i) - p_i p_i^T``, all classes
-    coupled; with ``n_outputs = 1``, the sigmoid's one output of two
-    classes (class 1's scores, class 0's zero), ``V_i = p_i0 p_i1``, formed
-    as that product so that it is exact where either is tiny. ``u_i = [x_i -
-    center, 1]``, or ``x_i - center`` without ``fit_intercept``; a
-    ``center`` of None is zero (the coefficients of X's own columns).
-
-    ``residuals``, an array of shape (n_samples, n_outputs) (X on the host),
-    gives the second matrix ``sum_i w_i (r_i r_i^T) kron u_i u_i^T``: with
-    ``r_i = p_i - onehot(y_i)`` (binary: ``p_i1 - y_i``) the outer products
-    of the scores ``r_i kron u_i``, the middle of the HC0 sandwich. Returns
-    ``(information, scores)``, numpy float64 arrays of shape ``(K m, K m)``,
-    ``m = len(u)``, rows and columns class by class, feature by feature
-    (``k * m + j``); ``scores`` is None without ``residuals``. They cost
-    ``K^2`` covariances each.
-
-    Dense X: numpy (in threads over groups of row blocks where each
-    thread's sums are small), row chunks, or an array of another array-API
-    library (on its device, in its precision). Sparse X (CSR or CSC),
-    without a ``center``: one sparse product for each pair of classes, over
-    blocks of rows (a CSC X is one block), copying no more than a block.
-    """
-    PASSES["information_matrix"] += 1
-    m = X.shape[1] + fit_intercept
-    if sp.issparse(X) and center is not None:
-        raise ValueError("a center needs a dense X")
-    on_host = not is_row_chunks(X) and namespace(X) is np
-    if not on_host and (not callable(probabilities) or residuals is not None):
-        raise TypeError("probabilities or residuals as arrays need X on the host")
-    summed = partial(
-        _information_blocks,
-        weights,
-        probabilities,
-        residuals,
-        center,
-        fit_intercept,
-        n_outputs,
-    )
-    if is_row_chunks(X):
-        parts = X.map_chunks(
-            _chunk_information, probabilities, center, fit_intercept, n_outputs
-        )
-    elif not on_host:
-        parts = [summed(_row_blocks(X, _DEVICE_BLOCK_BYTES // n_outputs))]
-    else:
-        block_bytes = _information_block_bytes(X, n_outputs, m)
-        # Each thread holds its own sums: in threads only where they are
-        # small, one sum (and BLAS's threads) for the larger.
-        if sp.issparse(X) or 8 * (n_outputs * m) ** 2 > _BLOCK_BYTES:
-            parts = [summed(_row_blocks(X, block_bytes))]
-        else:
-            parts = _host_threads.map_groups(X, block_bytes, summed)
+def _information_total(parts, size: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The information matrix (and the scores' outer products, or None)
+    from the parts of a pass over X's blocks (:func:`_information_blocks`):
+    their sums, zeros of shape ``(size, size)`` where X has no rows."""
     information, scores = _added_sums(parts)
-    size = n_outputs * m
     if isinstance(information, float):  # no rows
         information = np.zeros((size, size))
     if isinstance(scores, float):
@@ -175,7 +106,7 @@ def _augmented(X_b, center, fit_intercept: bool):
 def _information_blocks(
     weights, probabilities, residuals, center, fit_intercept, n_outputs, blocks
 ) -> tuple[Any, Any]:
-    """:func:`information_matrix`'s ``(information, scores)`` over ``blocks``
+    """``Backend.information_matrix``'s ``(information, scores)`` over ``blocks``
     (0.0 for a sum of no blocks; scores None without ``residuals``)."""
     information: Any = 0.0
     scores: Any = None if residuals is None else 0.0
@@ -290,7 +221,7 @@ def _kron_sums(left, right, entry, n_outputs: int, fit_intercept: bool) -> np.nd
     return total
 
 
-def class_block_moments(
+def _class_block_sums(
     X: np.ndarray,
     weights,
     probabilities,
@@ -300,7 +231,7 @@ def class_block_moments(
 ) -> np.ndarray:
     """``sum_i w_i p_ik (1 - p_ik) u_i u_i^T`` for each class k, one read of X.
 
-    The diagonal blocks of :func:`information_matrix` with ``n_outputs =
+    The diagonal blocks of ``Backend.information_matrix`` with ``n_outputs =
     K`` (same ``p_i``; ``u_i = [x_i - center, 1]``, ``x_i`` itself if
     ``center`` is None: no intercept): a numpy float64 array of shape ``(K,
     m, m)``, K covariances' cost. A numpy X, in threads over groups of row
@@ -313,7 +244,6 @@ def class_block_moments(
     nor underflows, whatever X's scale. Its rounding only blurs the blocks,
     which shape the steps of a fit and do not move its minimum.
     """
-    PASSES["class_block_moments"] += 1
     summed = partial(_class_blocks, weights, probabilities, center, units)
     # A block's weighted rows, every class's, are K times the block.
     parts = _host_threads.map_groups(X, _coupled_block_bytes(n_classes), summed)
@@ -331,7 +261,7 @@ def class_block_moments(
 
 
 def _class_blocks(weights, probabilities, center, units, blocks):
-    """:func:`class_block_moments` over ``blocks``, summed in place (in
+    """:func:`_class_block_sums` over ``blocks``, summed in place (in
     float64; the products in float32 with ``units``)."""
     total = None
     for rows, X_b, _ in blocks:

@@ -19,14 +19,11 @@ import scipy.sparse as sp
 
 from .._array_api import astype, host_dtype, namespace
 from ._blocks import (
-    _DEVICE_BLOCK_BYTES,
     _SMALL_BLOCK_BYTES,
-    PASSES,
     _compressed_view,
     _host64,
     _host_threads,
     _row_blocks,
-    is_row_chunks,
     one_block,
 )
 
@@ -34,53 +31,21 @@ from ._blocks import (
 Reweight = Callable[[Any, Any], Any]
 
 
-def column_moments(
-    X,
-    weights: np.ndarray,
-    covariance: bool = False,
-    block_bytes: int | None = None,
-    reweight: Reweight | None = None,
+def _checked_moments(
+    summaries: Callable[[Any], list],
+    n_features: int,
+    dtype,
+    covariance: bool,
+    reweighted: bool,
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Weighted mean and variance (or covariance) of the columns of ``X``, one read.
-
-    ``weights`` must sum to one. Returns the mean, of shape (n_features,),
-    and the variances, of shape (n_features,), or with ``covariance`` (dense
-    ``X`` only) the covariance matrix, of shape (n_features, n_features),
-    all in float64. Each block is summarised (mean, then centred sums of
-    squares or products, over the cached block) and the blocks are merged
-    with the update of Chan, Golub and LeVeque, so there is no cancellation,
-    and float64 features of magnitude up to about 1e150 do not overflow.
-    Dense blocks are summarised in X's precision (float32 is twice as fast,
-    and its rounding only blurs the preconditioner a little), or in float64
-    where float32 squares would overflow. Sparse blocks centre each stored
-    entry before squaring it (see ``_centred_square_sums``), so a column
-    with a large constant part keeps its spread there too.
-    ``block_bytes`` is as in :func:`linear_pass` (a quarter of it on a
-    device, where each block is centred in a copy).
-
-    ``reweight(X_block, weights_block)``, if given, gives each block's
-    weights instead (for example the curvature of a loss at a point, see
-    ``_objective.LogisticObjective.curvature_at``; X in memory or row
-    chunks). The third value returned is the total weight: 1 without
-    ``reweight``; where it is zero, so are the mean and the (co)variance.
-    """
-    PASSES["column_moments" if reweight is None else "curvature_moments"] += 1
-    if covariance and sp.issparse(X):
-        raise ValueError("covariance=True needs a dense X")
-    # Sparse moments are summed in float64 (the centred entries are new arrays).
-    dtype = np.float64 if sp.issparse(X) else host_dtype(X)
+    """The backends' ``column_moments`` from the parts ``summaries(precision)``
+    of one read of X (``_moments``), in X's precision ``dtype`` or, where
+    its squares over- or underflow, in float64; ``reweighted``: the weights
+    came from a ``Reweight``, and a total weight of zero gives zeros."""
     # Summaries in X's precision, or in float64 where their squares over-
     # or underflow it.
     for precision in dict.fromkeys((dtype, np.float64)):
-        if is_row_chunks(X):  # each chunk summarised where it lives, merged here
-            parts = X.map_chunks(
-                _chunk_moments, covariance, precision, block_bytes, reweight
-            )
-        else:
-            parts = [
-                _moments(X, weights, covariance, precision, block_bytes, reweight, True)
-            ]
-        mean, spread, seen = _merge_moments(parts, covariance)
+        mean, spread, seen = _merge_moments(summaries(precision), covariance)
         overflow = not np.isfinite(spread).all()
         underflow = _underflowed(mean, spread, seen, covariance, precision)
         if not (overflow or underflow.any()):
@@ -91,15 +56,15 @@ def column_moments(
             "float64 (features of magnitude above about 1e150). Divide X by "
             "a constant before fitting."
         )
-    if underflow.any() and reweight is None:
+    if underflow.any() and not reweighted:
         raise ValueError(
             "X's values are too small: the squares of the values of column(s) "
             f"{np.flatnonzero(underflow)[:10].tolist()} underflow float64 "
             "(nonzero features of magnitude below about 1e-154), so their "
             "spread cannot be measured. Multiply X by a constant before fitting."
         )
-    if seen == 0:  # no weight at all (``reweight`` gave none): zeros
-        d = X.shape[1]
+    if seen == 0:  # no weight at all (the reweighting gave none): zeros
+        d = n_features
         return np.zeros(d), np.zeros((d, d) if covariance else d), 0.0
     return mean, spread / seen, seen
 
@@ -117,25 +82,17 @@ def _underflowed(mean, spread, seen: float, covariance: bool, dtype) -> np.ndarr
 
 
 def _moments(
-    X, weights, covariance: bool, dtype, block_bytes=None, reweight=None, threads=False
+    X, weights, covariance: bool, dtype, block_bytes: int, reweight=None, threads=False
 ):
-    """``(mean, spread, weight)`` of X's rows: Chan's merge of its blocks
-    (in threads over groups of blocks if ``threads``, as in ``_linear_pass``)."""
-    xp = namespace(X)
+    """``(mean, spread, weight)`` of X's rows in blocks of ``block_bytes``:
+    Chan's merge of its blocks (in threads over groups of blocks if
+    ``threads``, as in ``_linear_pass``)."""
     weights = astype(weights, dtype)
-    # On a device, a quarter of the pass's blocks: each is centred in a copy.
-    if xp is np:
-        block_bytes = block_bytes or _SMALL_BLOCK_BYTES
-        if threads and covariance:
-            # Each thread holds its (n_features, n_features) sums: smaller blocks.
-            block_bytes //= 4
-    else:
-        block_bytes = (block_bytes or _DEVICE_BLOCK_BYTES) // 4
     summarise = partial(_summarised_blocks, weights, covariance, reweight)
     whole = one_block(X, block_bytes)
     if whole is not None:
         parts = [summarise(whole)]
-    elif threads and xp is np:
+    elif threads:
         parts = _host_threads.map_groups(X, block_bytes, summarise)
     else:
         parts = [summarise(_row_blocks(X, block_bytes))]
@@ -312,4 +269,5 @@ def exclusive_column_groups(X) -> list[int]:
 
 
 def _chunk_moments(X, y, weights, covariance: bool, dtype, block_bytes, reweight):
+    """A chunk's ``(mean, spread, weight)``, where it lives (``_moments``)."""
     return _moments(X, weights, covariance, dtype, block_bytes, reweight)

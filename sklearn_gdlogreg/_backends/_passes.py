@@ -5,7 +5,7 @@ large blocks; on dask, where the chunks live)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -16,11 +16,9 @@ from .._array_api import like, namespace, to_numpy
 from ._blocks import (
     _DEVICE_BLOCK_BYTES,
     _SMALL_BLOCK_BYTES,
-    PASSES,
     _host_threads,
     _row_blocks,
     _with_room_for,
-    is_row_chunks,
     one_block,
 )
 
@@ -35,50 +33,8 @@ from ._blocks import (
 Pointwise = Callable[[Any, Any, Any], tuple[Any, Any]]
 
 
-def linear_pass(
-    X,
-    y: np.ndarray,
-    weights: np.ndarray,
-    points: Sequence[tuple[np.ndarray, np.ndarray]],
-    pointwise: Pointwise,
-    block_bytes: int | None = None,
-) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    """Loss and gradient pieces of a linear model at several points, one read of ``X``.
-
-    Parameters
-    ----------
-    X : {ndarray, sparse, array-API array, row chunks} of shape (n_samples, n_features)
-    y, weights : arrays of shape (n_samples,), like X
-        Labels and sample weights, handed to ``pointwise`` block by block
-        (on X's device for an array-API X; row chunks hold their own, and
-        these are None).
-    points : sequence of ``(W, b)``, numpy arrays
-        ``W`` of shape (n_features,) or (n_features, n_outputs), ``b`` of
-        shape (1,) or (n_outputs,) to match.
-    pointwise : callable
-        ``pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block)``,
-        with ``R_block`` of the shape of ``Z_block``. It may overwrite
-        ``Z_block``.
-    block_bytes : int, default=None
-        The size of a block of rows; by default a few MiB on the host
-        (``_BLOCK_BYTES``, cache-sized), 1 GiB on a device.
-
-    Returns
-    -------
-    list of ``(loss, grad_W, grad_b)``, one per point
-        The sum of the blocks' losses (a float), ``X.T @ R`` and
-        ``R.sum(axis=0)`` (numpy arrays, on the host).
-    """
-    PASSES["linear_pass"] += 1
-    if is_row_chunks(X):
-        return _added(X.map_chunks(_linear_pass, points, pointwise, block_bytes))
-    if namespace(X) is not np:  # PyTorch, CuPy, ...: on X's device
-        return _device_linear_pass(X, y, weights, points, pointwise, block_bytes)
-    return _linear_pass(X, y, weights, points, pointwise, block_bytes, threads=True)
-
-
 def _linear_pass(X, y, weights, points, pointwise, block_bytes=None, threads=False):
-    """:func:`linear_pass` of an X in memory: in threads over groups of row
+    """``Backend.linear_pass`` of an X in memory: in threads over groups of row
     blocks if ``threads`` (see ``_HostThreads``), the groups' sums added in order."""
     n_columns = sum(1 if W.ndim == 1 else W.shape[1] for W, _ in points)
     whole = one_block(X, block_bytes, n_columns)
@@ -109,7 +65,7 @@ def _summed_blocks(y, weights, points, pointwise, block_bytes, blocks):
     """Per point, the sums of the loss, ``X.T @ R`` and ``R`` over ``blocks``.
 
     The points' coefficients are stacked into one matrix (see
-    :func:`stacked_sums`).
+    :func:`_stacked_sums`).
     """
     n_features = points[0][0].shape[0]
     columns = [W.reshape(n_features, -1) for W, _ in points]
@@ -246,11 +202,11 @@ def pointwise_in_slices(pointwise: Pointwise, Z, y, weights):
 
 
 def _device_linear_pass(X, y, weights, points, pointwise, block_bytes=None):
-    """:func:`linear_pass` for an array of another array-API library, on its device.
+    """``Backend.linear_pass`` for an array of another array-API library, on its device.
 
     The points' columns are stacked into one matrix, so that each (large)
     row block takes one product ``X_b @ W`` and one ``R.T @ X_b`` whatever
-    the number of points (as on the host, see :func:`stacked_sums`): a
+    the number of points (as on the host, see :func:`_stacked_sums`): a
     device is bound by reading X, not by arithmetic. ``R.T @ X_b``, not
     ``X_b.T @ R``: of the two orders, the one PyTorch runs fast on the CPU.
     The sums stay on the device until one transfer brings them all back to
@@ -289,28 +245,3 @@ def _device_linear_pass(X, y, weights, points, pointwise, block_bytes=None):
         )
         for loss, (W, b), (start, end) in zip(losses, points, spans, strict=True)
     ]
-
-
-def product(X, W):
-    """``X @ W``: one read of a numpy X (for the scores a solver keeps)."""
-    PASSES["product"] += 1
-    return X @ W
-
-
-def transposed_product(R, X):
-    """``R @ X`` (``R`` of one row per sample, or a vector): one read of a
-    numpy X (for the gradient at kept scores)."""
-    PASSES["transposed_product"] += 1
-    return R @ X
-
-
-def stacked_sums(
-    y, weights, W_T, b_all, spans, binary: bool, pointwise, blocks, block_bytes=None
-):
-    """:func:`_stacked_sums` over all of X's blocks (the objective's
-    one-block path), counted as one read of X; the blocked passes call
-    :func:`_stacked_sums` on each group of blocks."""
-    PASSES["stacked_sums"] += 1
-    return _stacked_sums(
-        y, weights, W_T, b_all, spans, binary, pointwise, blocks, block_bytes
-    )

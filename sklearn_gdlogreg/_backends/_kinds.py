@@ -1,0 +1,431 @@
+"""One backend per kind of X, chosen once: the passes over X as its methods.
+
+:func:`backend_for` picks the kind when an input adapter validates X
+(``_inputs``); the objective and the metrics then ask the backend for
+passes and read its capability flags, never the type of X:
+
+- :class:`DenseBackend`: a numpy array in memory, read in threads over
+  groups of row blocks (``_blocks._HostThreads``); the kind that can do
+  everything (row samples, products with X, covariances, class blocks).
+- :class:`SparseBackend`: a scipy.sparse CSR or CSC matrix, read in the
+  same threads, never densified; its structure can be read alone.
+- :class:`DeviceBackend`: an array of another array-API library (PyTorch,
+  CuPy), read on its device in large blocks.
+- :class:`ChunkedBackend`: row chunks held elsewhere (``_dask.RowChunks``),
+  each pass one round of tasks where the chunks live, the small per-chunk
+  sums added on the client in chunk order.
+
+Every pass counts itself in ``_blocks.PASSES`` by name (see
+``counted_passes``), whatever the kind.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._array_api import host_dtype
+from ._blocks import (
+    _BLOCK_BYTES,
+    _DEVICE_BLOCK_BYTES,
+    _SMALL_BLOCK_BYTES,
+    PASSES,
+    _host_threads,
+    _row_blocks,
+    one_block,
+)
+from ._hessians import (
+    Probabilities,
+    _chunk_information,
+    _class_block_sums,
+    _information_block_bytes,
+    _information_blocks,
+    _information_total,
+)
+from ._moments import (
+    Reweight,
+    _checked_moments,
+    _chunk_moments,
+    _moments,
+    exclusive_column_groups,
+)
+from ._passes import (
+    Pointwise,
+    _added,
+    _device_linear_pass,
+    _linear_pass,
+    _stacked_sums,
+)
+
+Moments = tuple[np.ndarray, np.ndarray, float]
+
+
+class Backend:
+    """X and the passes over it; one subclass per kind of X.
+
+    Parameters
+    ----------
+    X : the data, of shape (n_samples, n_features), as the kind holds it
+    block_bytes : int, optional
+        The size of the blocks of rows the passes read; the kind's default
+        if None (cache-sized on the host, 1 GiB on a device).
+    """
+
+    # Capabilities, where the kinds differ. ``dense``: evenly spaced rows are
+    # views (metrics from a sample of the rows, :meth:`rows`), a product with
+    # X is one BLAS call (the scores a solver keeps, :meth:`product`), and
+    # the columns' covariance and the class blocks can be formed.
+    dense: ClassVar[bool] = False
+    # ``sparse``: its structure can be read alone (one-hot groups); never
+    # densified, so no centre is applied inside a pass.
+    sparse: ClassVar[bool] = False
+    # ``host``: X, its labels and its weights are numpy or scipy arrays in
+    # memory (binary labels can be passed as signs).
+    host: ClassVar[bool] = False
+
+    def __init__(self, X, block_bytes: int | None = None):
+        self.X = X
+        self.block_bytes = block_bytes
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.X.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """X's floating dtype, as numpy's (the solver's coefficients')."""
+        return host_dtype(self.X)
+
+    def linear_pass(
+        self, y, weights, points, pointwise: Pointwise
+    ) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """Loss and gradient pieces of a linear model at several points, one
+        read of ``X``.
+
+        Parameters
+        ----------
+        y, weights : arrays of shape (n_samples,), like X
+            Labels and sample weights, handed to ``pointwise`` block by block
+            (on X's device for an array-API X; row chunks hold their own, and
+            these are None).
+        points : sequence of ``(W, b)``, numpy arrays
+            ``W`` of shape (n_features,) or (n_features, n_outputs), ``b`` of
+            shape (1,) or (n_outputs,) to match.
+        pointwise : callable
+            ``pointwise(Z_block, y_block, weights_block) -> (loss_sum, R_block)``,
+            with ``R_block`` of the shape of ``Z_block``. It may overwrite
+            ``Z_block``.
+
+        Returns
+        -------
+        list of ``(loss, grad_W, grad_b)``, one per point
+            The sum of the blocks' losses (a float), ``X.T @ R`` and
+            ``R.sum(axis=0)`` (numpy arrays, on the host).
+        """
+        PASSES["linear_pass"] += 1
+        return self._linear_pass(y, weights, points, pointwise)
+
+    def column_moments(
+        self, weights, covariance: bool = False, reweight: Reweight | None = None
+    ) -> Moments:
+        """Weighted mean and variance (or covariance) of X's columns, one read.
+
+        ``weights`` must sum to one. Returns the mean, of shape (n_features,),
+        and the variances, of shape (n_features,), or with ``covariance`` (dense
+        ``X`` only) the covariance matrix, of shape (n_features, n_features),
+        all in float64. Each block is summarised (mean, then centred sums of
+        squares or products, over the cached block) and the blocks are merged
+        with the update of Chan, Golub and LeVeque, so there is no cancellation,
+        and float64 features of magnitude up to about 1e150 do not overflow.
+        Dense blocks are summarised in X's precision (``dtype``: float32 is
+        twice as fast, and its rounding only blurs the preconditioner a little),
+        or in float64 where float32 squares would overflow. Sparse blocks centre
+        each stored entry before squaring it (see ``_centred_square_sums``), so
+        a column with a large constant part keeps its spread there too.
+
+        ``reweight(X_block, weights_block)``, if given, gives each block's
+        weights instead (for example the curvature of a loss at a point, see
+        ``_objective.LogisticObjective.curvature_at``; X in memory or row
+        chunks). The third value returned is the total weight: 1 without
+        ``reweight``; where it is zero, so are the mean and the (co)variance.
+        """
+        PASSES["column_moments" if reweight is None else "curvature_moments"] += 1
+        if covariance and self.sparse:
+            raise ValueError("covariance=True needs a dense X")
+        parts = partial(self._moments, weights, covariance, reweight)
+        return _checked_moments(
+            parts, self.shape[1], self._moments_dtype, covariance, reweight is not None
+        )
+
+    def information_matrix(
+        self,
+        weights,
+        probabilities: Probabilities,
+        n_outputs: int,
+        *,
+        fit_intercept: bool,
+        center: np.ndarray | None = None,
+        residuals: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``sum_i w_i V_i kron u_i u_i^T``, the logistic loss's Hessian (Fisher
+        information) in the coefficients, in one read of X; with ``residuals``,
+        the outer products of the per-row scores too, in the same read.
+
+        ``p_i`` are sample i's class probabilities, one column per class:
+        ``probabilities(X_block)`` (in the block's namespace), or, for X on the
+        host, an array of every row's. With ``n_outputs = K``, the symmetric
+        softmax's K outputs, ``V_i = diag(p_i) - p_i p_i^T``, all classes
+        coupled; with ``n_outputs = 1``, the sigmoid's one output of two
+        classes (class 1's scores, class 0's zero), ``V_i = p_i0 p_i1``, formed
+        as that product so that it is exact where either is tiny. ``u_i = [x_i -
+        center, 1]``, or ``x_i - center`` without ``fit_intercept``; a
+        ``center`` of None is zero (the coefficients of X's own columns).
+
+        ``residuals``, an array of shape (n_samples, n_outputs) (X on the host),
+        gives the second matrix ``sum_i w_i (r_i r_i^T) kron u_i u_i^T``: with
+        ``r_i = p_i - onehot(y_i)`` (binary: ``p_i1 - y_i``) the outer products
+        of the scores ``r_i kron u_i``, the middle of the HC0 sandwich. Returns
+        ``(information, scores)``, numpy float64 arrays of shape ``(K m, K m)``,
+        ``m = len(u)``, rows and columns class by class, feature by feature
+        (``k * m + j``); ``scores`` is None without ``residuals``. They cost
+        ``K^2`` covariances each.
+
+        Dense X: numpy (in threads over groups of row blocks where each
+        thread's sums are small), row chunks, or an array of another array-API
+        library (on its device, in its precision). Sparse X (CSR or CSC),
+        without a ``center``: one sparse product for each pair of classes, over
+        blocks of rows (a CSC X is one block), copying no more than a block.
+        """
+        PASSES["information_matrix"] += 1
+        if center is not None and self.sparse:
+            raise ValueError("a center needs a dense X")
+        if not self.host and (not callable(probabilities) or residuals is not None):
+            raise TypeError("probabilities or residuals as arrays need X on the host")
+        summed = partial(
+            _information_blocks,
+            weights,
+            probabilities,
+            residuals,
+            center,
+            fit_intercept,
+            n_outputs,
+        )
+        parts = self._information_parts(
+            summed, probabilities, center, fit_intercept, n_outputs
+        )
+        return _information_total(parts, n_outputs * (self.shape[1] + fit_intercept))
+
+    def exclusive_column_groups(self) -> list[int]:
+        """The bounds of X's groups of one-hot columns (see
+        ``_moments.exclusive_column_groups``); ``[]`` but for sparse X."""
+        return []
+
+    def one_block(self, n_columns: int = 0):
+        """X as the one block of a pass (see ``_passes.one_block``), or None
+        where the passes go block by block (every kind but a small dense X)."""
+        return None
+
+    def rows(self, stride: int) -> Backend:
+        """The backend of every ``stride``-th row (views, no copy): X itself
+        for a stride of 1; other strides need a dense X."""
+        if stride == 1:
+            return self
+        raise TypeError("a sample of rows needs a dense X")
+
+    # What each kind implements.
+    _moments_dtype: Any = None
+
+    def _linear_pass(self, y, weights, points, pointwise):
+        raise NotImplementedError
+
+    def _moments(self, weights, covariance, reweight, precision) -> list:
+        raise NotImplementedError
+
+    def _information_parts(
+        self, summed, probabilities, center, fit_intercept, n_outputs
+    ) -> list:
+        raise NotImplementedError
+
+
+class _HostBackend(Backend):
+    """X in memory (numpy or scipy.sparse): the passes in threads over groups
+    of row blocks, with BLAS on one thread in each."""
+
+    host = True
+
+    def _linear_pass(self, y, weights, points, pointwise):
+        return _linear_pass(
+            self.X, y, weights, points, pointwise, self.block_bytes, threads=True
+        )
+
+    def _moments(self, weights, covariance, reweight, precision) -> list:
+        block_bytes = self.block_bytes or _SMALL_BLOCK_BYTES
+        if covariance:
+            # Each thread holds its (n_features, n_features) sums: smaller blocks.
+            block_bytes //= 4
+        return [
+            _moments(
+                self.X, weights, covariance, precision, block_bytes, reweight, True
+            )
+        ]
+
+
+class DenseBackend(_HostBackend):
+    """A numpy array in memory."""
+
+    dense = True
+
+    @property
+    def _moments_dtype(self):
+        return self.X.dtype
+
+    def one_block(self, n_columns: int = 0):
+        return one_block(self.X, self.block_bytes, n_columns)
+
+    def rows(self, stride: int) -> Backend:
+        if stride == 1:
+            return self
+        return DenseBackend(self.X[::stride], self.block_bytes)
+
+    def product(self, W: np.ndarray) -> np.ndarray:
+        """``X @ W``: one read of X (for the scores a solver keeps)."""
+        PASSES["product"] += 1
+        return self.X @ W
+
+    def transposed_product(self, R: np.ndarray) -> np.ndarray:
+        """``R @ X`` (``R`` of one row per sample, or a vector): one read
+        of X (for the gradient at kept scores)."""
+        PASSES["transposed_product"] += 1
+        return R @ self.X
+
+    def stacked_sums(self, y, weights, W_T, b_all, spans, binary: bool, pointwise):
+        """``_passes._stacked_sums`` over X as one block (the objective's
+        path for a small X, see :meth:`one_block`), one read of X."""
+        PASSES["stacked_sums"] += 1
+        whole = [(slice(0, self.shape[0]), self.X, self.X.T)]
+        return _stacked_sums(
+            y, weights, W_T, b_all, spans, binary, pointwise, whole, self.block_bytes
+        )
+
+    def class_block_moments(
+        self,
+        weights,
+        probabilities,
+        center: np.ndarray | None,
+        n_classes: int,
+        units: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The multinomial Hessian's diagonal blocks, one per class, in one
+        read of X (see ``_hessians._class_block_sums``)."""
+        PASSES["class_block_moments"] += 1
+        return _class_block_sums(
+            self.X, weights, probabilities, center, n_classes, units
+        )
+
+    def _information_parts(
+        self, summed, probabilities, center, fit_intercept, n_outputs
+    ) -> list:
+        m = self.shape[1] + fit_intercept
+        block_bytes = _information_block_bytes(self.X, n_outputs, m)
+        # Each thread holds its own sums: in threads only where they are
+        # small, one sum (and BLAS's threads) for the larger.
+        if 8 * (n_outputs * m) ** 2 > _BLOCK_BYTES:
+            return [summed(_row_blocks(self.X, block_bytes))]
+        return _host_threads.map_groups(self.X, block_bytes, summed)
+
+
+class SparseBackend(_HostBackend):
+    """A scipy.sparse CSR or CSC matrix (or array) in memory."""
+
+    sparse = True
+    # Sparse moments are summed in float64 (the centred entries are new arrays).
+    _moments_dtype = np.dtype(np.float64)
+
+    def exclusive_column_groups(self) -> list[int]:
+        return exclusive_column_groups(self.X)
+
+    def _information_parts(
+        self, summed, probabilities, center, fit_intercept, n_outputs
+    ) -> list:
+        m = self.shape[1] + fit_intercept
+        block_bytes = _information_block_bytes(self.X, n_outputs, m)
+        return [summed(_row_blocks(self.X, block_bytes))]
+
+
+class DeviceBackend(Backend):
+    """An array of another array-API library (PyTorch, CuPy), on its device:
+    large blocks, every point's columns in one product, and one transfer
+    bringing the sums back to the host."""
+
+    @property
+    def _moments_dtype(self):
+        return self.dtype
+
+    def _linear_pass(self, y, weights, points, pointwise):
+        return _device_linear_pass(
+            self.X, y, weights, points, pointwise, self.block_bytes
+        )
+
+    def _moments(self, weights, covariance, reweight, precision) -> list:
+        # A quarter of the pass's blocks: each is centred in a copy.
+        block_bytes = (self.block_bytes or _DEVICE_BLOCK_BYTES) // 4
+        return [_moments(self.X, weights, covariance, precision, block_bytes, reweight)]
+
+    def _information_parts(
+        self, summed, probabilities, center, fit_intercept, n_outputs
+    ) -> list:
+        return [summed(_row_blocks(self.X, _DEVICE_BLOCK_BYTES // n_outputs))]
+
+
+class ChunkedBackend(Backend):
+    """Row chunks held elsewhere (``_dask.RowChunks``): each chunk, with its
+    labels and weights, passed where it lives (``X.map_chunks(function,
+    *args)`` returns ``function(X_chunk, y_chunk, weights_chunk, *args)``
+    for each chunk, in order); the labels and weights given to a pass are
+    None."""
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.X.dtype)
+
+    @property
+    def _moments_dtype(self):
+        return self.dtype
+
+    def _linear_pass(self, y, weights, points, pointwise):
+        return _added(
+            self.X.map_chunks(_linear_pass, points, pointwise, self.block_bytes)
+        )
+
+    def _moments(self, weights, covariance, reweight, precision) -> list:
+        block_bytes = self.block_bytes or _SMALL_BLOCK_BYTES
+        return self.X.map_chunks(
+            _chunk_moments, covariance, precision, block_bytes, reweight
+        )
+
+    def _information_parts(
+        self, summed, probabilities, center, fit_intercept, n_outputs
+    ) -> list:
+        return self.X.map_chunks(
+            _chunk_information, probabilities, center, fit_intercept, n_outputs
+        )
+
+
+def backend_for(X, block_bytes: int | None = None) -> Backend:
+    """The backend of ``X``'s kind: numpy, scipy.sparse, row chunks (any
+    object with ``map_chunks``), or an array of another array-API library."""
+    import scipy.sparse as sp
+
+    from .._array_api import namespace
+
+    if type(X) is np.ndarray:
+        return DenseBackend(X, block_bytes)
+    if sp.issparse(X):
+        return SparseBackend(X, block_bytes)
+    if hasattr(X, "map_chunks"):
+        return ChunkedBackend(X, block_bytes)
+    if namespace(X) is not np:
+        return DeviceBackend(X, block_bytes)
+    raise TypeError(f"No backend for X of type {type(X).__name__}.")
