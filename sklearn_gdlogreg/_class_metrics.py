@@ -191,7 +191,7 @@ def _penalty(objective: LogisticObjective) -> np.ndarray:
     """The L2 penalty's curvature on one class's coefficients: ``l2`` on the
     rows of W, none on the intercept."""
     m = objective.n_features + objective.fit_intercept
-    return np.where(np.arange(m) < objective.n_features, objective.l2, 0.0)
+    return np.append(objective.l2_diagonal(), np.zeros(m - objective.n_features))
 
 
 def _by_feature(matrix: np.ndarray, n_classes: int) -> np.ndarray:

@@ -32,6 +32,9 @@ from ._inputs import _sample_weights
 
 # The parameters of one fit that the CV estimator passes on as they are.
 _FIT_PARAMETERS = (
+    "penalty_factor",
+    "lower_bounds",
+    "upper_bounds",
     "learning_rate",
     "solver",
     "fit_intercept",
@@ -94,6 +97,10 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         not tell apart from the best one. It needs two folds or more.
     n_jobs : int, default=None
         Folds (and l1_ratios) fitted in parallel (joblib).
+    penalty_factor : array-like of shape (n_features,), default=None
+        As in :class:`GradientDescentLogisticRegression`, for every fit.
+    lower_bounds, upper_bounds : float or array-like, default=None
+        As in :class:`GradientDescentLogisticRegression`, for every fit.
     learning_rate : float or "auto", default="auto"
         As in :class:`GradientDescentLogisticRegression`, for every fit.
     solver : {"nesterov", "gd"}, default="nesterov"
@@ -182,6 +189,9 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         refit=True,
         selection="best",
         n_jobs=None,
+        penalty_factor=None,
+        lower_bounds=None,
+        upper_bounds=None,
         learning_rate="auto",
         solver="nesterov",
         fit_intercept=True,
@@ -197,6 +207,9 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         self.refit = refit
         self.selection = selection
         self.n_jobs = n_jobs
+        self.penalty_factor = penalty_factor
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
         self.learning_rate = learning_rate
         self.solver = solver
         self.fit_intercept = fit_intercept

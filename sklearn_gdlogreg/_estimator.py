@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _inference, _layout
+from . import _inference, _layout, _penalty
 from ._array_api import (
     astype,
     check_same_namespace,
@@ -31,9 +31,10 @@ from ._objective import LogisticObjective
 from ._plan import FitPlan, make_plan, solve
 from ._report import IterationReporter, caller_stacklevel
 from ._solver import SolverResult
+from ._statistics import InferenceMixin
 
 if TYPE_CHECKING:  # annotations only: no import of pandas at run time
-    import pandas as pd
+    pass
 
 # X, y and sample_weight: numpy-like, scipy.sparse, pandas, dask or
 # array-API arrays; predictions come in X's own kind of array.
@@ -41,7 +42,7 @@ ArrayInput = Any
 
 
 class GradientDescentLogisticRegression(
-    CallbackSupportMixin, ClassifierMixin, BaseEstimator
+    CallbackSupportMixin, ClassifierMixin, InferenceMixin, BaseEstimator
 ):
     """Logistic regression trained by (accelerated) gradient descent.
 
@@ -111,6 +112,19 @@ class GradientDescentLogisticRegression(
     l1_ratio : float, default=0.0
         Elastic-net mixing, as in ``LogisticRegression``: 0 is a pure L2
         penalty, 1 a pure L1 penalty (exact zeros, through proximal steps).
+    penalty_factor : array-like of shape (n_features,), default=None
+        A non-negative factor of each feature's penalty, both its L1 and its
+        L2 part (glmnet's ``penalty.factor``): 0 leaves a feature
+        unpenalised, 2 penalises it twice as much. None: 1 for every feature.
+    lower_bounds, upper_bounds : float or array-like, default=None
+        Bounds of the coefficients (not the intercepts): a number for all,
+        an array of shape (n_features,), or with three or more classes of
+        shape (n_classes, n_features). ``lower_bounds=0`` gives non-negative
+        coefficients. Exact: the steps end with the proximal step of the
+        penalty and the box together, and ``tol`` measures the
+        proximal-gradient mapping, zero where the KKT conditions hold. None:
+        no bound on that side. Bounds (like an L1 term) take the steps in a
+        diagonal metric.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     max_iter : int, default=1000
@@ -192,6 +206,9 @@ class GradientDescentLogisticRegression(
         "solver": [StrOptions({"gd", "nesterov"})],
         "C": [Interval(Real, 0, None, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "penalty_factor": ["array-like", None],
+        "lower_bounds": [Real, "array-like", None],
+        "upper_bounds": [Real, "array-like", None],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -207,6 +224,9 @@ class GradientDescentLogisticRegression(
         solver="nesterov",
         C=1.0,
         l1_ratio=0.0,
+        penalty_factor=None,
+        lower_bounds=None,
+        upper_bounds=None,
         fit_intercept=True,
         max_iter=1000,
         tol=5e-5,
@@ -218,6 +238,9 @@ class GradientDescentLogisticRegression(
         self.solver = solver
         self.C = C
         self.l1_ratio = l1_ratio
+        self.penalty_factor = penalty_factor
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
@@ -290,15 +313,23 @@ class GradientDescentLogisticRegression(
         zero or (``warm_start``) from the last fit's coefficients."""
         data = prepared.data
         n_classes = data.classes.shape[0]
+        n_outputs = 1 if n_classes == 2 else n_classes
         penalty = data.inverse_total(self.C)  # 0 for C=np.inf
+        bounds = _penalty.coefficient_bounds(
+            self.lower_bounds, self.upper_bounds, data.n_features, n_outputs
+        )
         objective = LogisticObjective(
             backend=data.backend,
             y=data.y,
             weights=data.weights,
-            n_outputs=1 if n_classes == 2 else n_classes,
+            n_outputs=n_outputs,
             fit_intercept=self.fit_intercept,
             l2=(1 - self.l1_ratio) * penalty,
             l1=self.l1_ratio * penalty,
+            penalty_factor=_penalty.penalty_factors(
+                self.penalty_factor, data.n_features
+            ),
+            bounds=bounds,
         )
         dtype = data.backend.dtype  # the solver's coefficients: numpy, on the host
         names: dict[str, Any] = {"n_features_in_": data.n_features}
@@ -309,7 +340,7 @@ class GradientDescentLogisticRegression(
             self, X, y, sample_weight, objective, data.classes, names
         )
         start = self._initial_coef(
-            data.classes, data.n_features, objective.n_outputs, dtype
+            data.classes, data.n_features, objective.n_outputs, dtype, bounds
         )
         plan = self._plan(objective, start)
         if self.verbose:
@@ -371,24 +402,29 @@ class GradientDescentLogisticRegression(
         state.update(fitted)
         self.__dict__ = state
 
-    def _initial_coef(self, classes, n_features, n_outputs, dtype) -> np.ndarray:
-        """Zeros, or the previous fit's coefficients with ``warm_start``."""
+    def _initial_coef(
+        self, classes, n_features, n_outputs, dtype, bounds=None
+    ) -> np.ndarray:
+        """Zeros, or the previous fit's coefficients with ``warm_start``;
+        in the box of ``bounds``."""
         if (
             self.warm_start
             and hasattr(self, "coef_")
             and self.coef_.shape == (n_outputs, n_features)
             and np.array_equal(to_numpy(self.classes_), classes)
         ):
-            # An L1 fit's classes may share a part; without an L1 term the
-            # steps keep none (see Geometry.direction).
-            return _layout.from_fitted(
+            # With an L1 term or a box the classes may share a part;
+            # without, the steps keep none (see Geometry.direction).
+            start = _layout.from_fitted(
                 to_numpy(self.coef_),
                 to_numpy(self.intercept_),
                 self.fit_intercept,
                 dtype,
-                common_part=self.l1_ratio != 0,
+                common_part=self.l1_ratio != 0 or bounds is not None,
             )
-        return _layout.zeros(n_features, n_outputs, self.fit_intercept, dtype)
+            return _penalty.start_in_box(start, bounds, n_features, warm=True)
+        start = _layout.zeros(n_features, n_outputs, self.fit_intercept, dtype)
+        return _penalty.start_in_box(start, bounds, n_features, warm=False)
 
     def _plan(self, objective: LogisticObjective, start: np.ndarray) -> FitPlan:
         """How the fit of ``objective`` from ``start`` runs (see
@@ -423,97 +459,6 @@ class GradientDescentLogisticRegression(
             ConvergenceWarning,
             stacklevel=caller_stacklevel(),
         )
-
-    def covariance_matrix(
-        self,
-        X: ArrayInput,
-        y: ArrayInput,
-        sample_weight: ArrayInput = None,
-        robust: bool = False,
-    ) -> np.ndarray:
-        """Compute the covariance of the fitted coefficients and intercepts.
-
-        The classical covariance is the inverse of the weighted Fisher
-        information at the fitted coefficients; with ``C=np.inf`` its
-        diagonal gives the usual maximum-likelihood standard errors (those
-        of statsmodels' ``Logit`` and ``MNLogit``). With an L2 penalty it is
-        the inverse of the Hessian of the penalised objective (a Bayesian
-        posterior covariance under the Gaussian prior that the penalty is,
-        not a frequentist one). ``robust=True`` gives the HC0 sandwich.
-        Sample weights (times the class weights) are frequency weights: a
-        weight of 2 counts a row twice.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The data the model was fitted on (numpy or scipy.sparse).
-        y : array-like of shape (n_samples,)
-            Its labels, of the classes the model was fitted with.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Its sample weights.
-        robust : bool, default=False
-            The heteroskedasticity-robust (HC0) sandwich instead.
-
-        Returns
-        -------
-        cov : ndarray of shape (n_parameters, n_parameters)
-            For two classes, the parameters are ``coef_[0]`` then
-            ``intercept_[0]``. For ``K >= 3`` classes, each class ``k >= 1``
-            against the first (``coef_[k] - coef_[0]`` then
-            ``intercept_[k] - intercept_[0]``), as ``MNLogit`` reports them:
-            the symmetric softmax is not identifiable without a penalty.
-        """
-        check_is_fitted(self)
-        return _inference.checked_covariance(
-            self._snapshot(), X, y, sample_weight, robust
-        )
-
-    def coef_table(
-        self,
-        X: ArrayInput,
-        y: ArrayInput,
-        sample_weight: ArrayInput = None,
-        robust: bool = False,
-        alpha: float = 0.05,
-    ) -> pd.DataFrame:
-        """Tabulate the coefficients with their standard errors and tests.
-
-        The z statistics, p-values and confidence intervals, as statsmodels'
-        ``summary()`` shows them. Needs pandas (the ``inference`` extra). See
-        ``covariance_matrix`` for what the standard errors are.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The data the model was fitted on.
-        y : array-like of shape (n_samples,)
-            Its labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Its sample weights (frequency weights).
-        robust : bool, default=False
-            HC0 (heteroskedasticity-robust) standard errors.
-        alpha : float, default=0.05
-            The confidence intervals have level ``1 - alpha``.
-
-        Returns
-        -------
-        table : pandas.DataFrame
-            Columns ``coef``, ``se``, ``z``, ``p_value``, ``ci_lower`` and
-            ``ci_upper``; one row per feature (``feature_names_in_``, or
-            ``x0``, ``x1``, ...) and ``intercept``. For ``K >= 3`` classes
-            the index has two levels, ``class`` (each class but the first,
-            against the first) and ``feature``.
-        """
-        try:
-            import pandas as pd
-        except ImportError as error:  # an optional extra
-            raise ImportError(
-                "coef_table needs pandas: pip install 'sklearn-gdlogreg[inference]'."
-            ) from error
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
-        cov = self.covariance_matrix(X, y, sample_weight=sample_weight, robust=robust)
-        return _inference.coef_frame(self, cov, alpha, pd)
 
     def decision_function(self, X: ArrayInput) -> Any:
         """Linear scores ``X @ coef_.T + intercept_``.

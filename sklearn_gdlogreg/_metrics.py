@@ -253,9 +253,17 @@ class Geometry:
     # float64, whatever the coefficients' type; the steps come in theirs.
     mean: np.ndarray | None  # None: no intercept, no centring
     scale: np.ndarray
-    l1: float
+    # The L1 penalty of W's rows: a float, or a column (penalty factors).
+    l1: float | np.ndarray
     # The metric of W's rows (see RowMetric), float64.
     rows: RowMetric
+    # The box of W (lower, upper), of W's shape; None: no box.
+    bounds: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def proximal(self) -> bool:
+        """Whether steps end with a proximal step (an L1 term or a box)."""
+        return self.bounds is not None or bool(np.any(self.l1 != 0))
 
     @classmethod
     def for_objective(
@@ -351,7 +359,7 @@ class Geometry:
             # rounding noise from moving it.
             constant = var <= (16 * np.finfo(dtype).eps * mean) ** 2
             var = np.where(constant, np.maximum(mean**2, 1.0), var)
-        scale = var + objective.l2 / curvature
+        scale = var + objective.l2_diagonal() / curvature
         # float64 whatever X's type: the variance of float32 features of
         # 1e20 or more is past float32's range (their steps are not).
         tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
@@ -368,8 +376,9 @@ class Geometry:
             curvature=curvature,
             mean=mean if objective.fit_intercept else None,
             scale=scale[:, None],
-            l1=objective.l1,
+            l1=objective.l1_thresholds(),
             rows=rows,
+            bounds=objective.bounds,
         )
 
     @cached_property
@@ -397,7 +406,7 @@ class Geometry:
         step = self.rows.solve(self._centred_grad_W(grad))
         if self.mean is not None:  # the intercept keeps c = b + mean @ W
             step = np.concatenate([step, (grad[-1] - self.mean @ step)[None]])
-        if step.shape[1] > 1 and self.l1 == 0:
+        if step.shape[1] > 1 and not self.proximal:
             _drop_common_part(step, self.mean)
         return step.astype(grad.dtype, copy=False)
 
@@ -412,21 +421,25 @@ class Geometry:
     def optimality(self, coef: np.ndarray, grad: np.ndarray) -> float:
         """Max-norm of the gradient of the standardised problem.
 
-        With the L1 term, of the proximal-gradient mapping with unit step,
-        ``theta - prox(theta - grad_theta)``, which is the gradient when
-        ``l1 = 0`` and zero exactly at the minimum. On standardised data
+        With the L1 term or a box, of the proximal-gradient mapping with
+        unit step, ``theta - prox(theta - grad_theta)``, which is the
+        gradient without them and zero exactly at the minimum (where the
+        KKT conditions hold). On standardised data
         (zero mean, unit variance, no penalty) this is the max-norm of the
         plain gradient: ``LogisticRegression``'s lbfgs stopping rule.
         """
         d = self.scale.shape[0]
         std = self._std
         grad_theta = self._centred_grad_W(grad) / std
-        if self.l1 == 0:
+        if not self.proximal:
             worst = float(np.abs(grad_theta).max())
         else:
             theta = coef[:d] * std
-            mapping = theta - _soft_threshold(theta - grad_theta, self.l1 / std)
-            worst = float(np.abs(mapping).max())
+            moved = _soft_threshold(theta - grad_theta, self.l1 / std)
+            if self.bounds is not None:
+                lower, upper = self.bounds
+                moved = np.clip(moved, lower * std, upper * std)
+            worst = float(np.abs(theta - moved).max())
         if self.mean is not None:
             worst = max(worst, float(np.abs(grad[-1]).max()))
         return worst
@@ -445,17 +458,23 @@ class Geometry:
         return float((np.abs(self.mean) @ np.abs(coef[:d])).max())
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
-        """Proximal operator of ``step * l1 * ||W||_1`` in this metric.
+        """Proximal operator of ``step * l1 * ||W||_1`` and the box in this
+        (diagonal) metric.
 
         The intercept is free, so in the centred coordinates it is left where
         it is (``c = b + mean @ W`` unchanged) and each row of ``W`` is
-        soft-thresholded by ``step * l1 / scale_j``.
+        soft-thresholded by ``step * l1_j / scale_j``, then clipped to the
+        box: in one coordinate the proximal operator of ``|w|`` and an
+        interval's indicator together is the interval's projection of that
+        of ``|w|``.
         """
-        if self.l1 == 0:
+        if not self.proximal:
             return coef
         d = self.scale.shape[0]
         out = coef.copy()
         out[:d] = _soft_threshold(coef[:d], step * self.l1 / self.scale)
+        if self.bounds is not None:
+            np.clip(out[:d], *self.bounds, out=out[:d])
         if self.mean is not None:
             out[d] += self.mean @ (coef[:d] - out[:d])
         return out

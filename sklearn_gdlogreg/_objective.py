@@ -9,21 +9,25 @@ intercept ``b`` last. ``n_outputs`` is 1 for a binary problem (sigmoid)
 and ``K`` for ``K >= 3`` classes (symmetric softmax, no reference class).
 With ``Z = X W + b`` the objective is::
 
-    f(coef) = sum_i s_i loss(Z_i, y_i) + l2 / 2 ||W||^2 + l1 ||W||_1
+    f(coef) = sum_i s_i loss(Z_i, y_i) + l2 / 2 sum_j f_j ||W_j||^2
+                                       + l1 sum_j f_j ||W_j||_1
 
     binary:       loss(z, y) = log(1 + exp(z)) - y z
     multinomial:  loss(z, y) = logsumexp_k(z_k) - z_y
 
-with ``l2 = (1 - l1_ratio) / (C S)`` and ``l1 = l1_ratio / (C S)``. This is
-``LogisticRegression``'s objective divided by ``C S``: the same minimiser. The
-intercept is never penalised.
+with ``l2 = (1 - l1_ratio) / (C S)`` and ``l1 = l1_ratio / (C S)``. The
+penalty factors ``f_j`` (``penalty_factor``, one per feature, glmnet's
+``penalty.factor``) are 1 by default: this is then ``LogisticRegression``'s
+objective divided by ``C S``, the same minimiser. The intercept is never
+penalised. The coefficients ``W`` may be kept in a box ``lower <= W <=
+upper`` (``bounds``).
 
 The gradient of the smooth part is ``X^T R + l2 W`` and ``sum_i R_i`` with the
 residual ``R_i = s_i (p_i - onehot(y_i))``, where ``p`` is the sigmoid or the
 softmax of ``z``. The derivative of the sigmoid cancels against that of the
 log-loss, which is why the notebook's extra ``sigmoid_derivative`` factor was
-wrong. The ``l1`` part is not differentiated: the solver applies its proximal
-operator.
+wrong. The ``l1`` part and the box are not differentiated: the solver applies
+their proximal operator (see ``_metrics.Geometry.prox``).
 
 The pointwise losses are ``_loss``'s; the metrics the solver steps in are
 ``_metrics``'s, and how a fit runs ``_plan``'s.
@@ -79,6 +83,13 @@ class LogisticObjective:
     fit_intercept : bool
     l2, l1 : float
         Penalty strengths, already divided by ``C * S``.
+    penalty_factor : ndarray of shape (n_features,), optional
+        Each feature's factor of both penalties (non-negative, float64);
+        None: all ones.
+    bounds : (ndarray, ndarray), optional
+        The box of ``W``: lower and upper bounds of shape (n_features,
+        n_outputs), float64, with infinities where a side is free; None:
+        no box.
     """
 
     backend: Backend
@@ -88,6 +99,8 @@ class LogisticObjective:
     fit_intercept: bool
     l2: float
     l1: float
+    penalty_factor: np.ndarray | None = None
+    bounds: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_features(self) -> int:
@@ -134,8 +147,8 @@ class LogisticObjective:
         )
         results = []
         for (W, _), (loss, grad_W, grad_b) in zip(points, passed, strict=True):
-            loss += 0.5 * self.l2 * float(_squared_norm(W))
-            grad_W += self.l2 * W
+            loss += self._l2_value(W)
+            grad_W += self._l2_rows(W.ndim) * W
             grad_W = grad_W.reshape(W.shape[0], -1)
             if self.fit_intercept:
                 grad_W = np.concatenate([grad_W, grad_b.reshape(1, -1)])
@@ -158,7 +171,8 @@ class LogisticObjective:
         else:
             b_all = np.zeros((C.shape[1], 1), dtype=C.dtype)
         spans = [(i * k, (i + 1) * k) for i in range(len(coefs))]
-        losses, grads_T, grads_b = self.backend.stacked_sums(
+        backend = cast(DenseBackend, self.backend)  # one_block: dense only
+        losses, grads_T, grads_b = backend.stacked_sums(
             self._labels(),
             self.weights,
             np.ascontiguousarray(W.T),
@@ -169,10 +183,10 @@ class LogisticObjective:
         )
         grads = np.empty_like(C)
         grads[:d] = grads_T.T
-        grads[:d] += self.l2 * W
+        grads[:d] += self._l2_rows() * W
         if self.fit_intercept:
             grads[d] = grads_b
-        squares = _squared_norm(W, axis=0)
+        squares = self._column_squares(W)
         return [
             (
                 float(loss) + 0.5 * self.l2 * float(squares[start:end].sum()),
@@ -208,7 +222,7 @@ class LogisticObjective:
         loss, R = pointwise_in_slices(
             self._pointwise, scores.copy(), self._labels(), self.weights
         )
-        value = float(loss) + 0.5 * self.l2 * float(_squared_norm(W))
+        value = float(loss) + self._l2_value(W)
         if not grad:
             return value, None
         gradient = np.empty_like(coef)
@@ -218,7 +232,7 @@ class LogisticObjective:
             gradient[:d] = backend.transposed_product(R).reshape(d, -1)
         else:
             gradient[:d] = backend.transposed_product(R.T).T
-        gradient[:d] += self.l2 * W
+        gradient[:d] += self._l2_rows() * W
         if self.fit_intercept:
             gradient[d] = R.sum(axis=0)
         return value, gradient
@@ -256,7 +270,48 @@ class LogisticObjective:
         W, b = self.split(coef)
         return partial(curvature_weights, W, b)
 
+    @property
+    def proximal(self) -> bool:
+        """Whether the objective has a part the solver steps over by its
+        proximal operator (an L1 term or a box), which needs a diagonal
+        metric."""
+        return self.l1 != 0 or self.bounds is not None
+
+    def l2_diagonal(self) -> np.ndarray:
+        """The L2 penalty of each feature, ``l2 f_j`` (float64)."""
+        if self.penalty_factor is None:
+            return np.full(self.n_features, self.l2)
+        return self.l2 * self.penalty_factor
+
+    def l1_thresholds(self) -> float | np.ndarray:
+        """The L1 penalty of W's rows, ``l1 f_j``: a float, or a column of
+        shape (n_features, 1)."""
+        if self.penalty_factor is None:
+            return self.l1
+        return self.l1 * self.penalty_factor[:, None]
+
+    def _l2_rows(self, ndim: int = 2) -> float | np.ndarray:
+        """``l2 f_j`` to multiply W by: a float, or an array that broadcasts
+        over W's rows (of ``ndim`` dimensions)."""
+        if self.penalty_factor is None:
+            return self.l2
+        return (self.l2 * self.penalty_factor).reshape((-1,) + (1,) * (ndim - 1))
+
+    def _l2_value(self, W: np.ndarray) -> float:
+        """``l2 / 2 sum_j f_j ||W_j||^2``, in float64."""
+        if self.penalty_factor is None:
+            return 0.5 * self.l2 * float(_squared_norm(W))
+        return 0.5 * self.l2 * float(self._column_squares(W).sum())
+
+    def _column_squares(self, W: np.ndarray) -> np.ndarray:
+        """``sum_j f_j W_jk^2`` for each column k of W, in float64."""
+        if self.penalty_factor is None:
+            return _squared_norm(W, axis=0)
+        return self.penalty_factor @ np.square(W, dtype=np.float64).reshape(
+            W.shape[0], -1
+        )
+
     def penalty_l1(self, coef: np.ndarray) -> float:
         if self.l1 == 0:
             return 0.0
-        return self.l1 * float(np.abs(self.split(coef)[0]).sum())
+        return float((self.l1_thresholds() * np.abs(self.split(coef)[0])).sum())

@@ -160,7 +160,7 @@ def make_plan(
         first_step=first_step,
         keep_scores=keeps_scores(objective),
     )
-    if not adaptive or objective.l1 != 0:
+    if not adaptive or objective.proximal:
         return plan
     if objective.backend.sparse:
         backend = objective.backend

@@ -2,7 +2,8 @@
 
 ``LogisticRegression``'s objective divided by ``C S``, at a fitted model's
 ``coef_`` and ``intercept_``: the mean weighted log-loss plus
-``(1 - l1_ratio) / (2 C S) ||W||^2 + l1_ratio / (C S) ||W||_1``. It is
+``(1 - l1_ratio) / (2 C S) ||W||^2 + l1_ratio / (C S) ||W||_1``, each
+feature's terms times its ``penalty_factor`` where the model has one. It is
 written from the formula, not with ``_objective``, so that it can judge any
 model (ours, scikit-learn's, dask-ml's, a notebook loop) the same way, on
 numpy, scipy.sparse, dask or array-API (PyTorch, CuPy) data.
@@ -24,6 +25,7 @@ def reference_objective(model, X, y, sample_weight=None, C=None) -> float:
     """
     C = model.C if C is None else C
     l1_ratio = getattr(model, "l1_ratio", 0.0) or 0.0
+    factor = getattr(model, "penalty_factor", None)
     W = np.atleast_2d(to_numpy(model.coef_)).astype(np.float64)  # (K or 1, d)
     b = np.ravel(to_numpy(model.intercept_)).astype(np.float64)
     xp = namespace(X)
@@ -48,9 +50,9 @@ def reference_objective(model, X, y, sample_weight=None, C=None) -> float:
     loss, total = _value(loss), _value(total)
     penalty = 0.0
     if np.isfinite(C):
-        penalty = ((1 - l1_ratio) / 2 * (W**2).sum() + l1_ratio * np.abs(W).sum()) / (
-            C * total
-        )
+        f = 1.0 if factor is None else np.asarray(to_numpy(factor), dtype=np.float64)
+        l2_part = (1 - l1_ratio) / 2 * (f * W**2).sum()
+        penalty = (l2_part + l1_ratio * (f * np.abs(W)).sum()) / (C * total)
     return loss / total + float(penalty)
 
 

@@ -21,7 +21,7 @@ Every pass counts itself in ``_blocks.PASSES`` by name (see
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -344,7 +344,12 @@ class SparseBackend(_HostBackend):
     _moments_dtype = np.dtype(np.float64)
 
     def exclusive_column_groups(self) -> list[int]:
-        return exclusive_column_groups(self.X)
+        # Read once per X: the fits of a CV path share the backend.
+        return list(self._exclusive_column_groups)
+
+    @cached_property
+    def _exclusive_column_groups(self) -> tuple[int, ...]:
+        return tuple(exclusive_column_groups(self.X))
 
     def _information_parts(
         self, summed, probabilities, center, fit_intercept, n_outputs

@@ -1,0 +1,109 @@
+"""The estimators' per-feature penalty factors and coefficient bounds,
+checked once and laid out as the solver's ``W`` (rows: features; columns:
+outputs): what the objective's penalty and the proximal step read."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._array_api import to_numpy
+
+
+def _as_float_array(value, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(to_numpy(value), dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got "
+            f"{type(value).__name__}."
+        ) from error
+    return array
+
+
+def penalty_factors(value, n_features: int) -> np.ndarray | None:
+    """``penalty_factor`` as a float64 array of shape (n_features,), or
+    None where it is None (every feature's factor 1)."""
+    if value is None:
+        return None
+    factor = _as_float_array(value, "penalty_factor")
+    if factor.shape != (n_features,):
+        raise ValueError(
+            f"penalty_factor must have one value per feature, shape "
+            f"({n_features},); got shape {factor.shape}."
+        )
+    if not np.isfinite(factor).all() or (factor < 0).any():
+        bad = np.flatnonzero(~(np.isfinite(factor) & (factor >= 0)))
+        raise ValueError(
+            "penalty_factor must be finite and non-negative; features "
+            f"{bad[:10].tolist()} are not."
+        )
+    return factor
+
+
+def _side(value, name: str, n_features: int, n_outputs: int, fill: float):
+    """One side of the box as an array of the solver's W shape (n_features,
+    n_outputs)."""
+    shape = (n_features, n_outputs)
+    if value is None:
+        return np.full(shape, fill)
+    side = _as_float_array(value, name)
+    if np.isnan(side).any():
+        raise ValueError(f"{name} must not contain NaN.")
+    if side.ndim == 0:
+        return np.full(shape, float(side))
+    if side.shape == (n_features,):
+        return np.repeat(side[:, None], n_outputs, axis=1)
+    if side.shape == (n_outputs, n_features):
+        return np.ascontiguousarray(side.T)
+    by_class = "" if n_outputs == 1 else f", or ({n_outputs}, {n_features}) by class"
+    raise ValueError(
+        f"{name} must be a number or an array of shape ({n_features},)"
+        f"{by_class}; got shape {side.shape}."
+    )
+
+
+def coefficient_bounds(
+    lower, upper, n_features: int, n_outputs: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(lower, upper)`` bounds of the coefficients ``W`` (not the
+    intercepts), each of shape (n_features, n_outputs), float64, infinite
+    where a side is free; None where both are None."""
+    if lower is None and upper is None:
+        return None
+    low = _side(lower, "lower_bounds", n_features, n_outputs, -np.inf)
+    high = _side(upper, "upper_bounds", n_features, n_outputs, np.inf)
+    crossed = low > high
+    if crossed.any():
+        feature = int(np.argwhere(crossed)[0][0])
+        raise ValueError(
+            "lower_bounds must not be above upper_bounds: they are for "
+            f"feature {feature} ({low[crossed][0]} > {high[crossed][0]})."
+        )
+    if np.isinf(low).all() and np.isinf(high).all():
+        return None
+    return low, high
+
+
+def start_in_box(
+    start: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray] | None,
+    n_features: int,
+    warm: bool,
+) -> np.ndarray:
+    """The coefficients a fit starts from, in the box: zeros clipped into it
+    (a cold start), or a warm start's coefficients, which must lie in it."""
+    if bounds is None:
+        return start
+    W = start[:n_features]
+    if not warm:
+        np.clip(W, *bounds, out=W)
+        return start
+    outside = (W < bounds[0]) | (W > bounds[1])
+    if outside.any():
+        feature = int(np.argwhere(outside)[0][0])
+        raise ValueError(
+            "warm_start: the previous fit's coefficients lie outside "
+            f"lower_bounds and upper_bounds (feature {feature}, among "
+            "others). Fit without warm_start, or with bounds that hold them."
+        )
+    return start
