@@ -28,6 +28,12 @@ from . import _layout
 from ._array_api import dispatched
 from ._dask import is_dask_collection
 from ._estimator import GradientDescentLogisticRegression
+from ._grid import (
+    chosen_grid_point,
+    grid_of_Cs,
+    grid_of_l1_ratios,
+    mean_and_standard_error,
+)
 from ._inputs import _sample_weights
 
 # The parameters of one fit that the CV estimator passes on as they are.
@@ -227,7 +233,12 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         return self.C_, self.l1_ratio_
 
     def fit(
-        self, X: Any, y: Any, sample_weight: Any = None, **params: Any
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        offset: Any = None,
+        **params: Any,
     ) -> GradientDescentLogisticRegressionCV:
         """Cross-validate the grid, then fit the chosen C on all the data.
 
@@ -240,6 +251,12 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the fits, and of the test scores (with metadata
             routing: of the test scores if the scorer requests them).
+        offset : None
+            Not taken here (an error if given): scikit-learn's scorers pass
+            no offsets to the models they score. Cross-validate
+            ``GradientDescentLogisticRegression`` with ``GridSearchCV`` over
+            ``C`` instead, with ``set_fit_request(offset=True)`` and
+            ``set_score_request(offset=True)`` (its ``score`` takes them).
         **params : dict
             Metadata for the splitter (``groups``) and the scorer, as
             ``LogisticRegressionCV`` takes them: only with
@@ -252,6 +269,13 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         """
         _raise_for_params(params, self, "fit")
         self._validate_params()
+        if offset is not None:
+            raise ValueError(
+                f"{type(self).__name__} does not take an offset: scikit-learn's "
+                "scorers pass none to the models they score. Use GridSearchCV "
+                "over C with GradientDescentLogisticRegression, "
+                "set_fit_request(offset=True) and set_score_request(offset=True)."
+            )
         _check_in_memory(X=X, y=y, sample_weight=sample_weight)
         checker = self._snapshot()
         X, y = validate_data(
@@ -270,8 +294,8 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
             )
         if sample_weight is not None:  # checked once, then split by fold
             sample_weight = _sample_weights(sample_weight, y.shape[0], np.float64)
-        Cs = _grid_of_Cs(self.Cs)
-        l1_ratios = _grid_of_l1_ratios(self.l1_ratios)
+        Cs = grid_of_Cs(self.Cs)
+        l1_ratios = grid_of_l1_ratios(self.l1_ratios)
         if _routing_enabled():
             routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
             split_params, score_params = routed.splitter.split, routed.scorer.score
@@ -316,8 +340,8 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         )
         scores = np.stack([s for _, s, _ in paths]).reshape(*shape, Cs.size)
         n_iter = np.stack([n for _, _, n in paths]).reshape(*shape, Cs.size)
-        mean_scores, standard_errors = _mean_and_standard_error(scores)
-        chosen_l1, chosen_C = _chosen_grid_point(
+        mean_scores, standard_errors = mean_and_standard_error(scores)
+        chosen_l1, chosen_C = chosen_grid_point(
             mean_scores, standard_errors, Cs, self.selection
         )
         if self.refit:
@@ -392,43 +416,6 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         )
 
 
-def _mean_and_standard_error(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The folds' mean score of each grid point, and its standard error.
-
-    ``scores`` has the folds first. The standard error is the folds' standard
-    deviation with ``ddof=1`` over the square root of their number: glmnet's
-    ``cvsd`` with folds of equal weight. One fold has none (NaN).
-    """
-    n_folds = scores.shape[0]
-    mean = scores.mean(axis=0)
-    if n_folds < 2:
-        return mean, np.full_like(mean, np.nan)
-    return mean, scores.std(axis=0, ddof=1) / np.sqrt(n_folds)
-
-
-def _chosen_grid_point(
-    mean_scores: np.ndarray,
-    standard_errors: np.ndarray,
-    Cs: np.ndarray,
-    selection: str,
-) -> tuple[int, int]:
-    """The indices ``(l1_ratio, C)`` of the chosen grid point.
-
-    ``"best"``: the highest mean score. ``"1se"``: on the path of the best
-    point's l1_ratio, the smallest C whose mean score is at least the best
-    minus the best point's standard error (glmnet's ``lambda.1se``). ``Cs``
-    may come in any order: the smallest is taken by value.
-    """
-    best_l1, best_C = np.unravel_index(np.argmax(mean_scores), mean_scores.shape)
-    if selection == "best":
-        return int(best_l1), int(best_C)
-    best = mean_scores[best_l1, best_C]
-    within = mean_scores[best_l1] >= best - standard_errors[best_l1, best_C]
-    within[best_C] = True  # also where a score or its error is NaN
-    candidates = np.flatnonzero(within)
-    return int(best_l1), int(candidates[np.argmin(Cs[candidates])])
-
-
 def _check_in_memory(**arrays: Any) -> None:
     """Refuse dask collections and arrays of other array-API libraries under
     dispatch: the folds are indexed in memory, with numpy."""
@@ -449,42 +436,6 @@ def _check_in_memory(**arrays: Any) -> None:
                 "not convert. Convert it to numpy first, or fit outside "
                 "sklearn.config_context(array_api_dispatch=True)."
             )
-
-
-def _grid_of_Cs(Cs: Any) -> np.ndarray:
-    """The grid of C: an int's log scale, or the given positive numbers."""
-    if isinstance(Cs, Integral):
-        return np.logspace(-4, 4, Cs)
-    grid = _one_or_more_numbers(
-        Cs, "Cs must be an int or a 1-d array-like of positive numbers"
-    )
-    if not (grid > 0).all():  # NaN included; np.inf is C=np.inf, no penalty
-        raise ValueError(f"Cs must hold positive numbers; got {grid}.")
-    return grid
-
-
-def _grid_of_l1_ratios(l1_ratios: Any) -> np.ndarray:
-    """The grid of l1_ratio: one or more numbers in [0, 1]."""
-    grid = _one_or_more_numbers(
-        l1_ratios, "l1_ratios must be a 1-d array-like of numbers in [0, 1]"
-    )
-    if not ((grid >= 0) & (grid <= 1)).all():  # NaN included
-        raise ValueError(f"l1_ratios must be in [0, 1], got {grid}.")
-    return grid
-
-
-def _one_or_more_numbers(values: Any, rule: str) -> np.ndarray:
-    """``values`` as a 1-d float array of one or more entries, or a
-    ValueError that starts with ``rule`` and says what came instead."""
-    try:
-        grid = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{rule}; got {values!r}.") from error
-    if grid.ndim != 1 or grid.size == 0:
-        raise ValueError(
-            f"{rule}, with one or more; got an array of shape {grid.shape}."
-        )
-    return grid
 
 
 def _missing_classes(y_train: np.ndarray, classes: np.ndarray, fold: int) -> np.ndarray:

@@ -28,6 +28,8 @@ import numpy as np
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import assert_all_finite
 
+from ._backends import OffsetLabels
+
 
 def is_dask_collection(obj) -> bool:
     """A dask array, DataFrame or Series (dask itself is optional)."""
@@ -75,8 +77,9 @@ def finite_chunks(X, input_name: str = "X"):
     return X.map_blocks(_finite, input_name=input_name, dtype=X.dtype)
 
 
-def aligned_vector(vector, X, name: str):
-    """``vector`` (y or sample_weight) as a 1-D dask array chunked like X's rows.
+def aligned_vector(vector, X, name: str, ndim: int = 1):
+    """``vector`` (y, sample_weight, or an offset, 1-D or with ``ndim=2`` one
+    column per class) as a dask array chunked like X's rows.
 
     Where X's or the vector's chunk sizes are unknown (``X[mask]``, a dask
     DataFrame's), :meth:`RowChunks.persist` aligns them once they are known.
@@ -87,26 +90,29 @@ def aligned_vector(vector, X, name: str):
     unknown = any(np.isnan(size) for size in X.chunks[0])
     if not is_dask_collection(vector):
         vector = np.asarray(vector)
-        if vector.ndim != 1:
-            raise ValueError(f"{name} must be 1-D, got {vector.ndim} dimensions.")
+        if vector.ndim != ndim:
+            raise ValueError(f"{name} must be {ndim}-D, got {vector.ndim} dimensions.")
         if not unknown and vector.shape[0] != X.shape[0]:
             raise _length_error(name, vector.shape[0], X.shape[0])
-        return da.from_array(vector, chunks=-1 if unknown else (X.chunks[0],))
-    if vector.ndim == 2 and vector.shape[1] == 1:  # as column_or_1d does
+        rows = -1 if unknown else X.chunks[0]
+        return da.from_array(vector, chunks=(rows,) + (-1,) * (ndim - 1))
+    if ndim == 1 and vector.ndim == 2 and vector.shape[1] == 1:  # as column_or_1d
         warnings.warn(
             f"A column-vector {name} was passed when a 1d array was expected.",
             DataConversionWarning,
             stacklevel=4,
         )
         vector = vector[:, 0]
-    if vector.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got {vector.ndim} dimensions.")
+    if vector.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got {vector.ndim} dimensions.")
+    if ndim == 2 and vector.numblocks[1] > 1:
+        vector = vector.rechunk({1: -1})
     if unknown or any(np.isnan(size) for size in vector.chunks[0]):
         return vector  # aligned by RowChunks.persist
     if vector.shape[0] != X.shape[0]:
         raise _length_error(name, vector.shape[0], X.shape[0])
     if vector.chunks[0] != X.chunks[0]:
-        vector = vector.rechunk((X.chunks[0],))
+        vector = vector.rechunk({0: X.chunks[0]})
     return vector
 
 
@@ -168,10 +174,12 @@ def _aligned_arrays(arrays: list, names: tuple[str, ...]) -> tuple[list, bool]:
             blocks = vector.to_delayed().ravel()
             vector = da.concatenate(
                 [
-                    da.from_delayed(block, shape=(n,), dtype=vector.dtype)
+                    da.from_delayed(
+                        block, shape=(n, *vector.shape[1:]), dtype=vector.dtype
+                    )
                     for block, n in zip(blocks, vector_sizes, strict=True)
                 ]
-            ).rechunk((sizes[0],))
+            ).rechunk({0: sizes[0]})
             changed = True
         aligned.append(vector)
     return aligned, changed
@@ -184,15 +192,21 @@ def _aligned(array):
     return np.require(array, requirements=["A"])
 
 
-# A shard: one worker's chunks, as (X, y, weights) arrays (weights may be None).
+# A shard: one worker's chunks, as (X, y, weights) arrays (weights may be
+# None; y an OffsetLabels where the rows have offsets).
 Shard = list[tuple[Any, Any, Any]]
 
 
-def _make_shard(X_chunks, y_chunks, w_chunks) -> Shard:
+def _make_shard(X_chunks, y_chunks, w_chunks, offset_chunks=None) -> Shard:
     if w_chunks is None:
         w_chunks = [None] * len(X_chunks)
+    if offset_chunks is not None:
+        y_chunks = [
+            OffsetLabels(y, _aligned(offset))
+            for y, offset in zip(y_chunks, offset_chunks, strict=True)
+        ]
     return [
-        (_aligned(X), _aligned(y), _aligned(w))
+        (_aligned(X), y if isinstance(y, OffsetLabels) else _aligned(y), _aligned(w))
         for X, y, w in zip(X_chunks, y_chunks, w_chunks, strict=True)
     ]
 
@@ -240,28 +254,31 @@ class RowChunks:
         self.dtype = np.dtype(dtype)
 
     @classmethod
-    def persist(cls, X, y, sample_weight=None) -> RowChunks:
+    def persist(cls, X, y, sample_weight=None, offset=None) -> RowChunks:
         """Compute the validated dask arrays once and keep their chunks.
 
-        ``X``, ``y`` and ``sample_weight`` (or None) are dask arrays with the
-        same row chunks, or with chunk sizes that dask does not know: those
-        are aligned to X's rows once computed (only the totals must match).
-        On a cluster the chunks stay on the workers that computed them; each
-        worker gets one shard of its chunks.
+        ``X``, ``y``, ``sample_weight`` and ``offset`` (or None) are dask
+        arrays with the same row chunks, or with chunk sizes that dask does
+        not know: those are aligned to X's rows once computed (only the
+        totals must match). On a cluster the chunks stay on the workers that
+        computed them; each worker gets one shard of its chunks. With an
+        offset, each chunk's labels are ``OffsetLabels``.
         """
-        arrays = [X, y] + ([] if sample_weight is None else [sample_weight])
-        names = ("y", "sample_weight")[: len(arrays) - 1]
+        vectors = {"y": y, "sample_weight": sample_weight, "offset": offset}
+        vectors = {name: v for name, v in vectors.items() if v is not None}
+        arrays, names = [X, *vectors.values()], tuple(vectors)
         client = _client()
         if client is None:  # dask's local scheduler: the chunks, in this process
             import dask
 
-            parts = dask.compute(*[list(a.to_delayed().ravel()) for a in arrays])
-            parts = _aligned_parts(list(parts), names)
+            computed = dask.compute(*[list(a.to_delayed().ravel()) for a in arrays])
+            aligned = _aligned_parts(list(computed), names)[1:]
+            parts = dict(zip(names, aligned, strict=True))
             shard = _make_shard(
-                parts[0], parts[1], parts[2] if sample_weight is not None else None
+                computed[0], parts["y"], parts.get("sample_weight"), parts.get("offset")
             )
             groups = [list(range(len(shard)))]
-            n_rows = sum(part.shape[0] for part in parts[0])
+            n_rows = sum(part.shape[0] for part in computed[0])
             return cls([shard], groups, [None], None, (n_rows, X.shape[1]), X.dtype)
         from distributed import futures_of, wait
 
@@ -275,9 +292,11 @@ class RowChunks:
                 aligned[1:] = client.persist(aligned[1:])
                 wait(futures_of(aligned[1:]))
             persisted = aligned
-        futures = [futures_of(a) for a in persisted]
         # futures_of lists a row-chunked array's chunks in order.
-        futures = [sorted(f, key=lambda future: future.key[1]) for f in futures]
+        futures = [
+            sorted(futures_of(a), key=lambda future: future.key[1]) for a in persisted
+        ]
+        by_name = dict(zip(names, futures[1:], strict=True))
         wait(futures[0])
         holders = client.who_has(futures[0])
         by_worker: dict[str, list[int]] = {}
@@ -285,14 +304,20 @@ class RowChunks:
             by_worker.setdefault(sorted(holders[future.key])[0], []).append(index)
         workers = sorted(by_worker)
         groups = [by_worker[worker] for worker in workers]
+
         # One shard per worker, made where the chunks are; a worker may die,
         # and then its work goes elsewhere (allow_other_workers).
+        def of(name, group):
+            chunks = by_name.get(name)
+            return None if chunks is None else [chunks[i] for i in group]
+
         shards = [
             client.submit(
                 _make_shard,
                 [futures[0][i] for i in group],
-                [futures[1][i] for i in group],
-                None if sample_weight is None else [futures[2][i] for i in group],
+                of("y", group),
+                of("sample_weight", group),
+                of("offset", group),
                 workers=[worker],
                 allow_other_workers=True,
                 pure=False,

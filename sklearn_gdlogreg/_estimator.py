@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import partial
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,22 +12,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from . import _inference, _layout, _penalty
 from ._array_api import (
-    astype,
-    check_same_namespace,
     from_host_state,
     host_state,
     like,
-    namespace,
     to_numpy,
 )
 from ._inputs import FitData, input_adapter
-from ._loss import log_proba_of_scores, proba_of_scores
 from ._objective import LogisticObjective
 from ._plan import FitPlan, make_plan, solve
+from ._predict import PredictMixin
 from ._report import IterationReporter, caller_stacklevel
 from ._solver import SolverResult
 from ._statistics import InferenceMixin
@@ -41,8 +36,10 @@ if TYPE_CHECKING:  # annotations only: no import of pandas at run time
 ArrayInput = Any
 
 
+# PredictMixin before ClassifierMixin: its score takes offsets; every mixin
+# left of BaseEstimator, as scikit-learn needs.
 class GradientDescentLogisticRegression(
-    CallbackSupportMixin, ClassifierMixin, InferenceMixin, BaseEstimator
+    CallbackSupportMixin, PredictMixin, ClassifierMixin, InferenceMixin, BaseEstimator
 ):
     """Logistic regression trained by (accelerated) gradient descent.
 
@@ -269,7 +266,11 @@ class GradientDescentLogisticRegression(
         super().__setstate__(from_host_state(state))
 
     def fit(
-        self, X: ArrayInput, y: ArrayInput, sample_weight: ArrayInput = None
+        self,
+        X: ArrayInput,
+        y: ArrayInput,
+        sample_weight: ArrayInput = None,
+        offset: ArrayInput = None,
     ) -> GradientDescentLogisticRegression:
         """Fit the model by gradient descent.
 
@@ -289,6 +290,14 @@ class GradientDescentLogisticRegression(
             Class labels (any type: ints, strings, ...).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; a weight of 2 counts a sample twice.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+                default=None
+            A known term added to each sample's scores, ``X @ coef_.T +
+            intercept_ + offset`` (for example the log of an exposure): one
+            value per sample for two classes, one per sample and class for
+            more. Its coefficient is fixed to 1. Pass it to the predict
+            methods too. Requested through metadata routing with
+            ``set_fit_request(offset=True)``.
 
         Returns
         -------
@@ -296,16 +305,18 @@ class GradientDescentLogisticRegression(
             The fitted estimator.
         """
         self._validate_params()
-        return self._solve(self._prepare(X, y, sample_weight))
+        return self._solve(self._prepare(X, y, sample_weight, offset=offset))
 
-    def _prepare(self, X, y, sample_weight, path: bool = False) -> _Prepared:
+    def _prepare(
+        self, X, y, sample_weight, path: bool = False, offset=None
+    ) -> _Prepared:
         """The validated data of a fit (for the CV estimator, once per fold:
         with ``path``, its fits along the Cs share the columns' moments)."""
         # Validation records n_features_in_ and feature_names_in_ on a copy:
         # this estimator changes only at the end, all at once (_commit).
         checker = self._snapshot()
         adapter = input_adapter(X)
-        data = adapter.fit_data(checker, X, y, sample_weight, self.class_weight)
+        data = adapter.fit_data(checker, X, y, sample_weight, self.class_weight, offset)
         return _Prepared(X, y, sample_weight, adapter, data, {} if path else None)
 
     def _solve(self, prepared: _Prepared) -> GradientDescentLogisticRegression:
@@ -330,6 +341,7 @@ class GradientDescentLogisticRegression(
                 self.penalty_factor, data.n_features
             ),
             bounds=bounds,
+            shifted=data.shifted,
         )
         dtype = data.backend.dtype  # the solver's coefficients: numpy, on the host
         names: dict[str, Any] = {"n_features_in_": data.n_features}
@@ -459,99 +471,6 @@ class GradientDescentLogisticRegression(
             ConvergenceWarning,
             stacklevel=caller_stacklevel(),
         )
-
-    def decision_function(self, X: ArrayInput) -> Any:
-        """Linear scores ``X @ coef_.T + intercept_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            For a binary problem, positive scores mean ``classes_[1]``.
-        """
-        return self._scores(X, "decision_function")[0]
-
-    def _scores(self, X, method: str):
-        """``decision_function``, for ``method`` (named in errors), with the
-        adapter of X's kind and the snapshot of the model that made them."""
-        check_is_fitted(self)
-        model = self._snapshot()  # consistent even while another thread refits
-        check_same_namespace(X, model.coef_, f"{type(self).__name__}.{method}")
-        adapter = input_adapter(X)
-        X = adapter.predict_X(model, X)
-        return adapter.scores(X, model.coef_, model.intercept_), adapter, model
-
-    def predict(self, X: ArrayInput) -> Any:
-        """Most probable class of each sample.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        return self._from_scores(X, None, "predict")
-
-    def predict_proba(self, X: ArrayInput) -> Any:
-        """Probability of each class.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities, in the order of ``classes_``.
-        """
-        return self._from_scores(X, proba_of_scores, "predict_proba")
-
-    def predict_log_proba(self, X: ArrayInput) -> Any:
-        """Logarithm of the probability of each class, computed stably.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probabilities, in the order of ``classes_``.
-        """
-        return self._from_scores(X, log_proba_of_scores, "predict_log_proba")
-
-    def _from_scores(self, X, function, method: str):
-        """``function`` of the scores (None: the labels), for ``method``
-        (named in errors); by chunks, lazily, for dask input."""
-        scores, adapter, model = self._scores(X, method)
-        if function is None:
-            function = partial(_labels, model.classes_)
-        n_columns = None if method == "predict" else model.classes_.shape[0]
-        return adapter.apply(scores, function, n_columns)
-
-
-def _labels(classes, scores):
-    """The labels of the highest scores."""
-    xp = namespace(scores)
-    if scores.ndim == 1:
-        indices = astype(scores > 0, np.int64)
-    else:
-        indices = xp.argmax(scores, axis=1)
-    if namespace(classes) is xp:
-        return xp.take(classes, indices, axis=0)
-    # Classes that X's namespace cannot hold (strings), or scores made
-    # in numpy from a model fitted on a device: numpy labels.
-    return to_numpy(classes)[to_numpy(indices)]
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _layout, _penalty
 from ._array_api import dispatched, on_host, to_numpy
-from ._backends import backend_for
+from ._backends import OffsetLabels, backend_for
 from ._inputs import MemoryInput, encode_on_host
 from ._loss import expit, proba_of_scores, softmax
 from ._report import caller_stacklevel
@@ -295,7 +295,11 @@ def classifies_every_sample(adapter, data, fitted: dict) -> bool:
     if data.y is None:
         return False
     Z = to_numpy(adapter.scores(data.X, fitted["coef_"], fitted["intercept_"]))
-    codes, weights = to_numpy(data.y), to_numpy(data.weights)
+    codes = data.y
+    if isinstance(codes, OffsetLabels):  # the scores with their offsets
+        codes, offset = codes.y, codes.offset
+        Z = Z + to_numpy(offset)
+    codes, weights = to_numpy(codes), to_numpy(data.weights)
     if Z.ndim == 1:
         margin = np.where(codes == 1, Z, -Z)
     else:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from numbers import Real
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
@@ -35,7 +35,13 @@ from sklearn.utils.validation import assert_all_finite, validate_data
 
 from . import _dask
 from ._array_api import dispatched, host_dtype, like, namespace, on_host, to_numpy
-from ._backends import Backend, ChunkedBackend, DeviceBackend, backend_for
+from ._backends import (
+    Backend,
+    ChunkedBackend,
+    DeviceBackend,
+    OffsetLabels,
+    backend_for,
+)
 from ._dask import RowChunks, is_dask_collection
 
 
@@ -60,6 +66,9 @@ class FitData:
     exponent: int
     n_features: int
     feature_names: np.ndarray | None
+    # Whether the rows' scores have offsets: ``y`` is then OffsetLabels (for
+    # dask, each chunk's labels are).
+    shifted: bool = False
 
     @property
     def X(self) -> Any:
@@ -210,6 +219,36 @@ def _sample_weights(sample_weight, n_samples: int, dtype) -> np.ndarray:
     return weights
 
 
+def check_offset(offset, n_samples: int, n_classes: int, dtype) -> np.ndarray | None:
+    """An offset as a float array of ``dtype``: one value a sample for two
+    classes, one a sample and class for more; None for None. A clear error
+    for anything else (NaN or infinite values, another shape)."""
+    if offset is None:
+        return None
+    offset = check_array(offset, ensure_2d=False, dtype=dtype, input_name="offset")
+    check_offset_shape(offset.shape, n_samples, n_classes)
+    return offset
+
+
+def check_offset_shape(shape: tuple, n_samples: int, n_classes: int) -> None:
+    """The offset's shape: ``(n_samples,)`` for two classes, ``(n_samples,
+    n_classes)`` for more."""
+    expected = (n_samples,) if n_classes == 2 else (n_samples, n_classes)
+    if tuple(shape) == expected:
+        return
+    if n_classes > 2 and tuple(shape) == (n_samples,):
+        raise ValueError(
+            f"offset has shape {tuple(shape)}, one value per sample, but the "
+            f"model has {n_classes} classes: an offset added to every class's "
+            "scores alike changes no probability. Give one column per class, "
+            f"shape {expected}."
+        )
+    raise ValueError(
+        f"offset has shape {tuple(shape)}; expected {expected} (one value per "
+        "sample for two classes, one per sample and class for more)."
+    )
+
+
 def encode_on_host(y: np.ndarray, sample_weight, dtype, class_weight):
     """Codes, normalised weights, classes, total and exponent, for numpy ``y``."""
     check_targets(y)
@@ -233,7 +272,9 @@ def _scores(X, coef, intercept):
 class MemoryInput:
     """numpy arrays, scipy.sparse (CSR, CSC), lists, pandas: the numpy path."""
 
-    def fit_data(self, checker, X, y, sample_weight, class_weight) -> FitData:
+    def fit_data(
+        self, checker, X, y, sample_weight, class_weight, offset=None
+    ) -> FitData:
         X, y = validate_data(
             checker,
             X,
@@ -244,8 +285,17 @@ class MemoryInput:
         codes, weights, classes, total, exponent = encode_on_host(
             y, on_host(sample_weight), X.dtype, class_weight
         )
+        offset = check_offset(on_host(offset), X.shape[0], len(classes), X.dtype)
+        labels = codes if offset is None else OffsetLabels(codes, offset)
         return FitData(
-            backend_for(X), codes, weights, classes, total, exponent, *_names(checker)
+            backend_for(X),
+            labels,
+            weights,
+            classes,
+            total,
+            exponent,
+            *_names(checker),
+            shifted=offset is not None,
         )
 
     def predict_X(self, model, X):
@@ -259,6 +309,14 @@ class MemoryInput:
 
     def scores(self, X, coef, intercept):
         return _scores(X, to_numpy(coef), to_numpy(intercept))
+
+    def shifted(self, scores, offset, n_classes: int):
+        """``scores`` plus a checked ``offset`` (None: the scores)."""
+        if offset is None:
+            return scores
+        return scores + check_offset(
+            on_host(offset), scores.shape[0], n_classes, scores.dtype
+        )
 
     def apply(self, scores, function, n_columns):
         return function(scores)
@@ -280,7 +338,9 @@ class DeviceInput(MemoryInput):
     move to X's device.
     """
 
-    def fit_data(self, checker, X, y, sample_weight, class_weight) -> FitData:
+    def fit_data(
+        self, checker, X, y, sample_weight, class_weight, offset=None
+    ) -> FitData:
         xp = namespace(X)
         _refuse_complex(X, xp)
         X = validate_data(checker, X, dtype=[xp.float64, xp.float32])
@@ -289,15 +349,25 @@ class DeviceInput(MemoryInput):
         codes, weights, classes, total, exponent = encode_on_host(
             y, on_host(sample_weight), host_dtype(X), class_weight
         )
+        offset = check_offset(
+            to_numpy(offset) if offset is not None else None,
+            X.shape[0],
+            len(classes),
+            host_dtype(X),
+        )
         # int64 codes: PyTorch indexes with nothing else.
+        labels = like(codes, X, np.int64)
+        if offset is not None:
+            labels = OffsetLabels(labels, like(offset, X))
         return FitData(
             DeviceBackend(X),
-            like(codes, X, np.int64),
+            labels,
             like(weights, X),
             classes,
             total,
             exponent,
             *_names(checker),
+            shifted=offset is not None,
         )
 
     def predict_X(self, model, X):
@@ -309,6 +379,14 @@ class DeviceInput(MemoryInput):
         xp = namespace(X)
         return _scores(X, xp.astype(coef, X.dtype), xp.astype(intercept, X.dtype))
 
+    def shifted(self, scores, offset, n_classes: int):
+        if offset is None:
+            return scores
+        checked = check_offset(
+            to_numpy(offset), scores.shape[0], n_classes, host_dtype(scores)
+        )
+        return scores + like(cast(np.ndarray, checked), scores)
+
 
 class DaskInput:
     """dask arrays, DataFrames and Series: fitted where the chunks live.
@@ -319,10 +397,16 @@ class DaskInput:
     checked chunk by chunk as they are computed.
     """
 
-    def fit_data(self, checker, X, y, sample_weight, class_weight) -> FitData:
+    def fit_data(
+        self, checker, X, y, sample_weight, class_weight, offset=None
+    ) -> FitData:
         _check_names(checker, X, reset=True)
         X = _dask.validated_X(X)
         y = _dask.aligned_vector(y, X, "y")
+        if offset is not None:
+            offset = _dask.aligned_vector(
+                offset, X, "offset", ndim=min(max(np.ndim(offset), 1), 2)
+            )
         if sample_weight is not None:
             if np.ndim(sample_weight) == 0:  # one weight for every sample
                 value = X.dtype.type(sample_weight)
@@ -332,7 +416,7 @@ class DaskInput:
             else:
                 sample_weight = _dask.aligned_vector(sample_weight, X, "sample_weight")
                 sample_weight = sample_weight.astype(X.dtype)
-        chunks = RowChunks.persist(X, y, sample_weight)
+        chunks = RowChunks.persist(X, y, sample_weight, offset)
         if chunks.shape[0] == 0:
             raise ValueError(
                 f"Found array with 0 sample(s) (shape={chunks.shape}) while a "
@@ -349,6 +433,10 @@ class DaskInput:
                 part_totals, part_exponent - exponent
             )
         per_class, total = class_totals(class_weight, classes, totals)
+        if offset is not None:
+            check_offset_shape(
+                (chunks.shape[0], *offset.shape[1:]), chunks.shape[0], len(classes)
+            )
         chunks = chunks.transformed(_encode_chunk, classes, exponent, per_class, total)
         return FitData(
             ChunkedBackend(chunks),
@@ -358,6 +446,7 @@ class DaskInput:
             total,
             exponent,
             *_names(checker),
+            shifted=offset is not None,
         )
 
     def predict_X(self, model, X):
@@ -367,6 +456,18 @@ class DaskInput:
     def scores(self, X, coef, intercept):
         coef = to_numpy(coef).astype(X.dtype)
         return _scores(X, coef, to_numpy(intercept).astype(X.dtype))
+
+    def shifted(self, scores, offset, n_classes: int):
+        if offset is None:
+            return scores
+        offset = _dask.aligned_vector(
+            offset, scores, "offset", ndim=min(max(np.ndim(offset), 1), 2)
+        )
+        n_samples = scores.shape[0]
+        if not np.isnan(n_samples):
+            check_offset_shape(offset.shape, n_samples, n_classes)
+        checked = _dask.finite_chunks(offset, "offset").astype(scores.dtype)
+        return scores + checked
 
     def apply(self, scores, function, n_columns):
         return _dask.map_rows(scores, function, n_columns)
@@ -381,6 +482,9 @@ def _chunk_summary(X, y, weights):
     its labels, their total weights scaled by ``2**-exponent``, that
     exponent and whether a weight is negative."""
     assert_all_finite(X, input_name="X")
+    if isinstance(y, OffsetLabels):
+        assert_all_finite(y.offset, input_name="offset")
+        y = y.y
     if y.shape[0] == 0:
         return None
     if weights is None:
@@ -393,14 +497,19 @@ def _chunk_summary(X, y, weights):
 
 
 def _encode_chunk(X, y, weights, classes, exponent, per_class, total):
-    """One chunk's ``(X, codes, normalised weights)``."""
+    """One chunk's ``(X, codes, normalised weights)`` (codes with their
+    offsets, in X's dtype, where the labels have them)."""
+    offset = None
+    if isinstance(y, OffsetLabels):
+        y, offset = y.y, y.offset.astype(X.dtype)
     codes = _codes(classes, y)
     if weights is None:
         weights = np.ones(y.shape[0], dtype=X.dtype)
     else:
         weights = weights.astype(X.dtype)  # a copy: normalised in place
     np.ldexp(weights, -exponent, out=weights)
-    return X, codes, normalise(weights, codes, per_class, total)
+    weights = normalise(weights, codes, per_class, total)
+    return X, codes if offset is None else OffsetLabels(codes, offset), weights
 
 
 def _check_names(estimator, X, reset: bool) -> None:

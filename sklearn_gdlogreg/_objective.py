@@ -46,9 +46,11 @@ from . import _layout
 from ._backends import (
     Backend,
     DenseBackend,
+    OffsetLabels,
     Pointwise,
     Reweight,
     pointwise_in_slices,
+    shifted,
 )
 from ._loss import (
     BINARY_CURVATURE,
@@ -90,6 +92,10 @@ class LogisticObjective:
         The box of ``W``: lower and upper bounds of shape (n_features,
         n_outputs), float64, with infinities where a side is free; None:
         no box.
+    shifted : bool, default=False
+        Whether each row's scores have a known offset added (``Z = X W + b
+        + offset``): ``y`` is then ``_backends.OffsetLabels`` (row chunks
+        hold theirs).
     """
 
     backend: Backend
@@ -101,6 +107,7 @@ class LogisticObjective:
     l1: float
     penalty_factor: np.ndarray | None = None
     bounds: tuple[np.ndarray, np.ndarray] | None = None
+    shifted: bool = False
 
     @property
     def n_features(self) -> int:
@@ -239,8 +246,10 @@ class LogisticObjective:
 
     @property
     def _pointwise(self) -> Pointwise:
-        """The loss and residual of a block of scores: sigmoid or softmax."""
-        return binary_pointwise if self.n_outputs == 1 else multinomial_pointwise
+        """The loss and residual of a block of scores: sigmoid or softmax
+        (of the scores shifted by their offsets, if any)."""
+        pointwise = binary_pointwise if self.n_outputs == 1 else multinomial_pointwise
+        return shifted(pointwise) if self.shifted else pointwise
 
     def _labels(self):
         """``y`` as the passes take it: for a binary problem with X in
@@ -250,11 +259,15 @@ class LogisticObjective:
         return self._signs
 
     @cached_property
-    def _signs(self) -> np.ndarray:
-        """The labels' signs, -1 or +1, in X's dtype: made once per fit."""
-        signs = self.y.astype(self.backend.dtype)
+    def _signs(self):
+        """The labels' signs, -1 or +1, in X's dtype (with their offsets,
+        if any): made once per fit."""
+        codes = self.y.y if isinstance(self.y, OffsetLabels) else self.y
+        signs = codes.astype(self.backend.dtype)
         signs *= 2
         signs -= 1
+        if isinstance(self.y, OffsetLabels):
+            return OffsetLabels(signs, self.y.offset)
         return signs
 
     def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:

@@ -186,8 +186,12 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     coupled where it is small enough, else its blocks class by class (they
     see that a class predicted with certainty needs long steps where two
     confused ones need short) on a numpy X, else one metric for all classes.
-    Each costs one pass over X, or over a sample of its rows.
+    Each costs one pass over X, or over a sample of its rows. None with
+    offsets: those metrics are measured from X's rows alone, where the
+    scores need their offsets too.
     """
+    if objective.shifted:
+        return plan
     m = objective.n_features + objective.fit_intercept
     if objective.n_outputs == 1:
         remeasured: Remeasured = "curvature"

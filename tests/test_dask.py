@@ -324,3 +324,27 @@ def test_other_numbers_of_rows_are_a_clear_error(scheduler, known):
         ValueError, match="sample_weight has 595 entries but X has 600 rows"
     ):
         GradientDescentLogisticRegression().fit(dX, dy, sample_weight=short_w)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("known", [True, False])
+def test_offsets_give_the_in_memory_model(scheduler, n_classes, known):
+    """Offsets, one column per class for more than two, persisted with the
+    chunks (on the cluster's workers), known chunk sizes or not."""
+    X, y, weights = data(n_classes)
+    shape = (len(y),) if n_classes == 2 else (len(y), n_classes)
+    offset = np.random.default_rng(0).normal(size=shape)
+    reference = GradientDescentLogisticRegression(tol=1e-8).fit(
+        X, y, sample_weight=weights, offset=offset
+    )
+    dX, dy, dw, doff = chunked(X, y, weights, offset)
+    if not known:
+        dX, dy, dw, doff = map(unknown_sizes, (dX, dy, dw, doff))
+    clf = GradientDescentLogisticRegression(tol=1e-8)
+    clf.fit(dX, dy, sample_weight=dw, offset=doff)
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(clf.coef_, reference.coef_, atol=1e-6 * scale)
+    proba = clf.predict_proba(chunked(X)[0], offset=chunked(offset)[0]).compute()
+    np.testing.assert_allclose(
+        proba, reference.predict_proba(X, offset=offset), atol=1e-7
+    )

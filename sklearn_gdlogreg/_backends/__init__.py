@@ -61,13 +61,14 @@ from ._kinds import (
     backend_for,
 )
 from ._moments import Reweight
-from ._passes import Pointwise, pointwise_in_slices
+from ._passes import OffsetLabels, Pointwise, pointwise_in_slices, shifted
 
 __all__ = [
     "Backend",
     "ChunkedBackend",
     "DenseBackend",
     "DeviceBackend",
+    "OffsetLabels",
     "Pointwise",
     "Probabilities",
     "Reweight",
@@ -75,4 +76,5 @@ __all__ = [
     "backend_for",
     "counted_passes",
     "pointwise_in_slices",
+    "shifted",
 ]

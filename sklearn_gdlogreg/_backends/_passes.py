@@ -6,6 +6,7 @@ large blocks; on dask, where the chunks live)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,42 @@ from ._blocks import (
 # entering np.errstate is a fixed cost, paid once rather than per block (and
 # it slows the ufuncs that follow).
 Pointwise = Callable[[Any, Any, Any], tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class OffsetLabels:
+    """Labels with each row's offset, a known term added to its scores:
+    the passes cut them into blocks of rows as they cut plain labels
+    (``labels[rows]``), and :func:`shifted` adds the offset to a block's
+    scores before the pointwise step."""
+
+    y: Any  # the labels (class codes, or signs)
+    offset: Any  # (n_rows,) for one output, (n_rows, n_outputs) else
+
+    def __getitem__(self, rows) -> OffsetLabels:
+        return OffsetLabels(self.y[rows], self.offset[rows])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.y.shape
+
+
+def shifted(pointwise: Pointwise) -> Pointwise:
+    """``pointwise`` of scores shifted by the offsets that come with the
+    labels (:class:`OffsetLabels`); plain labels pass through."""
+
+    def pointwise_with_offset(Z, labels, weights):
+        if not isinstance(labels, OffsetLabels):
+            return pointwise(Z, labels, weights)
+        # Binary points come one a row of Z (see Pointwise): the offset of
+        # their rows broadcasts over them.
+        if isinstance(Z, np.ndarray):
+            Z += labels.offset  # the block's own scores: overwritten anyway
+        else:
+            Z = Z + labels.offset
+        return pointwise(Z, labels.y, weights)
+
+    return pointwise_with_offset
 
 
 def _linear_pass(X, y, weights, points, pointwise, block_bytes=None, threads=False):
