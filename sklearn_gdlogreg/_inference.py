@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _layout, _penalty
 from ._array_api import dispatched, on_host, to_numpy
 from ._backends import OffsetLabels, backend_for
-from ._inputs import MemoryInput, encode_on_host
+from ._inputs import MemoryInput, check_offset, encode_on_host
 from ._loss import expit, proba_of_scores, softmax
 from ._report import caller_stacklevel
 
@@ -239,25 +239,27 @@ def _stiemke(margins, lam: np.ndarray, rounds: int = 5) -> bool:
 
 
 def optimality(
-    X, codes, weights, coef, intercept, *, fit_intercept: bool, l2: np.ndarray
-) -> float:
+    X, codes, weights, coef, intercept, *, fit_intercept: bool, l2: np.ndarray,
+    offset: np.ndarray | None = None,
+) -> float:  # fmt: skip
     """The fit's stopping measure at ``coef`` and ``intercept`` on these
-    data: the gradient's max-norm in standardised units (``tol``'s units).
-    ``weights`` are frequency weights and ``l2`` the penalty ``(1 -
-    l1_ratio) / C``, as for :func:`covariance`."""
+    data (with the rows' ``offset``): the gradient's max-norm in
+    standardised units (``tol``'s units). ``weights`` are frequency weights
+    and ``l2`` the penalty ``(1 - l1_ratio) / C``, as for :func:`covariance`."""
     from ._metrics import Geometry
     from ._objective import LogisticObjective
 
     total = float(weights.sum())
     objective = LogisticObjective(
         backend=backend_for(X),
-        y=codes,
+        y=codes if offset is None else OffsetLabels(codes, offset.astype(X.dtype)),
         weights=(weights / total).astype(X.dtype),
         n_outputs=coef.shape[0],
         fit_intercept=fit_intercept,
         l2=1 / total,
         l1=0.0,
         penalty_factor=l2,
+        shifted=offset is not None,
     )
     theta = _layout.from_fitted(coef, intercept, fit_intercept, X.dtype)
     _, grad = objective.value_and_grad(theta)
@@ -310,17 +312,22 @@ def classifies_every_sample(adapter, data, fitted: dict) -> bool:
     return bool(np.all((margin > 0) | (weights == 0)))
 
 
-def checked_covariance(model, X, y, sample_weight, robust: bool) -> np.ndarray:
+def checked_covariance(
+    model, X, y, sample_weight, robust: bool, offset=None
+) -> np.ndarray:
     """``covariance`` of a fitted ``model`` on ``(X, y, sample_weight)``, with
     the rules that keep standard errors that mean nothing from passing for
     numbers: separated classes (``C=np.inf``) give NaN and a warning, a
     model not at its minimum on these data warns, and parameters that are
-    not identified get NaN and a warning (see ``covariance``)."""
+    not identified get NaN and a warning (see ``covariance``). With the
+    rows' ``offset``, as in ``fit``."""
     X, codes, weights, l2 = _data(model, X, y, sample_weight)
     coef, intercept = to_numpy(model.coef_), to_numpy(model.intercept_)
     n_classes = to_numpy(model.classes_).shape[0]
     fit_intercept = model.fit_intercept
-    proba = proba_of_scores(MemoryInput().scores(X, coef, intercept))
+    offset = check_offset(on_host(offset), X.shape[0], n_classes, np.float64)
+    scores = MemoryInput().scores(X, coef, intercept)
+    proba = proba_of_scores(scores if offset is None else scores + offset)
     if not l2.any() and separated(X, codes, weights, proba, fit_intercept):
         warnings.warn(
             f"{SEPARATED} Its standard errors are NaN.",
@@ -330,8 +337,9 @@ def checked_covariance(model, X, y, sample_weight, robust: bool) -> np.ndarray:
         size = (X.shape[1] + fit_intercept) * max(n_classes - 1, 1)
         return np.full((size, size), np.nan)
     gradient = optimality(
-        X, codes, weights, coef, intercept, fit_intercept=fit_intercept, l2=l2
-    )
+        X, codes, weights, coef, intercept,
+        fit_intercept=fit_intercept, l2=l2, offset=offset,
+    )  # fmt: skip
     # A converged fit meets tol at its coefficients (here on data
     # prepared again, so up to rounding): far above, they are not the
     # minimum the standard errors are the curvature of.
@@ -453,7 +461,9 @@ def _check_no_active_bound(model) -> None:
 _INTERVAL_BLOCK = 2**22
 
 
-def proba_interval(model, X, cov, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def proba_interval(
+    model, X, cov, alpha: float, offset=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise ``1 - alpha`` confidence intervals of ``model.predict_proba(X)``
     from ``cov``, the covariance of the parameters (:func:`checked_covariance`,
     in its order: per class block ``[w, b]``, each class against the first).
@@ -475,7 +485,8 @@ def proba_interval(model, X, cov, alpha: float) -> tuple[np.ndarray, np.ndarray]
     shape ``(n_samples, n_classes)``. A parameter whose variance is NaN
     (not identified, or every one where the classes are separated) makes
     the bounds of the rows that load on it (a nonzero ``u_ij``) NaN; the
-    other rows' predictions do not involve it, and keep their bounds.
+    other rows' predictions do not involve it, and keep their bounds. An
+    ``offset`` (as in ``fit``) shifts the scores; it has no variance.
     """
     check_is_fitted(model)
     if not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
@@ -491,6 +502,7 @@ def proba_interval(model, X, cov, alpha: float) -> tuple[np.ndarray, np.ndarray]
     )
     n_classes = to_numpy(model.classes_).shape[0]
     d, m = rows.shape[1], max(n_classes - 1, 1)
+    offset = check_offset(on_host(offset), X.shape[0], n_classes, np.float64)
     cov = np.asarray(cov, dtype=np.float64)
     if cov.shape != (m * d, m * d):
         raise ValueError(
@@ -518,6 +530,8 @@ def proba_interval(model, X, cov, alpha: float) -> tuple[np.ndarray, np.ndarray]
             U = np.hstack([U, np.ones((U.shape[0], 1))])
         S = np.einsum("iklf,if->ikl", (U @ pairs).reshape(-1, m, m, d), U)
         Z = U @ rows.T
+        if offset is not None:
+            Z += offset[start : start + step].reshape(len(Z), -1)
         if n_classes == 2:
             half = quantile * np.sqrt(np.maximum(S[:, 0, 0], 0.0))
             z = Z[:, 0]

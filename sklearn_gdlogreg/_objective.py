@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -99,7 +99,7 @@ class LogisticObjective:
     """
 
     backend: Backend
-    y: np.ndarray
+    y: Any  # codes, OffsetLabels, or None (row chunks hold their own)
     weights: np.ndarray
     n_outputs: int
     fit_intercept: bool

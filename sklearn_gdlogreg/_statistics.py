@@ -36,6 +36,7 @@ class InferenceMixin:
         y: ArrayInput,
         sample_weight: ArrayInput = None,
         robust: bool = False,
+        offset: ArrayInput = None,
     ) -> np.ndarray:
         """Compute the covariance of the fitted coefficients and intercepts.
 
@@ -59,6 +60,9 @@ class InferenceMixin:
             Its sample weights.
         robust : bool, default=False
             The heteroskedasticity-robust (HC0) sandwich instead.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+                default=None
+            Its offsets, for a model fitted with them.
 
         Returns
         -------
@@ -71,7 +75,7 @@ class InferenceMixin:
         """
         check_is_fitted(self)
         return _inference.checked_covariance(
-            self._snapshot(), X, y, sample_weight, robust
+            self._snapshot(), X, y, sample_weight, robust, offset
         )
 
     def coef_table(
@@ -81,6 +85,7 @@ class InferenceMixin:
         sample_weight: ArrayInput = None,
         robust: bool = False,
         alpha: float = 0.05,
+        offset: ArrayInput = None,
     ) -> pd.DataFrame:
         """Tabulate the coefficients with their standard errors and tests.
 
@@ -100,6 +105,9 @@ class InferenceMixin:
             HC0 (heteroskedasticity-robust) standard errors.
         alpha : float, default=0.05
             The confidence intervals have level ``1 - alpha``.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+                default=None
+            Its offsets, for a model fitted with them.
 
         Returns
         -------
@@ -118,11 +126,18 @@ class InferenceMixin:
             ) from error
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
-        cov = self.covariance_matrix(X, y, sample_weight=sample_weight, robust=robust)
+        cov = self.covariance_matrix(
+            X, y, sample_weight=sample_weight, robust=robust, offset=offset
+        )
         return _inference.coef_frame(self, cov, alpha, pd)
 
     def predict_proba_interval(
-        self, X: ArrayInput, *, cov: np.ndarray, alpha: float = 0.05
+        self,
+        X: ArrayInput,
+        *,
+        cov: np.ndarray,
+        alpha: float = 0.05,
+        offset: ArrayInput = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Confidence intervals of the predicted probabilities.
 
@@ -148,6 +163,10 @@ class InferenceMixin:
             returns it for this model and in its order.
         alpha : float, default=0.05
             The intervals have level ``1 - alpha``; in (0, 1).
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+                default=None
+            The samples' offsets, as in ``predict_proba`` (known terms: they
+            add nothing to the variance).
 
         Returns
         -------
@@ -174,4 +193,4 @@ class InferenceMixin:
         ``covariance_matrix``), and so are these intervals.
         """
         check_is_fitted(self)
-        return _inference.proba_interval(self._snapshot(), X, cov, alpha)
+        return _inference.proba_interval(self._snapshot(), X, cov, alpha, offset)

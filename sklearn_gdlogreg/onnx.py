@@ -11,7 +11,10 @@ arrays of another library (PyTorch, ... under array-API dispatch) are
 exported from numpy copies of their fitted arrays.
 
 The graph is the model's own formula in standard ONNX operators, in the
-input's float type: ``Z = X @ coef_.T + intercept_``; more than two classes
+input's float type: ``Z = X @ coef_.T + intercept_``. An offset (``fit``'s
+and the predict methods' ``offset``) is not part of the graph: it has X as
+its only input, so a model fitted with offsets gives in ONNX what
+``predict_proba(X)`` gives without them. more than two classes
 give ``softmax(Z)``, two give ``softmax([-z/2, z/2])``, which is
 ``[sigmoid(-z), sigmoid(z)]`` as ``predict_proba`` computes it, to the
 relative accuracy of the scores down to near the float type's smallest

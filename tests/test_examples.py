@@ -88,3 +88,21 @@ def test_decision_boundary(example, tmp_path):
     results = example("decision_boundary").main(tmp_path)
     assert_is_a_picture(tmp_path / "decision_boundary.png")
     assert results["training_accuracy"] > 0.85
+
+
+@needs_matplotlib
+def test_exposure_offset(example, tmp_path):
+    errors = example("exposure_offset").main(tmp_path)
+    assert_is_a_picture(tmp_path / "exposure_offset.png")
+    # 20,000 draws: the fit with the offset is within sampling error of the
+    # true coefficients; the one without is biased by far more.
+    assert errors["with the offset"] < 0.1
+    assert errors["without"] > 0.3
+
+
+@needs_matplotlib
+def test_non_negative(example, tmp_path):
+    coef = example("non_negative").main(tmp_path)
+    assert_is_a_picture(tmp_path / "non_negative.png")
+    assert coef["unconstrained"].min() < 0 <= coef["non_negative"].min()
+    assert (coef["non_negative"] == 0).any()  # the bound holds some at zero

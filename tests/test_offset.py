@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import expit, log_softmax, softmax
 from sklearn import config_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -218,3 +219,27 @@ def test_array_api_offsets_give_the_numpy_model():
         np.testing.assert_allclose(
             proba, memory.predict_proba(X, offset=offset), atol=1e-7
         )
+
+
+def test_standard_errors_and_intervals_with_offsets_are_statsmodels_glm():
+    sm = pytest.importorskip("statsmodels.api", reason="statsmodels (test extra)")
+    X, y, offset = offset_data(2, 10)
+    ours = GradientDescentLogisticRegression(C=np.inf, **TIGHT)
+    ours.fit(X, y, offset=offset)
+    exog = sm.add_constant(X)
+    for robust in (False, True):
+        glm = sm.GLM(y, exog, family=sm.families.Binomial(), offset=offset).fit(
+            tol=1e-12, cov_type="HC0" if robust else "nonrobust"
+        )
+        table = ours.coef_table(X, y, robust=robust, offset=offset)
+        np.testing.assert_allclose(
+            table["se"].to_numpy(), np.roll(glm.bse, -1), rtol=1e-5
+        )
+        cov = ours.covariance_matrix(X, y, robust=robust, offset=offset)
+        lower, upper = ours.predict_proba_interval(X, cov=cov, offset=offset)
+        expected = glm.get_prediction(exog, offset=offset).conf_int(alpha=0.05)
+        np.testing.assert_allclose(lower[:, 1], expected[:, 0], atol=1e-6)
+        np.testing.assert_allclose(upper[:, 1], expected[:, 1], atol=1e-6)
+    # Without the offset the model is not at its minimum on these data.
+    with pytest.warns(ConvergenceWarning, match="not at the minimum"):
+        ours.covariance_matrix(X, y)

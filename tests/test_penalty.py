@@ -312,3 +312,20 @@ def test_array_api_input_gives_the_same_model():
         )
         coef = on_torch.coef_.numpy()
     np.testing.assert_allclose(coef, memory.coef_, atol=1e-7)
+
+
+def test_bounds_against_glum():
+    glum = pytest.importorskip("glum", reason="glum (the bench extra) compares bounds")
+    X, y = data(2, 12)
+    C, n = 1.0, X.shape[0]
+    lower, upper = np.full(6, -0.2), np.full(6, 0.5)
+    ours = GradientDescentLogisticRegression(
+        C=C, lower_bounds=lower, upper_bounds=upper, **TIGHT
+    ).fit(X, y)
+    theirs = glum.GeneralizedLinearRegressor(
+        family="binomial", alpha=1 / (C * n), l1_ratio=0.0,
+        lower_bounds=lower, upper_bounds=upper, gradient_tol=1e-12,
+    ).fit(X, y)  # fmt: skip
+    assert ((ours.coef_ == -0.2) | (ours.coef_ == 0.5)).any()
+    np.testing.assert_allclose(ours.coef_[0], theirs.coef_, atol=1e-5)
+    np.testing.assert_allclose(ours.intercept_[0], theirs.intercept_, atol=1e-5)
