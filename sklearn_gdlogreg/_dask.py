@@ -121,7 +121,7 @@ def _length_error(name: str, entries: int, rows: int) -> ValueError:
     return ValueError(f"{name} has {entries} entries but X has {rows} rows.")
 
 
-def _unknown_sizes(array) -> bool:
+def unknown_sizes(array) -> bool:
     """Whether dask does not know some of ``array``'s row chunk sizes."""
     return any(np.isnan(size) for size in array.chunks[0])
 
@@ -153,7 +153,7 @@ def _row_counts(arrays: list) -> list[tuple[int, ...]]:
 
     counts = [
         [dask.delayed(len)(block) for block in a.to_delayed().ravel()]
-        if _unknown_sizes(a)
+        if unknown_sizes(a)
         else a.chunks[0]
         for a in arrays
     ]
@@ -283,7 +283,7 @@ class RowChunks:
         from distributed import futures_of, wait
 
         persisted = client.persist(arrays)
-        if any(_unknown_sizes(a) for a in persisted):
+        if any(unknown_sizes(a) for a in persisted):
             aligned, changed = _aligned_arrays(persisted, names)
             if changed:
                 # Rechunked from the persisted vectors, whose futures must

@@ -326,8 +326,9 @@ class GradientDescentLogisticRegression(
         n_classes = data.classes.shape[0]
         n_outputs = 1 if n_classes == 2 else n_classes
         penalty = data.inverse_total(self.C)  # 0 for C=np.inf
+        dtype = data.backend.dtype  # the solver's coefficients: numpy, on the host
         bounds = _penalty.coefficient_bounds(
-            self.lower_bounds, self.upper_bounds, data.n_features, n_outputs
+            self.lower_bounds, self.upper_bounds, data.n_features, n_outputs, dtype
         )
         objective = LogisticObjective(
             backend=data.backend,
@@ -343,7 +344,6 @@ class GradientDescentLogisticRegression(
             bounds=bounds,
             shifted=data.shifted,
         )
-        dtype = data.backend.dtype  # the solver's coefficients: numpy, on the host
         names: dict[str, Any] = {"n_features_in_": data.n_features}
         if data.feature_names is not None:
             names["feature_names_in_"] = data.feature_names
@@ -370,9 +370,9 @@ class GradientDescentLogisticRegression(
         fitted = _layout.fitted_attributes(
             result.coef, data.n_features, self.fit_intercept, data.classes, data.X
         )
-        unpenalised = objective.l2 == objective.l1 == 0
-        if unpenalised and _inference.classifies_every_sample(
-            prepared.adapter, data, fitted
+        free = _inference.free_columns(objective.unpenalised(), bounds)
+        if free is not None and _inference.separated_fit(
+            prepared.adapter, data, fitted, free, self.fit_intercept
         ):
             warnings.warn(
                 _inference.SEPARATED, ConvergenceWarning, stacklevel=caller_stacklevel()
@@ -382,6 +382,8 @@ class GradientDescentLogisticRegression(
             **fitted,
             n_iter_=result.n_iter,
             loss_curve_=like(result.objective_history, data.X),
+            # The predict methods warn when such a model is given no offset.
+            _fitted_with_offset=data.shifted,
         )
         reporter.close()
         return self
@@ -459,7 +461,8 @@ class GradientDescentLogisticRegression(
             ),
         }[result.status]
         history = result.objective_history
-        if result.status == "max_iter" and history[-1] > history[0]:
+        constant = not isinstance(self.learning_rate, str)
+        if result.status == "max_iter" and constant and history[-1] > history[0]:
             reason += (
                 f"; the objective increased, so learning_rate={self.learning_rate} "
                 "is probably too large: use a smaller one or 'auto'"

@@ -271,7 +271,7 @@ def table(coef: np.ndarray, cov: np.ndarray, alpha: float) -> dict[str, np.ndarr
     se = np.sqrt(np.diag(cov))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = coef / se
-    quantile = stats.norm.ppf(1 - alpha / 2)
+    quantile = stats.norm.isf(alpha / 2)
     return {
         "coef": coef,
         "se": se,
@@ -284,10 +284,52 @@ def table(coef: np.ndarray, cov: np.ndarray, alpha: float) -> dict[str, np.ndarr
 
 SEPARATED = (
     "The classes are separated (some direction of the coefficients never "
-    "lowers a sample's true-class score): with C=np.inf the maximum-"
-    "likelihood estimate does not exist, and the coefficients grow without "
-    "bound as tol shrinks. Use a finite C."
+    "lowers a sample's true-class score): with C=np.inf (or along features "
+    "of penalty_factor 0) the maximum-likelihood estimate does not exist, "
+    "and the coefficients grow without bound as tol shrinks. Use a finite C "
+    "(and positive penalty factors)."
 )
+
+
+def free_columns(unpenalised: np.ndarray, bounds) -> np.ndarray | None:
+    """The columns whose coefficients nothing holds back: ``unpenalised``
+    (a mask) and not boxed on both sides. Separated classes make the loss fall without
+    end only along them. None where a bound holds one side of such a
+    coefficient only: a direction must then keep its sign, which
+    :func:`separated` does not model, and no check is made."""
+    free = unpenalised.copy()
+    if bounds is not None:
+        lower, upper = (np.isfinite(side).any(axis=1) for side in bounds)
+        if (free & (lower != upper)).any():
+            return None
+        free &= ~(lower & upper)
+    return free
+
+
+def _columns(X, kept: np.ndarray):
+    """X's ``kept`` columns (X itself where they are all kept)."""
+    return X if kept.all() else X[:, kept]
+
+
+def separated_fit(
+    adapter, data, fitted: dict, free: np.ndarray, fit_intercept: bool
+) -> bool:
+    """Whether a fit's classes are separated along its ``free`` columns:
+    first the cheap sign (the model puts every sample on its class's side,
+    :func:`classifies_every_sample`), then, only then, the exact test
+    (:func:`separated`) on those columns. Not checked on dask input."""
+    if not free.any() or not classifies_every_sample(adapter, data, fitted):
+        return False
+    X = data.X
+    X = to_numpy(X) if not sp.issparse(X) else X.tocsr()
+    codes, offset = data.y, None
+    if isinstance(codes, OffsetLabels):
+        codes, offset = codes.y, to_numpy(codes.offset)
+    coef, intercept = to_numpy(fitted["coef_"]), to_numpy(fitted["intercept_"])
+    scores = MemoryInput().scores(X, coef, intercept)
+    proba = proba_of_scores(scores if offset is None else scores + offset)
+    codes, weights = to_numpy(codes), to_numpy(data.weights)
+    return separated(_columns(X, free), codes, weights, proba, fit_intercept)
 
 
 def classifies_every_sample(adapter, data, fitted: dict) -> bool:
@@ -328,7 +370,14 @@ def checked_covariance(
     offset = check_offset(on_host(offset), X.shape[0], n_classes, np.float64)
     scores = MemoryInput().scores(X, coef, intercept)
     proba = proba_of_scores(scores if offset is None else scores + offset)
-    if not l2.any() and separated(X, codes, weights, proba, fit_intercept):
+    free = free_columns(l2 == 0, _penalty.coefficient_bounds(
+        model.lower_bounds, model.upper_bounds, coef.shape[1], coef.shape[0]
+    ))  # fmt: skip
+    if (
+        free is not None
+        and free.any()
+        and separated(_columns(X, free), codes, weights, proba, fit_intercept)
+    ):
         warnings.warn(
             f"{SEPARATED} Its standard errors are NaN.",
             ConvergenceWarning,
@@ -441,7 +490,7 @@ def _check_no_active_bound(model) -> None:
     formulas ignore the box."""
     coef = to_numpy(model.coef_)
     bounds = _penalty.coefficient_bounds(
-        model.lower_bounds, model.upper_bounds, coef.shape[1], coef.shape[0]
+        model.lower_bounds, model.upper_bounds, coef.shape[1], coef.shape[0], coef.dtype
     )
     if bounds is None:
         return
@@ -503,11 +552,20 @@ def proba_interval(
     n_classes = to_numpy(model.classes_).shape[0]
     d, m = rows.shape[1], max(n_classes - 1, 1)
     offset = check_offset(on_host(offset), X.shape[0], n_classes, np.float64)
+    if sp.issparse(cov):
+        raise TypeError("cov must be a dense array (covariance_matrix's).")
     cov = np.asarray(cov, dtype=np.float64)
     if cov.shape != (m * d, m * d):
         raise ValueError(
             f"cov has the shape {cov.shape}, but this model has {m * d} "
             "parameters: pass the covariance_matrix of this model."
+        )
+    scale = np.nanmax(np.abs(cov), initial=0.0)
+    asymmetric = np.abs(cov - cov.T) > 1e-8 * scale
+    if asymmetric.any() or (np.diag(cov) < 0).any():
+        raise ValueError(
+            "cov is not a covariance matrix (symmetric, with a non-negative "
+            "diagonal): pass the covariance_matrix of this model."
         )
     # The parameters of NaN variance, and both of any other NaN covariance.
     nan = np.isnan(cov)
@@ -519,7 +577,7 @@ def proba_interval(
     # U gives every u_i C_kl u_i^T in one product and one einsum.
     pairs = known.reshape(m, d, m, d).transpose(1, 0, 2, 3).reshape(d, m * m * d)
     unknown = unknown.reshape(m, d).any(axis=0)  # columns of u that carry one
-    quantile = stats.norm.ppf(1 - alpha / 2)
+    quantile = stats.norm.isf(alpha / 2)
     n = X.shape[0]
     lower, upper = np.empty((n, n_classes)), np.empty((n, n_classes))
     step = max(1, _INTERVAL_BLOCK // (m * m * d))

@@ -225,9 +225,19 @@ def check_offset(offset, n_samples: int, n_classes: int, dtype) -> np.ndarray | 
     for anything else (NaN or infinite values, another shape)."""
     if offset is None:
         return None
+    check_offset_kind(offset)
     offset = check_array(offset, ensure_2d=False, dtype=dtype, input_name="offset")
     check_offset_shape(offset.shape, n_samples, n_classes)
     return offset
+
+
+def check_offset_kind(offset) -> None:
+    """Refuse an offset of anything but real numbers (dates, strings,
+    complex numbers, objects), which a cast to float would not refuse."""
+    dtype = getattr(offset, "dtype", None)
+    kind = (np.asarray(offset) if dtype is None else offset).dtype.kind
+    if kind not in "biuf":
+        raise ValueError(f"offset must hold real numbers, got dtype kind {kind!r}.")
 
 
 def check_offset_shape(shape: tuple, n_samples: int, n_classes: int) -> None:
@@ -404,6 +414,7 @@ class DaskInput:
         X = _dask.validated_X(X)
         y = _dask.aligned_vector(y, X, "y")
         if offset is not None:
+            check_offset_kind(offset)
             offset = _dask.aligned_vector(
                 offset, X, "offset", ndim=min(max(np.ndim(offset), 1), 2)
             )
@@ -460,12 +471,19 @@ class DaskInput:
     def shifted(self, scores, offset, n_classes: int):
         if offset is None:
             return scores
+        check_offset_kind(offset)
         offset = _dask.aligned_vector(
             offset, scores, "offset", ndim=min(max(np.ndim(offset), 1), 2)
         )
-        n_samples = scores.shape[0]
-        if not np.isnan(n_samples):
-            check_offset_shape(offset.shape, n_samples, n_classes)
+        if _dask.unknown_sizes(scores) or _dask.unknown_sizes(offset):
+            # Rows that cannot be matched until computed: refused, not
+            # broadcast.
+            raise ValueError(
+                "offset with dask input needs X's (and the offset's) row "
+                "chunk sizes: call X.compute_chunk_sizes(), or "
+                "to_dask_array(lengths=True) for a DataFrame, first."
+            )
+        check_offset_shape(offset.shape, scores.shape[0], n_classes)
         checked = _dask.finite_chunks(offset, "offset").astype(scores.dtype)
         return scores + checked
 

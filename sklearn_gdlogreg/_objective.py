@@ -296,6 +296,11 @@ class LogisticObjective:
             return np.full(self.n_features, self.l2)
         return self.l2 * self.penalty_factor
 
+    def unpenalised(self) -> np.ndarray:
+        """The features with no penalty at all (a boolean mask)."""
+        l1 = np.broadcast_to(self.l1_thresholds(), (self.n_features, 1))[:, 0]
+        return (self.l2_diagonal() == 0) & (l1 == 0)
+
     def l1_thresholds(self) -> float | np.ndarray:
         """The L1 penalty of W's rows, ``l1 f_j``: a float, or a column of
         shape (n_features, 1)."""

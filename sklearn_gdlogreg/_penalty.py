@@ -11,13 +11,16 @@ from ._array_api import to_numpy
 
 def _as_float_array(value, name: str) -> np.ndarray:
     try:
-        array = np.asarray(to_numpy(value), dtype=np.float64)
+        array = np.asarray(to_numpy(value))
+        if array.dtype.kind not in "biuf":  # strings, complex, dates, objects
+            raise TypeError
+        return array.astype(np.float64)
     except (TypeError, ValueError) as error:
         raise TypeError(
-            f"{name} must be a number or an array of numbers, got "
-            f"{type(value).__name__}."
+            f"{name} must be a real number or an array of real numbers, got "
+            f"{type(value).__name__}"
+            + (f" of dtype {array.dtype}." if "array" in locals() else ".")
         ) from error
-    return array
 
 
 def penalty_factors(value, n_features: int) -> np.ndarray | None:
@@ -63,15 +66,31 @@ def _side(value, name: str, n_features: int, n_outputs: int, fill: float):
 
 
 def coefficient_bounds(
-    lower, upper, n_features: int, n_outputs: int
+    lower, upper, n_features: int, n_outputs: int, dtype=np.float64
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(lower, upper)`` bounds of the coefficients ``W`` (not the
     intercepts), each of shape (n_features, n_outputs), float64, infinite
-    where a side is free; None where both are None."""
+    where a side is free; None where both are None.
+
+    Rounded inwards to numbers of the coefficients' ``dtype`` (float32 for
+    float32 data): the box of the coefficients a fit can hold, so that a
+    coefficient clipped to a bound is on it, not a rounding outside."""
     if lower is None and upper is None:
         return None
     low = _side(lower, "lower_bounds", n_features, n_outputs, -np.inf)
     high = _side(upper, "upper_bounds", n_features, n_outputs, np.inf)
+    if (low == np.inf).any() or (high == -np.inf).any():
+        raise ValueError(
+            "lower_bounds must not be +inf, nor upper_bounds -inf: no "
+            "coefficient can meet them."
+        )
+    largest = float(np.finfo(dtype).max)
+    if (low > largest).any() or (high < -largest).any():
+        raise ValueError(
+            f"lower_bounds and upper_bounds must lie within {np.dtype(dtype)}'s "
+            f"range (the coefficients' type): +-{largest:.4g}."
+        )
+    low, high = _inwards(low, dtype, np.inf), _inwards(high, dtype, -np.inf)
     crossed = low > high
     if crossed.any():
         feature = int(np.argwhere(crossed)[0][0])
@@ -82,6 +101,15 @@ def coefficient_bounds(
     if np.isinf(low).all() and np.isinf(high).all():
         return None
     return low, high
+
+
+def _inwards(side: np.ndarray, dtype, towards: float) -> np.ndarray:
+    """``side`` as numbers of ``dtype`` (back in float64), each rounded
+    ``towards`` the inside of the box where it is not one already."""
+    rounded = side.astype(dtype)
+    outside = rounded < side if towards > 0 else rounded > side
+    inside = np.nextafter(rounded, np.asarray(towards, dtype=dtype))
+    return np.where(outside, inside, rounded).astype(np.float64)
 
 
 def start_in_box(
@@ -100,10 +128,10 @@ def start_in_box(
         return start
     outside = (W < bounds[0]) | (W > bounds[1])
     if outside.any():
-        feature = int(np.argwhere(outside)[0][0])
+        features = np.flatnonzero(outside.any(axis=1))
         raise ValueError(
             "warm_start: the previous fit's coefficients lie outside "
-            f"lower_bounds and upper_bounds (feature {feature}, among "
-            "others). Fit without warm_start, or with bounds that hold them."
+            f"lower_bounds and upper_bounds (features {features[:10].tolist()}). "
+            "Fit without warm_start, or with bounds that hold them."
         )
     return start

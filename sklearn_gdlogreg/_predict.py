@@ -5,6 +5,7 @@ offsets, and the methods built on them: ``decision_function``, ``predict``,
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._array_api import astype, check_same_namespace, namespace, to_numpy
 from ._inputs import input_adapter
 from ._loss import log_proba_of_scores, proba_of_scores
+from ._report import caller_stacklevel
 
 # X, y, sample_weight and offset: numpy-like, scipy.sparse, pandas, dask or
 # array-API arrays; predictions come in X's own kind of array.
@@ -56,6 +58,16 @@ class PredictMixin:
         adapter = input_adapter(X)
         X = adapter.predict_X(model, X)
         scores = adapter.scores(X, model.coef_, model.intercept_)
+        if offset is None and getattr(model, "_fitted_with_offset", False):
+            warnings.warn(
+                f"This model was fitted with offsets, and {method} is given "
+                "none: its scores are those of an offset of zero. Pass "
+                "offset= (in cross_val_score or GridSearchCV, through "
+                "metadata routing: set_score_request(offset=True)), or zeros "
+                "where that is meant.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
         n_classes = model.classes_.shape[0]
         return adapter.shifted(scores, offset, n_classes), adapter, model
 

@@ -113,13 +113,16 @@ def test_every_predict_method_takes_the_offset(n_classes):
     X, y, offset = offset_data(n_classes, 4)
     model = GradientDescentLogisticRegression(C=0.5).fit(X, y, offset=offset)
     scores = model.decision_function(X, offset=offset)
-    np.testing.assert_allclose(scores, model.decision_function(X) + offset)
+    # Without an offset a model fitted with offsets says so: an offset of zero.
+    with pytest.warns(UserWarning, match="fitted with offsets"):
+        unshifted = model.decision_function(X)
+    np.testing.assert_allclose(scores, unshifted + offset)
     proba = model.predict_proba(X, offset=offset)
     np.testing.assert_allclose(np.log(proba), model.predict_log_proba(X, offset=offset))
     np.testing.assert_array_equal(
         model.predict(X, offset=offset), model.classes_[proba.argmax(axis=1)]
     )
-    assert not np.allclose(proba, model.predict_proba(X))
+    assert not np.allclose(proba, model.predict_proba(X, offset=np.zeros_like(offset)))
 
 
 @pytest.mark.parametrize(
@@ -243,3 +246,40 @@ def test_standard_errors_and_intervals_with_offsets_are_statsmodels_glm():
     # Without the offset the model is not at its minimum on these data.
     with pytest.warns(ConvergenceWarning, match="not at the minimum"):
         ours.covariance_matrix(X, y)
+
+
+def test_corner_cases_of_offsets_are_clear():
+    X, y, offset = offset_data(2, 11)
+    for bad in (offset.astype("datetime64[ns]"), offset.astype(complex)):
+        with pytest.raises(ValueError, match="real numbers"):
+            GradientDescentLogisticRegression().fit(X, y, offset=bad)
+    before = offset.copy()
+    model = GradientDescentLogisticRegression().fit(X, y, offset=offset)
+    model.predict_proba(X, offset=offset)
+    np.testing.assert_array_equal(offset, before)  # never changed in place
+    # A model fitted with offsets warns where it is given none, as
+    # GridSearchCV without metadata routing scores it.
+    with pytest.warns(UserWarning, match="fitted with offsets"):
+        model.score(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GradientDescentLogisticRegression().fit(X, y).predict(X)
+
+
+def test_dask_offsets_of_unknown_rows_are_refused_at_predict():
+    pytest.importorskip("dask", reason="dask (test extra)")
+    import dask
+    import dask.array as da
+
+    X, y, offset = offset_data(2, 12, n=300)
+    dX = da.from_array(X, chunks=100)
+    unknown = dX[da.ones(300, chunks=100, dtype=bool)]  # sizes dask forgets
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = GradientDescentLogisticRegression().fit(
+            unknown, da.from_array(y, chunks=100), offset=offset
+        )
+        with pytest.raises(ValueError, match="compute_chunk_sizes"):
+            model.predict_proba(unknown, offset=offset[:201])
+        proba = model.predict_proba(dX, offset=offset).compute()
+    np.testing.assert_allclose(proba, model.predict_proba(X, offset=offset), rtol=1e-12)

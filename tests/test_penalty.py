@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_gdlogreg import (
@@ -243,7 +244,7 @@ def test_bounds_with_l1_sample_and_class_weights_and_warm_start():
         ({"lower_bounds": [0.0, 1.0]}, "shape"),
         ({"lower_bounds": np.nan}, "NaN"),
         ({"upper_bounds": "a"}, "upper_bounds"),
-        ({"upper_bounds": ["a"] * 6}, "array of numbers"),
+        ({"upper_bounds": ["a"] * 6}, "array of real numbers"),
     ],
 )
 def test_bad_factors_and_bounds_are_clear_errors(params, message):
@@ -329,3 +330,46 @@ def test_bounds_against_glum():
     assert ((ours.coef_ == -0.2) | (ours.coef_ == 0.5)).any()
     np.testing.assert_allclose(ours.coef_[0], theirs.coef_, atol=1e-5)
     np.testing.assert_allclose(ours.intercept_[0], theirs.intercept_, atol=1e-5)
+
+
+def test_impossible_bounds_and_float32_bounds():
+    X, y = data(2, 13)
+    for params in ({"lower_bounds": np.inf}, {"upper_bounds": -np.inf}):
+        with pytest.raises(ValueError, match="no coefficient can meet"):
+            GradientDescentLogisticRegression(**params).fit(X, y)
+    with pytest.raises(ValueError, match="float32's range"):
+        GradientDescentLogisticRegression(lower_bounds=1e39).fit(
+            X.astype(np.float32), y
+        )
+    with pytest.raises(TypeError, match="real numbers"):
+        GradientDescentLogisticRegression(penalty_factor=np.ones(6) * 1j).fit(X, y)
+    # float32 fits hold their coefficients inside the float64 box (the
+    # bound rounded inwards), and know which lie on it.
+    model = GradientDescentLogisticRegression(lower_bounds=0.01, upper_bounds=0.3)
+    model.fit(X.astype(np.float32), y)
+    assert model.coef_.dtype == np.float32
+    coef = model.coef_.astype(np.float64)
+    assert ((coef >= 0.01) & (coef <= 0.3)).all()
+    assert ((coef == np.float32(0.3)) | (coef > 0.01) & (coef < 0.3)).any()
+    with pytest.raises(ValueError, match="lie on their bounds"):
+        model.coef_table(X.astype(np.float32), y)
+
+
+def test_separation_along_unpenalised_features_warns():
+    # Feature 0 separates the classes; with its penalty factor 0 nothing
+    # holds its coefficient back, whatever C.
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(100, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.warns(ConvergenceWarning, match="classes are separated"):
+        model = GradientDescentLogisticRegression(penalty_factor=[0.0, 1, 1]).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="classes are separated"):
+        cov = model.covariance_matrix(X, y)
+    assert np.isnan(cov).all()
+    # A penalty on it, or a box around it, makes the minimum exist: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GradientDescentLogisticRegression(penalty_factor=[0.5, 1, 1]).fit(X, y)
+        GradientDescentLogisticRegression(
+            C=np.inf, lower_bounds=-5, upper_bounds=5, max_iter=5000
+        ).fit(X, y)
