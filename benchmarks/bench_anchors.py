@@ -356,6 +356,9 @@ SOLVERS = [
         module="glum",
         distribution="glum",
         binary_only="binary only",
+        # Its IRLS solver forms the dense Hessian: on wide data it does not
+        # fit in memory (glum crashes on 20k sparse columns).
+        applies=_newton_applies,
         target=lambda y: y.astype(np.float64),
     ),
 ]

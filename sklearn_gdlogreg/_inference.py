@@ -26,7 +26,6 @@ same as inverting the information of the reference parametrisation.
 
 from __future__ import annotations
 
-import numbers
 import os
 import warnings
 
@@ -35,13 +34,12 @@ import scipy.sparse as sp
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_consistent_length, column_or_1d
-from sklearn.utils.validation import check_is_fitted
 
 from . import _layout, _penalty
 from ._array_api import dispatched, on_host, to_numpy
 from ._backends import OffsetLabels, backend_for
 from ._inputs import MemoryInput, check_offset, encode_on_host
-from ._loss import expit, proba_of_scores, softmax
+from ._loss import proba_of_scores
 from ._report import caller_stacklevel
 
 # Above this share of the machine's memory, the (p, p) matrices (a few are
@@ -503,107 +501,3 @@ def _check_no_active_bound(model) -> None:
             "formulas ignore the box. Refit without those bounds, or use "
             "the bootstrap."
         )
-
-
-# The rows of X taken at once by ``proba_interval``: its largest temporary,
-# a block's products with the covariance, holds this many float64 (32 MiB).
-_INTERVAL_BLOCK = 2**22
-
-
-def proba_interval(
-    model, X, cov, alpha: float, offset=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise ``1 - alpha`` confidence intervals of ``model.predict_proba(X)``
-    from ``cov``, the covariance of the parameters (:func:`checked_covariance`,
-    in its order: per class block ``[w, b]``, each class against the first).
-
-    Binary: the interval of the linear predictor ``z_i = u_i theta``, ``u_i =
-    [x_i, 1]``, is ``z_i +- q sqrt(u_i Cov u_i^T)`` with ``q`` the normal
-    quantile, and its ends go through the sigmoid (statsmodels' GLM
-    ``get_prediction().conf_int()``, the endpoint transformation); class 0
-    gets ``1 - upper, 1 - lower``. ``K >= 3`` classes: the delta method on
-    each probability, ``p_ij +- q sqrt(g_ij Cov g_ij^T)`` with ``g_ij`` the
-    gradient of ``p_ij`` in the parameters, ``p_ij (delta_jk - p_ik) u_i``
-    for class ``k >= 1``'s block, clipped to [0, 1]. The quadratic forms are
-    taken row by row (``u_i C_kl u_i^T`` for each pair of blocks), a block
-    of rows at a time: no ``(n, n)`` matrix, no Jacobian of all the rows.
-
-    X is validated as ``predict_proba`` validates it (numpy or
-    scipy.sparse); like :func:`checked_covariance`, arrays of other
-    libraries come to the host, and the bounds are numpy float64 arrays of
-    shape ``(n_samples, n_classes)``. A parameter whose variance is NaN
-    (not identified, or every one where the classes are separated) makes
-    the bounds of the rows that load on it (a nonzero ``u_ij``) NaN; the
-    other rows' predictions do not involve it, and keep their bounds. An
-    ``offset`` (as in ``fit``) shifts the scores; it has no variance.
-    """
-    check_is_fitted(model)
-    if not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
-    X = MemoryInput().predict_X(model, to_numpy(X) if dispatched(X) else X)
-    if sp.issparse(X):
-        X = X.tocsr()  # blocks of rows
-    fit_intercept = model.fit_intercept
-    rows = _layout.path_rows(
-        to_numpy(model.coef_).astype(np.float64),
-        to_numpy(model.intercept_).astype(np.float64),
-        fit_intercept,
-    )
-    n_classes = to_numpy(model.classes_).shape[0]
-    d, m = rows.shape[1], max(n_classes - 1, 1)
-    offset = check_offset(on_host(offset), X.shape[0], n_classes, np.float64)
-    if sp.issparse(cov):
-        raise TypeError("cov must be a dense array (covariance_matrix's).")
-    cov = np.asarray(cov, dtype=np.float64)
-    if cov.shape != (m * d, m * d):
-        raise ValueError(
-            f"cov has the shape {cov.shape}, but this model has {m * d} "
-            "parameters: pass the covariance_matrix of this model."
-        )
-    scale = np.nanmax(np.abs(cov), initial=0.0)
-    asymmetric = np.abs(cov - cov.T) > 1e-8 * scale
-    if asymmetric.any() or (np.diag(cov) < 0).any():
-        raise ValueError(
-            "cov is not a covariance matrix (symmetric, with a non-negative "
-            "diagonal): pass the covariance_matrix of this model."
-        )
-    # The parameters of NaN variance, and both of any other NaN covariance.
-    nan = np.isnan(cov)
-    unknown = np.diag(nan).copy()
-    rest = nan & ~unknown[:, None] & ~unknown[None, :]
-    unknown |= rest.any(axis=0) | rest.any(axis=1)
-    known = np.where(unknown[:, None] | unknown[None, :], 0.0, cov)
-    # Row e, column (k, l, f): Cov[(k, e), (l, f)], so that a block of rows
-    # U gives every u_i C_kl u_i^T in one product and one einsum.
-    pairs = known.reshape(m, d, m, d).transpose(1, 0, 2, 3).reshape(d, m * m * d)
-    unknown = unknown.reshape(m, d).any(axis=0)  # columns of u that carry one
-    quantile = stats.norm.isf(alpha / 2)
-    n = X.shape[0]
-    lower, upper = np.empty((n, n_classes)), np.empty((n, n_classes))
-    step = max(1, _INTERVAL_BLOCK // (m * m * d))
-    for start in range(0, n, step):
-        part = X[start : start + step]
-        U = np.asarray(part.toarray() if sp.issparse(part) else part, np.float64)
-        if fit_intercept:
-            U = np.hstack([U, np.ones((U.shape[0], 1))])
-        S = np.einsum("iklf,if->ikl", (U @ pairs).reshape(-1, m, m, d), U)
-        Z = U @ rows.T
-        if offset is not None:
-            Z += offset[start : start + step].reshape(len(Z), -1)
-        if n_classes == 2:
-            half = quantile * np.sqrt(np.maximum(S[:, 0, 0], 0.0))
-            z = Z[:, 0]
-            low, high = np.empty((len(z), 2)), np.empty((len(z), 2))
-            low[:, 1], high[:, 1] = expit(z - half), expit(z + half)
-            low[:, 0], high[:, 0] = expit(-z - half), expit(half - z)
-        else:
-            P = softmax(Z)
-            # dp_ij / dz_ik for the classes k >= 1: p_ij (delta_jk - p_ik).
-            A = P[:, :, None] * (np.eye(n_classes)[None, :, 1:] - P[:, None, 1:])
-            variance = np.einsum("ijk,ikl,ijl->ij", A, S, A)
-            half = quantile * np.sqrt(np.maximum(variance, 0.0))
-            low, high = np.clip(P - half, 0, 1), np.clip(P + half, 0, 1)
-        affected = (U[:, unknown] != 0).any(axis=1)
-        low[affected] = high[affected] = np.nan
-        lower[start : start + step], upper[start : start + step] = low, high
-    return lower, upper

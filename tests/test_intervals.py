@@ -14,8 +14,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from test_estimator import statsmodels_data
 
 from sklearn_gdlogreg import GradientDescentLogisticRegression as Estimator
-from sklearn_gdlogreg import _inference
-from sklearn_gdlogreg._inference import proba_interval
+from sklearn_gdlogreg._statistics import proba_interval
 
 
 def statsmodels_api():
@@ -153,16 +152,16 @@ def sparse_problem(n_classes, seed=0):
 
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("sparse", [sp.csr_matrix, sp.csc_matrix])
-def test_sparse_input_gives_the_dense_intervals(n_classes, sparse, monkeypatch):
+def test_sparse_input_gives_the_dense_intervals(n_classes, sparse):
     X, y = sparse_problem(n_classes)
     model = mle(X, y)
     cov = model.covariance_matrix(X, y)
     dense = proba_interval(model, X, cov, 0.05)
     # Blocks of a few rows: the same intervals as one block.
-    monkeypatch.setattr(_inference, "_INTERVAL_BLOCK", 7 * (n_classes - 1) ** 2 * 7)
+    seven_rows = 7 * (n_classes - 1) ** 2 * 7
     for bounds in (
-        proba_interval(model, sparse(X), cov, 0.05),
-        proba_interval(model, X, cov, 0.05),
+        proba_interval(model, sparse(X), cov, 0.05, block_size=seven_rows),
+        proba_interval(model, X, cov, 0.05, block_size=seven_rows),
     ):
         np.testing.assert_allclose(bounds[0], dense[0], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(bounds[1], dense[1], rtol=1e-12, atol=1e-15)
