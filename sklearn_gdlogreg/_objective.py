@@ -22,7 +22,7 @@ objective divided by ``C S``, the same minimiser. The intercept is never
 penalised. The coefficients ``W`` may be kept in a box ``lower <= W <=
 upper`` (``bounds``).
 
-The gradient of the smooth part is ``X^T R + l2 W`` and ``sum_i R_i`` with the
+The gradient of the smooth part is ``X^T R + l2 f W`` and ``sum_i R_i`` with the
 residual ``R_i = s_i (p_i - onehot(y_i))``, where ``p`` is the sigmoid or the
 softmax of ``z``. The derivative of the sigmoid cancels against that of the
 log-loss, which is why the notebook's extra ``sigmoid_derivative`` factor was
@@ -142,9 +142,8 @@ class LogisticObjective:
 
         All the points share one read of ``X`` (see ``Backend.linear_pass``).
         """
-        whole = self.backend.one_block(len(coefs) * self.n_outputs)
-        if whole is not None:
-            return self._stacked_values_and_grads(coefs, whole)
+        if self.backend.one_block(len(coefs) * self.n_outputs) is not None:
+            return self._stacked_values_and_grads(coefs)
         if self.n_outputs == 1:  # 1-D W and Z: matrix-vector products
             points = [(W[:, 0], b) for W, b in map(self.split, coefs)]
         else:
@@ -163,9 +162,9 @@ class LogisticObjective:
         return results
 
     def _stacked_values_and_grads(
-        self, coefs: Sequence[np.ndarray], whole
+        self, coefs: Sequence[np.ndarray]
     ) -> list[tuple[float, np.ndarray]]:
-        """:meth:`values_and_grads` for an X of one block (``whole``): the
+        """:meth:`values_and_grads` for an X of one block (a small dense X): the
         coefficients stacked side by side as they come and the gradients
         returned as columns of one array, without the general pass's
         bookkeeping for each point (a fixed cost per call, large next to a

@@ -10,17 +10,14 @@ from ._array_api import to_numpy
 
 
 def _as_float_array(value, name: str) -> np.ndarray:
+    expected = f"{name} must be a real number or an array of real numbers"
     try:
         array = np.asarray(to_numpy(value))
-        if array.dtype.kind not in "biuf":  # strings, complex, dates, objects
-            raise TypeError
-        return array.astype(np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{name} must be a real number or an array of real numbers, got "
-            f"{type(value).__name__}"
-            + (f" of dtype {array.dtype}." if "array" in locals() else ".")
-        ) from error
+    except (TypeError, ValueError) as error:  # ragged lists, ...
+        raise TypeError(f"{expected}, got {type(value).__name__}.") from error
+    if array.dtype.kind not in "biuf":  # strings, complex, dates, objects
+        raise TypeError(f"{expected}, got {type(value).__name__} of {array.dtype}.")
+    return array.astype(np.float64)
 
 
 def penalty_factors(value, n_features: int) -> np.ndarray | None:
