@@ -20,20 +20,13 @@ from ._array_api import (
     like,
     to_numpy,
 )
-from ._inputs import FitData, input_adapter
+from ._inputs import ArrayInput, FitData, input_adapter
 from ._objective import LogisticObjective
 from ._plan import FitPlan, make_plan, solve
 from ._predict import PredictMixin
 from ._report import IterationReporter, caller_stacklevel
 from ._solver import SolverResult
 from ._statistics import InferenceMixin
-
-if TYPE_CHECKING:  # annotations only: no import of pandas at run time
-    pass
-
-# X, y and sample_weight: numpy-like, scipy.sparse, pandas, dask or
-# array-API arrays; predictions come in X's own kind of array.
-ArrayInput = Any
 
 
 # PredictMixin before ClassifierMixin: its score takes offsets; every mixin

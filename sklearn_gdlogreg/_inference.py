@@ -291,9 +291,9 @@ SEPARATED = (
 
 def free_columns(unpenalised: np.ndarray, bounds) -> np.ndarray | None:
     """The columns whose coefficients nothing holds back: ``unpenalised``
-    (a mask) and not boxed on both sides. Separated classes make the loss fall without
-    end only along them. None where a bound holds one side of such a
-    coefficient only: a direction must then keep its sign, which
+    (a mask) and not boxed on both sides. Separated classes make the loss
+    fall without end only along them. None where a bound holds one side of
+    such a coefficient only: a direction must then keep its sign, which
     :func:`separated` does not model, and no check is made."""
     free = unpenalised.copy()
     if bounds is not None:
@@ -302,6 +302,20 @@ def free_columns(unpenalised: np.ndarray, bounds) -> np.ndarray | None:
             return None
         free &= ~(lower & upper)
     return free
+
+
+def _codes_and_offset(labels):
+    """The class codes of a fit's labels, and their offsets (None without)."""
+    if isinstance(labels, OffsetLabels):
+        return labels.y, labels.offset
+    return labels, None
+
+
+def _fitted_proba(X, coef, intercept, offset):
+    """The probabilities of a host X's rows (with their ``offset``, if any)
+    under the fitted ``coef`` and ``intercept`` (numpy)."""
+    scores = MemoryInput().scores(X, coef, intercept)
+    return proba_of_scores(scores if offset is None else scores + offset)
 
 
 def _columns(X, kept: np.ndarray):
@@ -320,12 +334,13 @@ def separated_fit(
         return False
     X = data.X
     X = to_numpy(X) if not sp.issparse(X) else X.tocsr()
-    codes, offset = data.y, None
-    if isinstance(codes, OffsetLabels):
-        codes, offset = codes.y, to_numpy(codes.offset)
-    coef, intercept = to_numpy(fitted["coef_"]), to_numpy(fitted["intercept_"])
-    scores = MemoryInput().scores(X, coef, intercept)
-    proba = proba_of_scores(scores if offset is None else scores + offset)
+    codes, offset = _codes_and_offset(data.y)
+    proba = _fitted_proba(
+        X,
+        to_numpy(fitted["coef_"]),
+        to_numpy(fitted["intercept_"]),
+        None if offset is None else to_numpy(offset),
+    )
     codes, weights = to_numpy(codes), to_numpy(data.weights)
     return separated(_columns(X, free), codes, weights, proba, fit_intercept)
 
@@ -337,9 +352,8 @@ def classifies_every_sample(adapter, data, fitted: dict) -> bool:
     if data.y is None:
         return False
     Z = to_numpy(adapter.scores(data.X, fitted["coef_"], fitted["intercept_"]))
-    codes = data.y
-    if isinstance(codes, OffsetLabels):  # the scores with their offsets
-        codes, offset = codes.y, codes.offset
+    codes, offset = _codes_and_offset(data.y)
+    if offset is not None:  # the scores with their offsets
         Z = Z + to_numpy(offset)
     codes, weights = to_numpy(codes), to_numpy(data.weights)
     if Z.ndim == 1:
@@ -366,8 +380,7 @@ def checked_covariance(
     n_classes = to_numpy(model.classes_).shape[0]
     fit_intercept = model.fit_intercept
     offset = check_offset(on_host(offset), X.shape[0], n_classes, np.float64)
-    scores = MemoryInput().scores(X, coef, intercept)
-    proba = proba_of_scores(scores if offset is None else scores + offset)
+    proba = _fitted_proba(X, coef, intercept, offset)
     free = free_columns(l2 == 0, _penalty.coefficient_bounds(
         model.lower_bounds, model.upper_bounds, coef.shape[1], coef.shape[0]
     ))  # fmt: skip
@@ -451,6 +464,13 @@ def coef_frame(model, cov: np.ndarray, alpha: float, pd):
     return pd.DataFrame(table(values, cov, alpha), index=index)
 
 
+def validated_on_host(model, X):
+    """X validated as the predict methods validate it, as numpy or
+    scipy.sparse: the standard errors and intervals are computed on the host
+    (arrays of other libraries come there)."""
+    return MemoryInput().predict_X(model, to_numpy(X) if dispatched(X) else X)
+
+
 def _data(model, X, y, sample_weight):
     """X, class codes, frequency weights (class weights folded in) and the
     L2 factor, for the standard errors of ``model``'s coefficients."""
@@ -463,7 +483,7 @@ def _data(model, X, y, sample_weight):
             "selection, so they would be wrong. Refit with l1_ratio=0 (or "
             "C=np.inf), or use the bootstrap."
         )
-    X = MemoryInput().predict_X(model, to_numpy(X) if dispatched(X) else X)
+    X = validated_on_host(model, X)
     y = column_or_1d(to_numpy(y), warn=True)
     check_consistent_length(X, y)
     classes = to_numpy(model.classes_)

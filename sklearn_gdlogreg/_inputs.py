@@ -96,6 +96,12 @@ class FitData:
         return factor
 
 
+# X, y, sample_weight and offset as the estimators take them: numpy-like,
+# scipy.sparse, pandas, dask or array-API arrays; predictions come in X's
+# own kind of array.
+ArrayInput = Any
+
+
 # --- The checks and encodings every adapter shares --------------------------
 
 
@@ -359,12 +365,7 @@ class DeviceInput(MemoryInput):
         codes, weights, classes, total, exponent = encode_on_host(
             y, on_host(sample_weight), host_dtype(X), class_weight
         )
-        offset = check_offset(
-            to_numpy(offset) if offset is not None else None,
-            X.shape[0],
-            len(classes),
-            host_dtype(X),
-        )
+        offset = check_offset(on_host(offset), X.shape[0], len(classes), host_dtype(X))
         # int64 codes: PyTorch indexes with nothing else.
         labels = like(codes, X, np.int64)
         if offset is not None:
@@ -393,7 +394,7 @@ class DeviceInput(MemoryInput):
         if offset is None:
             return scores
         checked = check_offset(
-            to_numpy(offset), scores.shape[0], n_classes, host_dtype(scores)
+            on_host(offset), scores.shape[0], n_classes, host_dtype(scores)
         )
         return scores + like(cast(np.ndarray, checked), scores)
 
@@ -414,10 +415,7 @@ class DaskInput:
         X = _dask.validated_X(X)
         y = _dask.aligned_vector(y, X, "y")
         if offset is not None:
-            check_offset_kind(offset)
-            offset = _dask.aligned_vector(
-                offset, X, "offset", ndim=min(max(np.ndim(offset), 1), 2)
-            )
+            offset = _aligned_offset(offset, X)
         if sample_weight is not None:
             if np.ndim(sample_weight) == 0:  # one weight for every sample
                 value = X.dtype.type(sample_weight)
@@ -471,10 +469,7 @@ class DaskInput:
     def shifted(self, scores, offset, n_classes: int):
         if offset is None:
             return scores
-        check_offset_kind(offset)
-        offset = _dask.aligned_vector(
-            offset, scores, "offset", ndim=min(max(np.ndim(offset), 1), 2)
-        )
+        offset = _aligned_offset(offset, scores)
         if _dask.unknown_sizes(scores) or _dask.unknown_sizes(offset):
             # Rows that cannot be matched until computed: refused, not
             # broadcast.
@@ -489,6 +484,15 @@ class DaskInput:
 
     def apply(self, scores, function, n_columns):
         return _dask.map_rows(scores, function, n_columns)
+
+
+def _aligned_offset(offset, rows):
+    """A dask offset of real numbers chunked like ``rows`` (X, or its
+    scores): 1-D, or 2-D with one column per class (an offset of more
+    dimensions is refused as 2-D)."""
+    check_offset_kind(offset)
+    ndim = min(max(np.ndim(offset), 1), 2)
+    return _dask.aligned_vector(offset, rows, "offset", ndim=ndim)
 
 
 def _filled(block, value):

@@ -14,13 +14,9 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from ._array_api import astype, check_same_namespace, namespace, to_numpy
-from ._inputs import input_adapter
+from ._inputs import ArrayInput, input_adapter
 from ._loss import log_proba_of_scores, proba_of_scores
 from ._report import caller_stacklevel
-
-# X, y, sample_weight and offset: numpy-like, scipy.sparse, pandas, dask or
-# array-API arrays; predictions come in X's own kind of array.
-ArrayInput = Any
 
 
 class PredictMixin:

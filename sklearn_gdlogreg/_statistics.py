@@ -14,16 +14,12 @@ from scipy import stats
 from sklearn.utils.validation import check_is_fitted
 
 from . import _inference, _layout
-from ._array_api import dispatched, on_host, to_numpy
-from ._inputs import MemoryInput, check_offset
+from ._array_api import on_host, to_numpy
+from ._inputs import ArrayInput, check_offset
 from ._loss import expit, softmax
 
 if TYPE_CHECKING:  # annotations only: no import of pandas at run time
     import pandas as pd
-
-# X, y and sample_weight: numpy-like, scipy.sparse, pandas, dask or
-# array-API arrays.
-ArrayInput = Any
 
 
 class InferenceMixin:
@@ -238,7 +234,7 @@ def proba_interval(
     check_is_fitted(model)
     if not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
-    X = MemoryInput().predict_X(model, to_numpy(X) if dispatched(X) else X)
+    X = _inference.validated_on_host(model, X)
     if sp.issparse(X):
         X = X.tocsr()  # blocks of rows
     fit_intercept = model.fit_intercept

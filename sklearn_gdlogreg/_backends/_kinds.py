@@ -22,11 +22,12 @@ Every pass counts itself in ``_blocks.PASSES`` by name (see
 from __future__ import annotations
 
 from functools import cached_property, partial
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
-from .._array_api import host_dtype
+from .._array_api import host_dtype, namespace
 from ._blocks import (
     _BLOCK_BYTES,
     _DEVICE_BLOCK_BYTES,
@@ -223,7 +224,7 @@ class Backend:
         return []
 
     def one_block(self, n_columns: int = 0):
-        """X as the one block of a pass (see ``_passes.one_block``), or None
+        """X as the one block of a pass (see ``_blocks.one_block``), or None
         where the passes go block by block (every kind but a small dense X)."""
         return None
 
@@ -234,9 +235,12 @@ class Backend:
             return self
         raise TypeError("a sample of rows needs a dense X")
 
-    # What each kind implements.
-    _moments_dtype: Any = None
+    @property
+    def _moments_dtype(self) -> np.dtype:
+        """The precision moments are summed in first: X's."""
+        return self.dtype
 
+    # What each kind implements.
     def _linear_pass(self, y, weights, points, pointwise):
         raise NotImplementedError
 
@@ -271,15 +275,22 @@ class _HostBackend(Backend):
             )
         ]
 
+    def _information_parts(
+        self, summed, probabilities, center, fit_intercept, n_outputs
+    ) -> list:
+        m = self.shape[1] + fit_intercept
+        block_bytes = _information_block_bytes(self.X, n_outputs, m)
+        # Each thread holds its own sums: in threads only where they are
+        # small (dense X), one sum (and BLAS's threads) for the larger.
+        if self.sparse or 8 * (n_outputs * m) ** 2 > _BLOCK_BYTES:
+            return [summed(_row_blocks(self.X, block_bytes))]
+        return _host_threads.map_groups(self.X, block_bytes, summed)
+
 
 class DenseBackend(_HostBackend):
     """A numpy array in memory."""
 
     dense = True
-
-    @property
-    def _moments_dtype(self):
-        return self.X.dtype
 
     def one_block(self, n_columns: int = 0):
         return one_block(self.X, self.block_bytes, n_columns)
@@ -324,24 +335,16 @@ class DenseBackend(_HostBackend):
             self.X, weights, probabilities, center, n_classes, units
         )
 
-    def _information_parts(
-        self, summed, probabilities, center, fit_intercept, n_outputs
-    ) -> list:
-        m = self.shape[1] + fit_intercept
-        block_bytes = _information_block_bytes(self.X, n_outputs, m)
-        # Each thread holds its own sums: in threads only where they are
-        # small, one sum (and BLAS's threads) for the larger.
-        if 8 * (n_outputs * m) ** 2 > _BLOCK_BYTES:
-            return [summed(_row_blocks(self.X, block_bytes))]
-        return _host_threads.map_groups(self.X, block_bytes, summed)
-
 
 class SparseBackend(_HostBackend):
     """A scipy.sparse CSR or CSC matrix (or array) in memory."""
 
     sparse = True
-    # Sparse moments are summed in float64 (the centred entries are new arrays).
-    _moments_dtype = np.dtype(np.float64)
+
+    @property
+    def _moments_dtype(self) -> np.dtype:
+        # Summed in float64: the centred entries are new arrays.
+        return np.dtype(np.float64)
 
     def exclusive_column_groups(self) -> list[int]:
         # Read once per X: the fits of a CV path share the backend.
@@ -351,22 +354,11 @@ class SparseBackend(_HostBackend):
     def _exclusive_column_groups(self) -> tuple[int, ...]:
         return tuple(exclusive_column_groups(self.X))
 
-    def _information_parts(
-        self, summed, probabilities, center, fit_intercept, n_outputs
-    ) -> list:
-        m = self.shape[1] + fit_intercept
-        block_bytes = _information_block_bytes(self.X, n_outputs, m)
-        return [summed(_row_blocks(self.X, block_bytes))]
-
 
 class DeviceBackend(Backend):
     """An array of another array-API library (PyTorch, CuPy), on its device:
     large blocks, every point's columns in one product, and one transfer
     bringing the sums back to the host."""
-
-    @property
-    def _moments_dtype(self):
-        return self.dtype
 
     def _linear_pass(self, y, weights, points, pointwise):
         return _device_linear_pass(
@@ -395,10 +387,6 @@ class ChunkedBackend(Backend):
     def dtype(self) -> np.dtype:
         return np.dtype(self.X.dtype)
 
-    @property
-    def _moments_dtype(self):
-        return self.dtype
-
     def _linear_pass(self, y, weights, points, pointwise):
         return _added(
             self.X.map_chunks(_linear_pass, points, pointwise, self.block_bytes)
@@ -421,10 +409,6 @@ class ChunkedBackend(Backend):
 def backend_for(X, block_bytes: int | None = None) -> Backend:
     """The backend of ``X``'s kind: numpy, scipy.sparse, row chunks (any
     object with ``map_chunks``), or an array of another array-API library."""
-    import scipy.sparse as sp
-
-    from .._array_api import namespace
-
     if type(X) is np.ndarray:
         return DenseBackend(X, block_bytes)
     if sp.issparse(X):
