@@ -2,19 +2,22 @@
 compares solvers.
 
 Each solver is fitted on a ladder of its own tolerances (``tol`` from 1e-2
-to 1e-10; glum's ``gradient_tol``), each fit timed (best of ``--repeat``),
-and the objective of each solution evaluated with one formula,
-``LogisticRegression``'s (the sum of the sample log-losses plus
-``||W||^2 / (2 C)``, the intercept unpenalised), divided by ``C * n``
+to 1e-10; glum's ``gradient_tol``), each fit timed (best of ``--repeat``,
+or of up to ten where they take under 0.3 s in all), and the objective of
+each solution evaluated with one formula, ``LogisticRegression``'s (the sum
+of the sample log-losses plus ``||W||^2 / (2 C)``, the intercept
+unpenalised), divided by ``C * n``
 (``sklearn_gdlogreg._reference.reference_objective``). The minimum ``f*`` is
 the best value known: the lowest of every fit and of a tight reference
 (``LogisticRegression`` lbfgs at ``tol=1e-12``, and newton-cholesky too
-where the parameters are few). A fit's gap is ``(f - f*) / |f*|``; a
-solver's time to the gap (``--gap``, default 1e-6) is the fastest of its
-fits that reached it, ``never`` where none did. A ladder stops early once a
-fit is ten times below the gap (a tighter tolerance only costs more time),
-once a fit takes longer than ``--timeout`` seconds, or once the objective no
-longer moves (a solver of another objective, or one that stalls).
+where the parameters are few; one that runs past ``--timeout`` is dropped).
+A fit's gap is ``(f - f*) / |f*|``; a solver's time to the gap (``--gap``,
+default 1e-6) is the fastest of its fits that reached it, ``never`` where
+none did. A ladder stops early once a fit is ten times below the gap and
+agrees with the fit before (a tighter tolerance only costs more time), once
+a fit takes longer than ``--timeout`` seconds (the fits run one at a time in
+a child process, which is stopped there), or once the objective no longer
+moves (a solver of another objective, or one that stalls).
 
 Solvers: ours (``GradientDescentLogisticRegression``), ``LogisticRegression``
 with lbfgs, newton-cholesky (where the Hessian of ``(d + 1)`` times the
@@ -50,6 +53,7 @@ import argparse
 import importlib
 import importlib.metadata
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -73,6 +77,9 @@ from sklearn_gdlogreg._reference import reference_objective
 
 TOLS = tuple(10.0**-k for k in range(2, 11))
 MAX_ITER = 10_000
+# Fits shorter than a timer's noise are repeated: best of --repeat, or of as
+# many as run in SHORT_FITS seconds, up to SHORT_REPEAT.
+SHORT_FITS, SHORT_REPEAT = 0.3, 10
 NEWTON_MAX_PARAMS = 2_000  # newton-cholesky's dense Hessian: (d + 1) * classes
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PENALISED_INTERCEPT = "objective differs: penalised intercept"
@@ -257,10 +264,6 @@ class Problem:
     C: float
     classes: int
 
-    @property
-    def n_params(self) -> int:
-        return (self.X.shape[1] + 1) * (1 if self.classes == 2 else self.classes)
-
 
 @dataclass
 class Solver:
@@ -270,7 +273,7 @@ class Solver:
     distribution: str | None = None  # its name on PyPI
     label: str = ""  # how its objective differs from ours
     binary_only: str = ""  # why, where it fits two classes only
-    applies: Callable[[Problem], str] = lambda problem: ""  # why not, or ""
+    applies: Callable[[Summary], str] = lambda summary: ""  # why not, or ""
     target: Callable[[np.ndarray], np.ndarray] = lambda y: y
 
 
@@ -319,8 +322,8 @@ def _glum(problem, tol, threads):
     )
 
 
-def _newton_applies(problem):
-    if problem.n_params > NEWTON_MAX_PARAMS:
+def _newton_applies(summary):
+    if summary.n_params > NEWTON_MAX_PARAMS:
         return f"over {NEWTON_MAX_PARAMS} parameters (dense Hessian)"
     return ""
 
@@ -449,36 +452,146 @@ def objective(estimator, problem: Problem) -> float:
     return reference_objective(solution, problem.X, problem.y, C=problem.C)
 
 
-def timed_fit(solver: Solver, problem: Problem, tol, threads, repeat):
-    """The best wall time of ``repeat`` fits, and the last fit."""
+def timed_fit(solver: Solver, problem: Problem, tol, threads):
+    """One fit's wall time, and the fitted estimator."""
     y = solver.target(problem.y)
-    best = np.inf
-    for _ in range(repeat):
-        estimator = solver.make(problem, tol, threads)
-        start = time.perf_counter()
-        estimator.fit(problem.X, y)
-        best = min(best, time.perf_counter() - start)
-    return best, estimator
+    estimator = solver.make(problem, tol, threads)
+    start = time.perf_counter()
+    estimator.fit(problem.X, y)
+    return time.perf_counter() - start, estimator
 
 
-def climb(ladder: Ladder, problem: Problem, best: Callable[[], float], args) -> None:
-    """Fit the ladder's remaining tolerances, loosest first, until a fit is
-    ten times below the gap, takes over ``--timeout`` seconds, or the
-    objective stops moving (two levels in a row)."""
+# --- Fits in a worker process ----------------------------------------------
+
+
+@dataclass
+class Summary:
+    """What the parent knows of a shape's data: its sizes."""
+
+    n: int
+    d: int
+    sparse: bool
+    classes: int
+
+    @property
+    def n_params(self) -> int:
+        return (self.d + 1) * (1 if self.classes == 2 else self.classes)
+
+
+def _serve(conn, shape: Shape, quick: bool, threads: int | None) -> None:
+    """The worker: make the shape's data, then answer requests, each one
+    fit (``("fit", solver, tol)``: its seconds, objective and whether
+    scikit-learn-intelex fell back) or one tight reference fit
+    (``("reference", solver, None)``: its objective); ``None`` ends it."""
+    warnings.simplefilter("ignore")  # ConvergenceWarning, snapml's, glum's
+    solvers = {solver.name: solver for solver in installed(SOLVERS)[0]}
+    if "sklearnex" in solvers:
+        _watch_sklearnex()
+    with threadpool_limits(limits=threads):
+        _numexpr_threads(threads)
+        X, y = shape.data(quick)
+        problem = Problem(X, y, shape.C, int(y.max()) + 1)
+        conn.send(Summary(*X.shape, sp.issparse(X), problem.classes))
+        # The first rows hold every class (``_labels``; breast cancer's both).
+        rows = min(problem.X.shape[0], 500)
+        start = Problem(X[:rows], y[:rows], shape.C, problem.classes)
+        warm = set()
+        while (request := conn.recv()) is not None:
+            kind, name, tol = request
+            if kind == "reference":
+                conn.send(objective(reference_fit(problem, name), problem))
+                continue
+            if name not in warm:  # a solver's first fit in a process is slow
+                timed_fit(solvers[name], start, TOLS[0], threads)
+                warm.add(name)
+            SKLEARNEX_LOG.fell_back = False
+            seconds, estimator = timed_fit(solvers[name], problem, tol, threads)
+            value = objective(estimator, problem)
+            conn.send((seconds, value, SKLEARNEX_LOG.fell_back))
+
+
+class Worker:
+    """A shape's fits, run one at a time in a child process so that a fit
+    past ``--timeout`` seconds is stopped rather than holding the whole run
+    (lbfgs and saga can take minutes on unscaled columns). The child is
+    spawned, not forked (an OpenMP runtime does not survive a fork), and
+    makes the data itself from the shape's seed: no array crosses the pipe.
+    A child that was stopped is started again for the next request."""
+
+    def __init__(self, shape: Shape, quick: bool, threads: int | None):
+        self.shape, self.quick, self.threads = shape, quick, threads
+        self.process = None
+        self.summary = self._start()
+
+    def _start(self) -> Summary:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve,
+            args=(child, self.shape, self.quick, self.threads),
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        return self.conn.recv()  # the data is made: requests are timed from here
+
+    def ask(self, request, timeout: float):
+        """The answer to a request, or None where it took over ``timeout``
+        seconds (the child is then stopped)."""
+        if self.process is None:
+            self._start()
+        self.conn.send(request)
+        if self.conn.poll(timeout):
+            return self.conn.recv()
+        self.stop()
+        return None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+        self.process = None
+
+    def close(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.conn.send(None)
+            self.process.join(timeout=10)
+        self.stop()
+
+
+def climb(ladder: Ladder, worker: Worker, best: Callable[[], float], args) -> None:
+    """Fit the ladder's remaining tolerances, loosest first, each the best
+    of ``--repeat`` fits, until a fit is ten times below the gap, takes over
+    ``--timeout`` seconds (it is stopped there), or the objective stops
+    moving (two levels in a row)."""
     ladder.stopped = ""
     solver = ladder.solver
     for tol in TOLS[len(ladder.runs) :]:
-        SKLEARNEX_LOG.fell_back = False
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ConvergenceWarning, snapml's, glum's
-            seconds, estimator = timed_fit(
-                solver, problem, tol, args.threads, args.repeat
-            )
-        if solver.name == "sklearnex" and SKLEARNEX_LOG.fell_back:
-            ladder.label = "falls back to scikit-learn"
-        ladder.runs.append(Run(tol, seconds, objective(estimator, problem)))
+        answers = []
+        while len(answers) < args.repeat or (
+            len(answers) < SHORT_REPEAT and sum(a[0] for a in answers) < SHORT_FITS
+        ):
+            answer = worker.ask(("fit", solver.name, tol), args.timeout)
+            if answer is None:
+                break
+            answers.append(answer)
+        if answers:
+            seconds = min(answer[0] for answer in answers)
+            ladder.runs.append(Run(tol, seconds, answers[-1][1]))
+            if solver.name == "sklearnex" and answers[-1][2]:
+                ladder.label = "falls back to scikit-learn"
+        if len(answers) < args.repeat:
+            ladder.stopped = f"a fit took over {args.timeout:g} s (stopped)"
+            return
         gaps = ladder.gaps(best())
-        if gaps[-1] <= args.gap / 10:
+        # Reached: below the gap, and settled (the last two fits agree), since
+        # a fit that is itself the best known has a gap of 0 whatever its
+        # error where no reference fit finished.
+        settled = len(gaps) > 1 and abs(gaps[-1] - gaps[-2]) <= args.gap / 10
+        if gaps[-1] <= args.gap / 10 and settled:
             ladder.stopped = "reached"
             return
         if seconds > args.timeout:
@@ -490,36 +603,43 @@ def climb(ladder: Ladder, problem: Problem, best: Callable[[], float], args) -> 
             return
 
 
-def reference_minimum(problem: Problem) -> float:
-    """A tight ``LogisticRegression`` fit's objective (lbfgs, and
+def reference_fit(problem: Problem, solver: str) -> LogisticRegression:
+    model = LogisticRegression(C=problem.C, solver=solver, tol=1e-12, max_iter=5_000)
+    return model.fit(problem.X, problem.y)
+
+
+def reference_minima(worker: Worker, args) -> list[float]:
+    """Tight ``LogisticRegression`` fits' objectives (lbfgs, and
     newton-cholesky where the parameters are few: it can stall on unscaled
-    data, and lbfgs on ill-conditioned data)."""
+    data, and lbfgs on ill-conditioned data); one that takes over
+    ``--timeout`` seconds is dropped (the best fit of the ladders stands)."""
     solvers = ["lbfgs"]
-    if problem.n_params <= NEWTON_MAX_PARAMS // 2:
+    if worker.summary.n_params <= NEWTON_MAX_PARAMS // 2:
         solvers.append("newton-cholesky")
-    values = []
-    for solver in solvers:
-        model = LogisticRegression(
-            C=problem.C, solver=solver, tol=1e-12, max_iter=5_000
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(problem.X, problem.y)
-        values.append(objective(model, problem))
-    return min(values)
+    values = [
+        worker.ask(("reference", solver, None), args.timeout) for solver in solvers
+    ]
+    return [value for value in values if value is not None]
 
 
 def run_shape(shape: Shape, solvers: list[Solver], args) -> dict:
-    X, y = shape.data(args.quick)
-    problem = Problem(X, y, shape.C, int(y.max()) + 1)
-    known = [reference_minimum(problem)]
+    worker = Worker(shape, args.quick, args.threads)
+    try:
+        return _run_shape(worker, solvers, args)
+    finally:
+        worker.close()
+
+
+def _run_shape(worker: Worker, solvers: list[Solver], args) -> dict:
+    summary = worker.summary
+    known = reference_minima(worker, args)
     ladders = []
     for solver in solvers:
         ladder = Ladder(solver, label=solver.label)
-        if solver.binary_only and problem.classes > 2:
+        if solver.binary_only and summary.classes > 2:
             ladder.not_applied = solver.binary_only
         else:
-            ladder.not_applied = solver.applies(problem)
+            ladder.not_applied = solver.applies(summary)
         ladders.append(ladder)
 
     def best():
@@ -528,7 +648,7 @@ def run_shape(shape: Shape, solvers: list[Solver], args) -> dict:
     climbing = [ladder for ladder in ladders if not ladder.not_applied]
     while climbing:
         for ladder in climbing:
-            climb(ladder, problem, best, args)
+            climb(ladder, worker, best, args)
         # A ladder stopped as 'reached' against a minimum that a later solver
         # lowered climbs on.
         climbing = [
@@ -539,8 +659,8 @@ def run_shape(shape: Shape, solvers: list[Solver], args) -> dict:
             and len(ladder.runs) < len(TOLS)
         ]
     f_star = best()
-    sparse = " sparse" if sp.issparse(X) else ""
-    name = f"{shape.name} [{X.shape[0]} x {X.shape[1]}{sparse}]"
+    sparse = " sparse" if summary.sparse else ""
+    name = f"{worker.shape.name} [{summary.n} x {summary.d}{sparse}]"
     times = {ladder.solver.name: ladder.time_to(args.gap, f_star) for ladder in ladders}
     return {"name": name, "ladders": ladders, "times": times, "f*": f_star}
 
@@ -628,6 +748,8 @@ def ladder_line(ladder: Ladder, f_star: float, gap: float) -> str:
     that reached the gap fastest, the best gap, why it stopped."""
     if ladder.not_applied:
         return f"    {ladder.solver.name}: n/a, {ladder.not_applied}"
+    if not ladder.runs:
+        return f"    {ladder.solver.name}: no fit finished, stopped: {ladder.stopped}"
     gaps = ladder.gaps(f_star)
     pairs = zip(ladder.runs, gaps, strict=True)
     reached = [(run.seconds, run.tol) for run, value in pairs if value <= gap]
@@ -738,8 +860,6 @@ def main() -> None:
     solvers, skipped = installed(SOLVERS)
     for reason in skipped:
         print(reason)
-    if any(s.name == "sklearnex" for s in solvers):
-        _watch_sklearnex()
     if args.draw:
         rng = np.random.default_rng(args.seed)
         shapes = [draw_shape(rng, i + 1, args.quick) for i in range(args.draw)]
@@ -755,7 +875,6 @@ def main() -> None:
     for setting in dict.fromkeys(args.threads):
         threads = _threads(setting)
         with threadpool_limits(limits=threads):
-            _numexpr_threads(threads)
             pools = _results.thread_pools()
             print(f"\n{_setting(threads)} ({pools})", flush=True)
             rows = []

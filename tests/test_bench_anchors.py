@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_anchors.py"
 ANCHORS = ("sklearnex", "snapml", "glum")  # the bench extra's
 
@@ -48,3 +50,20 @@ def test_bench_anchors_quick(tmp_path):
         float(cells["lbfgs (ms)"])
     for anchor in ANCHORS:  # a column, or a reason where it does not import
         assert (f"{anchor} (ms)" in columns) != (f"skipped {anchor}:" in out)
+
+
+def test_worker_stops_a_fit_past_its_time(monkeypatch):
+    """A fit that runs past the timeout is stopped (no answer, the child
+    gone), and the next request starts a new child that answers."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # the child imports it too
+    import bench_anchors
+    shape = bench_anchors.SHAPES[0]  # breast cancer
+    worker = bench_anchors.Worker(shape, quick=True, threads=1)
+    try:
+        assert worker.summary.n == 569 and worker.summary.classes == 2
+        assert worker.ask(("fit", "saga", 1e-10), timeout=1e-3) is None
+        assert worker.process is None
+        seconds, value, _ = worker.ask(("fit", "ours", 1e-4), timeout=120)
+        assert seconds > 0 and 0 < value < np.log(2)  # below the zero model's
+    finally:
+        worker.close()
