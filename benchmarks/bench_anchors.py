@@ -16,8 +16,9 @@ default 1e-6) is the fastest of its fits that reached it, ``never`` where
 none did. A ladder stops early once a fit is ten times below the gap and
 agrees with the fit before (a tighter tolerance only costs more time), once
 a fit takes longer than ``--timeout`` seconds (the fits run one at a time in
-a child process, which is stopped there), or once the objective no longer
-moves (a solver of another objective, or one that stalls).
+a child process, which is stopped there) or its fits three times that in
+all, or once the objective no longer moves (a solver of another objective,
+or one that stalls).
 
 Solvers: ours (``GradientDescentLogisticRegression``), ``LogisticRegression``
 with lbfgs, newton-cholesky (where the Hessian of ``(d + 1)`` times the
@@ -80,6 +81,9 @@ MAX_ITER = 10_000
 # Fits shorter than a timer's noise are repeated: best of --repeat, or of as
 # many as run in SHORT_FITS seconds, up to SHORT_REPEAT.
 SHORT_FITS, SHORT_REPEAT = 0.3, 10
+# A ladder ends once its fits have taken this many times --timeout in all: a
+# solver that needs longer is far behind the fastest.
+LADDER_TIMEOUTS = 3
 NEWTON_MAX_PARAMS = 2_000  # newton-cholesky's dense Hessian: (d + 1) * classes
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PENALISED_INTERCEPT = "objective differs: penalised intercept"
@@ -428,6 +432,7 @@ class Ladder:
     stopped: str = ""  # why the ladder ended before its tightest tolerance
     label: str = ""  # the solver's, or found while fitting (sklearnex)
     not_applied: str = ""
+    spent: float = 0.0  # the seconds its fits took, repeats included
 
     def gaps(self, best: float) -> list[float]:
         return [(run.objective - best) / abs(best) for run in self.runs]
@@ -596,6 +601,12 @@ def climb(ladder: Ladder, worker: Worker, best: Callable[[], float], args) -> No
             return
         if seconds > args.timeout:
             ladder.stopped = f"a fit took over {args.timeout:g} s"
+            return
+        ladder.spent += sum(answer[0] for answer in answers)
+        if ladder.spent > LADDER_TIMEOUTS * args.timeout:
+            ladder.stopped = (
+                f"its fits took over {LADDER_TIMEOUTS} x {args.timeout:g} s"
+            )
             return
         moves = np.abs(np.diff(gaps[-3:]))
         if len(moves) == 2 and np.all(moves < args.gap / 1000):

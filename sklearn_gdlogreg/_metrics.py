@@ -260,7 +260,7 @@ class Geometry:
     # The box of W (lower, upper), of W's shape; None: no box.
     bounds: tuple[np.ndarray, np.ndarray] | None = None
 
-    @property
+    @cached_property  # read at every step: computed once
     def proximal(self) -> bool:
         """Whether steps end with a proximal step (an L1 term or a box)."""
         return self.bounds is not None or bool(np.any(self.l1 != 0))
