@@ -123,3 +123,10 @@ def write(path: Path, title: str, sections: Sequence[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {title}\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
     print(f"\nwrote {path}")
+
+
+def append(path: Path, sections: Sequence[str]) -> None:
+    """Add sections at the end of a results file."""
+    text = path.read_text(encoding="utf-8").rstrip("\n")
+    path.write_text(text + "\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    print(f"\nadded to {path}")

@@ -43,8 +43,9 @@ Run: ``python benchmarks/bench_anchors.py`` (the fixed list, all threads),
 ``--threads 1`` or ``--threads all 1``, ``--draw 20 --seed 0`` for drawn
 shapes, ``--only text`` for the fixed shapes whose name contains a word,
 ``--quick`` for tiny sizes (a smoke test), ``--markdown FILE`` to write the
-results there as well. Where ``OPENBLAS_CORETYPE`` or ``OPENBLAS_L2_SIZE``
-are set (they slow a current numpy), it runs itself again without them, but
+results there as well (with ``--append``, after the runs already there).
+Where ``OPENBLAS_CORETYPE`` or ``OPENBLAS_L2_SIZE`` are set (they slow a
+current numpy), it runs itself again without them, but
 for ``--keep-openblas-env``.
 """
 
@@ -799,20 +800,26 @@ def _setting(threads: int | None) -> str:
 
 
 def results_file(args, started, runs, shapes, solvers, skipped) -> list[str]:
-    """The sections of the results file: what was measured, the machine and
-    the anchors' versions, the draws, and a table for each thread setting."""
-    what = f"{args.draw} drawn shapes" if args.draw else "shapes of the fixed list"
-    sections = [
-        "Written by `python benchmarks/bench_anchors.py "
-        + " ".join(sys.argv[1:])
-        + "`; run it again rather than edit this file.",
-        "## What was measured\n\n" + _results.docstring_text(__doc__),
-        f"This run: {what}, relative gap {args.gap:g}, best of {args.repeat},"
-        f" fits over {args.timeout:g} s end a ladder"
+    """The sections of the results file: what was measured (unless
+    ``--append``: the file has it), then this run: its command, settings,
+    machine and anchors' versions, the draws, and a table for each thread
+    setting."""
+    what = (
+        f"{args.draw} drawn shapes, seed {args.seed}" if args.draw else "the fixed list"
+    )
+    command = "python benchmarks/bench_anchors.py " + " ".join(sys.argv[1:])
+    sections = []
+    if not args.append:
+        sections += [
+            "Written by the runs below (each gives its command); run them again"
+            " rather than edit this file.",
+            "## What was measured\n\n" + _results.docstring_text(__doc__),
+        ]
+    sections += [
+        f"## Run: {what}\n\n`{command}`: relative gap {args.gap:g}, best of"
+        f" {args.repeat}, fits over {args.timeout:g} s end a ladder"
         + (", --quick sizes" if args.quick else "")
-        + (f", seed {args.seed}" if args.draw else "")
-        + ".",
-        "## Machine\n\n"
+        + ".\n\n"
         + "\n".join(_results.machine_facts(started))
         + f"\n- Anchors: {anchor_versions(solvers)}"
         + f"\n- BLAS kernel: {blas_kernels()}"
@@ -820,10 +827,11 @@ def results_file(args, started, runs, shapes, solvers, skipped) -> list[str]:
     ]
     if args.draw:
         draws = [f"- {shape.name}: {shape.drawn}" for shape in shapes]
-        sections.append("## Draws\n\n" + "\n".join(draws))
+        sections.append(f"### Draws (seed {args.seed})\n\n" + "\n".join(draws))
     for threads, pools, rows in runs:
         header, cells, legend = table(rows, solvers, args.gap)
-        text = f"## {_setting(threads)}\n\nThread pools: {pools}.\n\n"
+        text = f"### {what.capitalize()}: {_setting(threads).lower()}\n\n"
+        text += f"Thread pools: {pools}.\n\n"
         text += _results.markdown_table(header, cells)
         text += "\n\n" + "\n".join(f"- {line}" for line in legend)
         text += "\n\n" + worst(rows)
@@ -864,6 +872,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=None, metavar="WORD")
     parser.add_argument("--quick", action="store_true", help="tiny sizes")
     parser.add_argument("--markdown", type=Path, default=None, metavar="FILE")
+    parser.add_argument(
+        "--append", action="store_true", help="add this run to the --markdown file"
+    )
     parser.add_argument("--keep-openblas-env", action="store_true")
     args = parser.parse_args()
     _drop_openblas_overrides()
@@ -906,11 +917,11 @@ def main() -> None:
             runs.append((threads, pools, rows))
     if args.markdown is not None:
         sections = results_file(args, started, runs, shapes, solvers, skipped)
-        _results.write(
-            args.markdown,
-            "Benchmark results: time to a gap, ours and the anchors",
-            sections,
-        )
+        title = "Benchmark results: time to a gap, ours and the anchors"
+        if args.append and args.markdown.exists():
+            _results.append(args.markdown, sections)
+        else:
+            _results.write(args.markdown, title, sections)
 
 
 def _with_threads(args, threads):

@@ -51,12 +51,25 @@ def test_bench_anchors_quick(tmp_path):
     for anchor in ANCHORS:  # a column, or a reason where it does not import
         assert (f"{anchor} (ms)" in columns) != (f"skipped {anchor}:" in out)
 
+    # --append adds a run after the one there, which stays.
+    first = results.read_text(encoding="utf-8")
+    command[command.index("--draw") + 1] = "1"
+    completed = subprocess.run(
+        [*command, "--append"], capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
+    text = results.read_text(encoding="utf-8")
+    assert text.startswith(first.rstrip("\n"))
+    assert text.count("## Run: ") == 2 and text.count("## What was measured") == 1
+    assert len([line for line in text.splitlines() if line.startswith("| draw ")]) == 3
+
 
 def test_worker_stops_a_fit_past_its_time(monkeypatch):
     """A fit that runs past the timeout is stopped (no answer, the child
     gone), and the next request starts a new child that answers."""
     monkeypatch.syspath_prepend(str(SCRIPT.parent))  # the child imports it too
     import bench_anchors
+
     shape = bench_anchors.SHAPES[0]  # breast cancer
     worker = bench_anchors.Worker(shape, quick=True, threads=1)
     try:
