@@ -278,14 +278,15 @@ def solve(
     """Minimise ``objective`` from ``coef0`` as ``plan`` says (``moments``:
     see :func:`first_geometry`)."""
     dtype = coef0.dtype
-    geometry = first_geometry(objective, dtype, plan, moments)
-    return gradient_descent(
-        objective,
-        geometry,
-        coef0,
-        plan,
-        max_iter=max_iter,
-        tol=tol,
-        callback=callback,
-        remetric=remeasure(objective, dtype, geometry, plan),
-    )
+    with objective.backend.solving():
+        geometry = first_geometry(objective, dtype, plan, moments)
+        return gradient_descent(
+            objective,
+            geometry,
+            coef0,
+            plan,
+            max_iter=max_iter,
+            tol=tol,
+            callback=callback,
+            remetric=remeasure(objective, dtype, geometry, plan),
+        )

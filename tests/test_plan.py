@@ -164,3 +164,36 @@ def test_a_warm_started_path_takes_fewer_iterations_than_cold_fits():
         scale = np.abs(cold.coef_).max()
         np.testing.assert_allclose(warm.coef_, cold.coef_, atol=1e-5 * scale)
     assert warm_iterations < cold_iterations
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse"])
+def test_a_sparse_fit_holds_blas_on_one_thread_throughout(rng, kind):
+    # Between its passes a sparse fit works on vectors, where BLAS threads
+    # woken would spin on the cores its passes need: BLAS stays on one
+    # thread for the whole solve, and gets its threads back after it. A
+    # dense fit's BLAS keeps them between its passes.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    X = rng.normal(size=(300, 6))
+    obj = make_objective(rng, 1, X=sp.csr_matrix(X) if kind == "sparse" else X)
+    plan = make_plan(obj, "auto", "nesterov")
+    seen = []
+
+    def blas_threads():
+        return {
+            info["num_threads"]
+            for info in threadpoolctl.threadpool_info()
+            if info["user_api"] == "blas"
+        }
+
+    def callback(*args):
+        seen.append(blas_threads())
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        solve(obj, plan, np.zeros((7, 1)), max_iter=50, tol=1e-8, callback=callback)
+        assert blas_threads() == before
+    if before != {2}:
+        pytest.skip("BLAS here cannot run two threads")
+    assert seen and all(
+        threads == ({1} if kind == "sparse" else {2}) for threads in seen
+    )

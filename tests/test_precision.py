@@ -87,14 +87,16 @@ def test_a_large_constant_part_gives_the_model_without_it(
 def test_sparse_variance_of_a_large_constant_part(fmt, blocks):
     # Centred before squaring: E[x^2] - E[x]^2 would lose the spread of a
     # column of 1e8 + N(0, 1) entirely. Stored on every row, on all but one
-    # (whose zero is then 1e8 away), and on a few.
+    # (whose zero is then 1e8 away), and on a few. A constant part of 30
+    # standard deviations loses a few digits only: no centring there.
     rng = np.random.default_rng(1)
     n = 503
-    X = rng.normal(size=(n, 4))
+    X = rng.normal(size=(n, 5))
     X[:, 0] += 10 ** rng.uniform(7, 10)
     X[:, 1] += 10 ** rng.uniform(7, 10)
     X[rng.integers(n), 1] = 0.0
     X[rng.random(n) < 0.9, 2] = 0.0
+    X[:, 4] += 30.0
     weights = rng.uniform(0.1, 1, size=n)
     weights /= weights.sum()
     block_bytes = 100 * 8 * X.shape[1] if blocks == "many" else None

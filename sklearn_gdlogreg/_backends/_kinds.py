@@ -21,6 +21,7 @@ Every pass counts itself in ``_blocks.PASSES`` by name (see
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property, partial
 from typing import ClassVar
 
@@ -228,6 +229,11 @@ class Backend:
         where the passes go block by block (every kind but a small dense X)."""
         return None
 
+    def solving(self) -> AbstractContextManager:
+        """The scope of a whole fit on this X (see ``_plan.solve``): nothing
+        to hold but on a sparse X."""
+        return nullcontext()
+
     def rows(self, stride: int) -> Backend:
         """The backend of every ``stride``-th row (views, no copy): X itself
         for a stride of 1; other strides need a dense X."""
@@ -353,6 +359,14 @@ class SparseBackend(_HostBackend):
     @cached_property
     def _exclusive_column_groups(self) -> tuple[int, ...]:
         return tuple(exclusive_column_groups(self.X))
+
+    def solving(self) -> AbstractContextManager:
+        # BLAS on one thread for the whole fit, not pass by pass: between
+        # its passes a sparse fit works on vectors of coefficients, where
+        # BLAS threads gain nothing, and BLAS threads woken there keep
+        # spinning on the cores that the next pass's own threads need. (A
+        # dense fit's BLAS products outside its passes do gain from them.)
+        return _host_threads.limited()
 
 
 class DeviceBackend(Backend):

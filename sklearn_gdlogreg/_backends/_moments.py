@@ -145,6 +145,13 @@ def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
         matrix += alpha * np.outer(v, v)
 
 
+# A sparse column's spread from its sum of squares less its mean's part
+# keeps about -log10(_CANCELLED * eps) digits; below that share of the sum
+# of squares it is centred entry by entry (its mean is over 100 standard
+# deviations: a large constant part).
+_CANCELLED = 1e-4
+
+
 def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     """Weighted mean and centred sums of squares (or products) of one block.
 
@@ -155,15 +162,17 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     """
     if sp.issparse(X_b):
         mean_b = np.asarray(X_b_T @ w_b, dtype=np.float64).ravel() / weight_b
-        stored, stored_weight, count = _centred_square_sums(X_b_T, w_b, mean_b)
-        # The entries not stored are zeros, each ``mean`` away from it. Where
-        # every row is stored the weight left is exactly none: the rounding
-        # of ``weight_b - stored_weight``, times a large constant part's
-        # ``mean**2``, would swamp the spread.
-        missing = np.where(
-            count == X_b.shape[0], 0.0, np.maximum(weight_b - stored_weight, 0.0)
-        )
-        return mean_b, stored + missing * mean_b**2
+        # Sums of squares less the mean's part: two sparse products and no
+        # more, where each stored entry centred costs four. Where the spread
+        # is a small part of the sum of squares (a column with a large
+        # constant part), that difference lost digits: those columns are
+        # centred entry by entry.
+        squares = _centred_square_sums(X_b_T, w_b, None)[0]
+        spread = squares - weight_b * mean_b**2
+        lost = np.flatnonzero((spread <= _CANCELLED * squares) & (squares > 0))
+        if lost.size:
+            spread[lost] = _centred_spread(X_b[:, lost], w_b, weight_b, mean_b[lost])
+        return mean_b, np.maximum(spread, 0.0)
     xp = namespace(X_b)
     if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
         X_b = astype(X_b, host_dtype(w_b))
@@ -181,10 +190,25 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     return _host64(mean_b) + residual, spread_b
 
 
-def _centred_square_sums(X_T, w, center: np.ndarray):
+def _centred_spread(X_b, w_b, weight_b: float, mean_b: np.ndarray) -> np.ndarray:
+    """The sums of ``w_i (x_ij - mean_j)^2`` over a sparse block's columns,
+    each stored entry centred before it is squared."""
+    stored, stored_weight, count = _centred_square_sums(X_b.T, w_b, mean_b)
+    # The entries not stored are zeros, each ``mean`` away from it. Where
+    # every row is stored the weight left is exactly none: the rounding
+    # of ``weight_b - stored_weight``, times a large constant part's
+    # ``mean**2``, would swamp the spread.
+    missing = np.where(
+        count == X_b.shape[0], 0.0, np.maximum(weight_b - stored_weight, 0.0)
+    )
+    return stored + missing * mean_b**2
+
+
+def _centred_square_sums(X_T, w, center: np.ndarray | None):
     """``(squares, weights, count)`` for the sparse transpose of a block: for
     each row j of ``X_T`` (a column of X), the sums over its stored entries
     of ``w_i (x_ij - center_j)^2`` and of ``w_i``, and their number; float64.
+    With ``center`` None, the sums of ``w_i x_ij^2`` alone (and None, None).
 
     Each entry is centred before it is squared, so that a column with a
     large constant part keeps its spread (``E[x^2] - E[x]^2`` would lose it
@@ -208,7 +232,15 @@ def _centred_square_sums(X_T, w, center: np.ndarray):
             indptr = X_T.indptr[start : stop + 1] - low
             spans.append((start, stop, low, high, X_T.indices[low:high], indptr, "csr"))
             start = stop
-    squares, weights, count = np.empty(d), np.empty(d), np.empty(d, dtype=np.int64)
+    squares = np.empty(d)
+    if center is None:
+        for start, stop, low, high, indices, indptr, layout in spans:
+            values = np.square(X_T.data[low:high], dtype=w.dtype)
+            shape = (stop - start, X_T.shape[1])
+            view = _compressed_view(X_T, layout, (values, indices, indptr), shape)
+            squares[start:stop] = np.asarray(view @ w, dtype=np.float64).ravel()
+        return squares, None, None
+    weights, count = np.empty(d), np.empty(d, dtype=np.int64)
     for start, stop, low, high, indices, indptr, layout in spans:
         # One temporary of the span's size: each entry's centre, then the
         # entry less it, squared, then ones.
