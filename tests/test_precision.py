@@ -85,10 +85,11 @@ def test_a_large_constant_part_gives_the_model_without_it(
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 @pytest.mark.parametrize("blocks", ["many", "one"])
 def test_sparse_variance_of_a_large_constant_part(fmt, blocks):
-    # Centred before squaring: E[x^2] - E[x]^2 would lose the spread of a
-    # column of 1e8 + N(0, 1) entirely. Stored on every row, on all but one
-    # (whose zero is then 1e8 away), and on a few. A constant part of 30
-    # standard deviations loses a few digits only: no centring there.
+    # Where E[x^2] - E[x]^2 loses digits, centred before squaring: it would
+    # lose the spread of a column of 1e8 + N(0, 1) entirely. Stored on every
+    # row, on all but one (whose zero is then 1e8 away), and on a few. A
+    # constant part of 30 standard deviations loses a few digits only: no
+    # centring there.
     rng = np.random.default_rng(1)
     n = 503
     X = rng.normal(size=(n, 5))

@@ -149,7 +149,10 @@ class _HostThreads:
     BLAS may (so a user's ``threadpoolctl.threadpool_limits`` holds) and
     limits BLAS to one thread meanwhile, so that the threads do not fight
     over the cores. Passes that run at once (fits in several threads of the
-    user's) share the limit: the first sets it, the last restores it.
+    user's) share the limit: the first sets it, the last restores it. A
+    sparse fit holds it for its whole solve (``SparseBackend.solving``): the
+    limit is the process's, so meanwhile the user's other BLAS calls run on
+    one thread too.
     """
 
     def __init__(self):

@@ -143,9 +143,11 @@ class Backend:
         and float64 features of magnitude up to about 1e150 do not overflow.
         Dense blocks are summarised in X's precision (``dtype``: float32 is
         twice as fast, and its rounding only blurs the preconditioner a little),
-        or in float64 where float32 squares would overflow. Sparse blocks centre
-        each stored entry before squaring it (see ``_centred_square_sums``), so
-        a column with a large constant part keeps its spread there too.
+        or in float64 where float32 squares would overflow. Sparse blocks take
+        each column's sum of squares less its mean's part, and centre each
+        stored entry before squaring it where that lost digits (see
+        ``_block_moments``), so a column with a large constant part keeps its
+        spread there too.
 
         ``reweight(X_block, weights_block)``, if given, gives each block's
         weights instead (for example the curvature of a loss at a point, see

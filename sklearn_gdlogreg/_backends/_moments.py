@@ -146,9 +146,10 @@ def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
 
 
 # A sparse column's spread from its sum of squares less its mean's part
-# keeps about -log10(_CANCELLED * eps) digits; below that share of the sum
-# of squares it is centred entry by entry (its mean is over 100 standard
-# deviations: a large constant part).
+# loses about -log10(_CANCELLED) of float64's digits where the spread is
+# that share of the sum of squares (its rounding grows with the column's
+# length too); below that share (a mean over 100 standard deviations: a
+# large constant part) the column is centred entry by entry.
 _CANCELLED = 1e-4
 
 
@@ -169,7 +170,8 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
         # centred entry by entry.
         squares = _centred_square_sums(X_b_T, w_b, None)[0]
         spread = squares - weight_b * mean_b**2
-        lost = np.flatnonzero((spread <= _CANCELLED * squares) & (squares > 0))
+        # (NaN where squares too large for float64 cancelled: centred too.)
+        lost = np.flatnonzero(~(spread > _CANCELLED * squares) & (squares > 0))
         if lost.size:
             spread[lost] = _centred_spread(X_b[:, lost], w_b, weight_b, mean_b[lost])
         return mean_b, np.maximum(spread, 0.0)
@@ -210,12 +212,12 @@ def _centred_square_sums(X_T, w, center: np.ndarray | None):
     of ``w_i (x_ij - center_j)^2`` and of ``w_i``, and their number; float64.
     With ``center`` None, the sums of ``w_i x_ij^2`` alone (and None, None).
 
-    Each entry is centred before it is squared, so that a column with a
-    large constant part keeps its spread (``E[x^2] - E[x]^2`` would lose it
-    to cancellation). A CSR block's transpose (CSC) is done whole: it is
-    block-sized. A CSC X comes as one block, whose transpose (CSR) is done
-    a few rows (columns of X) at a time, so that no temporary is larger
-    than a block.
+    With a ``center``, each entry is centred before it is squared, so that a
+    column with a large constant part keeps its spread (``E[x^2] - E[x]^2``
+    would lose it to cancellation: see ``_block_moments``). A CSR block's
+    transpose (CSC) is done whole: it is block-sized. A CSC X comes as one
+    block, whose transpose (CSR) is done a few rows (columns of X) at a
+    time, so that no temporary is larger than a block.
     """
     d = X_T.shape[0]
     if X_T.format != "csr":
