@@ -82,6 +82,8 @@ MAX_ITER = 10_000
 # Fits shorter than a timer's noise are repeated: best of --repeat, or of as
 # many as run in SHORT_FITS seconds, up to SHORT_REPEAT.
 SHORT_FITS, SHORT_REPEAT = 0.3, 10
+# A solver's untimed warm-up (a fit of 500 rows) may take this long.
+WARM_UP_TIMEOUT = 120.0
 # A ladder ends once its fits have taken this many times --timeout in all: a
 # solver that needs longer is far behind the fastest.
 LADDER_TIMEOUTS = 3
@@ -487,8 +489,11 @@ class Summary:
 def _serve(conn, shape: Shape, quick: bool, threads: int | None) -> None:
     """The worker: make the shape's data, then answer requests, each one
     fit (``("fit", solver, tol)``: its seconds, objective and whether
-    scikit-learn-intelex fell back) or one tight reference fit
-    (``("reference", solver, None)``: its objective); ``None`` ends it."""
+    scikit-learn-intelex fell back), one tight reference fit
+    (``("reference", solver, None)``: its objective) or a solver's untimed
+    first fit on 500 rows (``("warm", solver, None)``: a solver's first fit
+    in a process is slow); ``None`` ends it. A request that raises is
+    answered with a :class:`Failed`."""
     warnings.simplefilter("ignore")  # ConvergenceWarning, snapml's, glum's
     solvers = {solver.name: solver for solver in installed(SOLVERS)[0]}
     if "sklearnex" in solvers:
@@ -501,19 +506,28 @@ def _serve(conn, shape: Shape, quick: bool, threads: int | None) -> None:
         # The first rows hold every class (``_labels``; breast cancer's both).
         rows = min(problem.X.shape[0], 500)
         start = Problem(X[:rows], y[:rows], shape.C, problem.classes)
-        warm = set()
         while (request := conn.recv()) is not None:
             kind, name, tol = request
-            if kind == "reference":
-                conn.send(objective(reference_fit(problem, name), problem))
-                continue
-            if name not in warm:  # a solver's first fit in a process is slow
-                timed_fit(solvers[name], start, TOLS[0], threads)
-                warm.add(name)
-            SKLEARNEX_LOG.fell_back = False
-            seconds, estimator = timed_fit(solvers[name], problem, tol, threads)
-            value = objective(estimator, problem)
-            conn.send((seconds, value, SKLEARNEX_LOG.fell_back))
+            try:
+                if kind == "reference":
+                    answer = objective(reference_fit(problem, name), problem)
+                elif kind == "warm":
+                    answer = timed_fit(solvers[name], start, TOLS[0], threads)[0]
+                else:
+                    SKLEARNEX_LOG.fell_back = False
+                    seconds, fitted = timed_fit(solvers[name], problem, tol, threads)
+                    value = objective(fitted, problem)
+                    answer = (seconds, value, SKLEARNEX_LOG.fell_back)
+            except Exception as error:  # a solver that fails on this shape
+                answer = Failed(f"{type(error).__name__}: {error}")
+            conn.send(answer)
+
+
+@dataclass
+class Failed:
+    """The answer to a request that raised, or whose child died."""
+
+    reason: str
 
 
 class Worker:
@@ -522,11 +536,14 @@ class Worker:
     (lbfgs and saga can take minutes on unscaled columns). The child is
     spawned, not forked (an OpenMP runtime does not survive a fork), and
     makes the data itself from the shape's seed: no array crosses the pipe.
-    A child that was stopped is started again for the next request."""
+    A child that was stopped is started again for the next request, and
+    each solver's first fit in a child is preceded by an untimed warm-up
+    (not counted in ``--timeout``)."""
 
     def __init__(self, shape: Shape, quick: bool, threads: int | None):
         self.shape, self.quick, self.threads = shape, quick, threads
         self.process = None
+        self.warm: set[str] = set()
         self.summary = self._start()
 
     def _start(self) -> Summary:
@@ -539,16 +556,34 @@ class Worker:
         )
         self.process.start()
         child.close()
-        return self.conn.recv()  # the data is made: requests are timed from here
+        self.warm = set()
+        try:
+            return self.conn.recv()  # the data is made: requests are timed from here
+        except EOFError:
+            self.stop()
+            raise RuntimeError(f"the child making {self.shape.name} died") from None
 
     def ask(self, request, timeout: float):
-        """The answer to a request, or None where it took over ``timeout``
-        seconds (the child is then stopped)."""
+        """The answer to a request, None where it took over ``timeout``
+        seconds (the child is then stopped), or a :class:`Failed`."""
         if self.process is None:
             self._start()
-        self.conn.send(request)
-        if self.conn.poll(timeout):
-            return self.conn.recv()
+        kind, name, _ = request
+        if kind == "fit" and name not in self.warm:
+            warmed = self._answer(("warm", name, None), WARM_UP_TIMEOUT)
+            if not isinstance(warmed, float):
+                return warmed
+            self.warm.add(name)
+        return self._answer(request, timeout)
+
+    def _answer(self, request, timeout: float):
+        try:
+            self.conn.send(request)
+            if self.conn.poll(timeout):
+                return self.conn.recv()
+        except (EOFError, OSError) as error:  # the child died
+            self.stop()
+            return Failed(f"the child died ({type(error).__name__})")
         self.stop()
         return None
 
@@ -563,8 +598,11 @@ class Worker:
 
     def close(self) -> None:
         if self.process is not None and self.process.is_alive():
-            self.conn.send(None)
-            self.process.join(timeout=10)
+            try:
+                self.conn.send(None)
+                self.process.join(timeout=10)
+            except OSError:  # the child died meanwhile
+                pass
         self.stop()
 
 
@@ -581,6 +619,9 @@ def climb(ladder: Ladder, worker: Worker, best: Callable[[], float], args) -> No
             len(answers) < SHORT_REPEAT and sum(a[0] for a in answers) < SHORT_FITS
         ):
             answer = worker.ask(("fit", solver.name, tol), args.timeout)
+            if isinstance(answer, Failed):
+                ladder.stopped = f"failed: {answer.reason}"
+                return
             if answer is None:
                 break
             answers.append(answer)
@@ -599,9 +640,6 @@ def climb(ladder: Ladder, worker: Worker, best: Callable[[], float], args) -> No
         settled = len(gaps) > 1 and abs(gaps[-1] - gaps[-2]) <= args.gap / 10
         if gaps[-1] <= args.gap / 10 and settled:
             ladder.stopped = "reached"
-            return
-        if seconds > args.timeout:
-            ladder.stopped = f"a fit took over {args.timeout:g} s"
             return
         ladder.spent += sum(answer[0] for answer in answers)
         if ladder.spent > LADDER_TIMEOUTS * args.timeout:
@@ -631,7 +669,7 @@ def reference_minima(worker: Worker, args) -> list[float]:
     values = [
         worker.ask(("reference", solver, None), args.timeout) for solver in solvers
     ]
-    return [value for value in values if value is not None]
+    return [value for value in values if isinstance(value, float)]
 
 
 def run_shape(shape: Shape, solvers: list[Solver], args) -> dict:
@@ -654,8 +692,9 @@ def _run_shape(worker: Worker, solvers: list[Solver], args) -> dict:
             ladder.not_applied = solver.applies(summary)
         ladders.append(ladder)
 
-    def best():
-        return min(known + [run.objective for ladder in ladders for run in ladder.runs])
+    def best():  # NaN where no fit finished: then no gap is reached
+        values = known + [run.objective for ladder in ladders for run in ladder.runs]
+        return min(values, default=np.nan)
 
     climbing = [ladder for ladder in ladders if not ladder.not_applied]
     while climbing:

@@ -46,6 +46,7 @@ from . import _layout
 from ._backends import (
     Backend,
     DenseBackend,
+    HostBackend,
     OffsetLabels,
     Pointwise,
     Reweight,
@@ -177,7 +178,7 @@ class LogisticObjective:
         else:
             b_all = np.zeros((C.shape[1], 1), dtype=C.dtype)
         spans = [(i * k, (i + 1) * k) for i in range(len(coefs))]
-        backend = cast(DenseBackend, self.backend)  # one_block: dense only
+        backend = cast(HostBackend, self.backend)  # one_block: in memory only
         losses, grads_T, grads_b = backend.stacked_sums(
             self._labels(),
             self.weights,

@@ -78,5 +78,9 @@ def test_worker_stops_a_fit_past_its_time(monkeypatch):
         assert worker.process is None
         seconds, value, _ = worker.ask(("fit", "ours", 1e-4), timeout=120)
         assert seconds > 0 and 0 < value < np.log(2)  # below the zero model's
+        # A request that raises in the child is answered, and the child lives.
+        failed = worker.ask(("fit", "no such solver", 1e-4), timeout=120)
+        assert isinstance(failed, bench_anchors.Failed) and "KeyError" in failed.reason
+        assert worker.ask(("reference", "lbfgs", None), timeout=120) <= value
     finally:
         worker.close()

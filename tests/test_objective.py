@@ -16,16 +16,22 @@ from sklearn_gdlogreg._loss import multinomial_pointwise
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_one_block_pass_equals_the_blocked_pass(rng, n_outputs, fit_intercept, dtype):
+@pytest.mark.parametrize("fmt", ["dense", "csr", "csc"])
+def test_one_block_pass_equals_the_blocked_pass(
+    rng, n_outputs, fit_intercept, dtype, fmt
+):
     # An X of one block takes its points stacked (_stacked_values_and_grads);
     # blocks of 8 rows take the general pass: the same values and gradients,
-    # one point or two, and the gradients each point's own.
+    # one point or two, and the gradients each point's own. Sparse X too.
     obj = make_objective(rng, n_outputs, fit_intercept=fit_intercept, l2=0.3)
-    obj = dataclasses.replace(obj, backend=backend_for(obj.backend.X.astype(dtype)))
-    X = obj.backend.X
-    blocked = dataclasses.replace(
-        obj, backend=backend_for(X, 8 * X.shape[1] * X.itemsize)
-    )
+    X = obj.backend.X.astype(dtype)
+    if fmt != "dense":
+        X[np.abs(X) < 1] = 0.0  # about a third of the entries stored
+        X = getattr(sp, f"{fmt}_matrix")(X)
+    obj = dataclasses.replace(obj, backend=backend_for(X))
+    assert obj.backend.one_block() is not None
+    blocked = dataclasses.replace(obj, backend=backend_for(X, 8 * X.shape[1] * 8))
+    assert blocked.backend.one_block() is None
     coefs = [rng.normal(size=coef_shape(obj)).astype(dtype) for _ in range(2)]
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     for points in (coefs[:1], coefs):

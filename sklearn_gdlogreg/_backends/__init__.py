@@ -57,6 +57,7 @@ from ._kinds import (
     ChunkedBackend,
     DenseBackend,
     DeviceBackend,
+    HostBackend,
     SparseBackend,
     backend_for,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "ChunkedBackend",
     "DenseBackend",
     "DeviceBackend",
+    "HostBackend",
     "OffsetLabels",
     "Pointwise",
     "Probabilities",

@@ -261,7 +261,7 @@ class Backend:
         raise NotImplementedError
 
 
-class _HostBackend(Backend):
+class HostBackend(Backend):
     """X in memory (numpy or scipy.sparse): the passes in threads over groups
     of row blocks, with BLAS on one thread in each."""
 
@@ -294,14 +294,31 @@ class _HostBackend(Backend):
             return [summed(_row_blocks(self.X, block_bytes))]
         return _host_threads.map_groups(self.X, block_bytes, summed)
 
+    @cached_property
+    def _transposed(self):
+        """``X.T``, made once: a view of X (a sparse one's over its arrays),
+        whose making costs more than a small X's products."""
+        return self.X.T
 
-class DenseBackend(_HostBackend):
+    def one_block(self, n_columns: int = 0):
+        if one_block(self.X, self.block_bytes, n_columns) is None:
+            return None
+        return [(slice(0, self.shape[0]), self.X, self._transposed)]
+
+    def stacked_sums(self, y, weights, W_T, b_all, spans, binary: bool, pointwise):
+        """``_passes._stacked_sums`` over X as one block (the objective's
+        path for a small X, see :meth:`one_block`), one read of X."""
+        PASSES["stacked_sums"] += 1
+        whole = [(slice(0, self.shape[0]), self.X, self._transposed)]
+        return _stacked_sums(
+            y, weights, W_T, b_all, spans, binary, pointwise, whole, self.block_bytes
+        )
+
+
+class DenseBackend(HostBackend):
     """A numpy array in memory."""
 
     dense = True
-
-    def one_block(self, n_columns: int = 0):
-        return one_block(self.X, self.block_bytes, n_columns)
 
     def rows(self, stride: int) -> Backend:
         if stride == 1:
@@ -319,15 +336,6 @@ class DenseBackend(_HostBackend):
         PASSES["transposed_product"] += 1
         return R @ self.X
 
-    def stacked_sums(self, y, weights, W_T, b_all, spans, binary: bool, pointwise):
-        """``_passes._stacked_sums`` over X as one block (the objective's
-        path for a small X, see :meth:`one_block`), one read of X."""
-        PASSES["stacked_sums"] += 1
-        whole = [(slice(0, self.shape[0]), self.X, self.X.T)]
-        return _stacked_sums(
-            y, weights, W_T, b_all, spans, binary, pointwise, whole, self.block_bytes
-        )
-
     def class_block_moments(
         self,
         weights,
@@ -344,7 +352,7 @@ class DenseBackend(_HostBackend):
         )
 
 
-class SparseBackend(_HostBackend):
+class SparseBackend(HostBackend):
     """A scipy.sparse CSR or CSC matrix (or array) in memory."""
 
     sparse = True
