@@ -165,7 +165,7 @@ class LogisticObjective:
     def _stacked_values_and_grads(
         self, coefs: Sequence[np.ndarray]
     ) -> list[tuple[float, np.ndarray]]:
-        """:meth:`values_and_grads` for an X of one block (a small dense X): the
+        """:meth:`values_and_grads` for an X of one block (a small X in memory): the
         coefficients stacked side by side as they come and the gradients
         returned as columns of one array, without the general pass's
         bookkeeping for each point (a fixed cost per call, large next to a

@@ -276,7 +276,8 @@ def solve(
     moments: dict | None = None,
 ) -> SolverResult:
     """Minimise ``objective`` from ``coef0`` as ``plan`` says (``moments``:
-    see :func:`first_geometry`)."""
+    see :func:`first_geometry`), in the scope its backend holds for a whole
+    fit (``Backend.solving``: on a sparse X, BLAS on one thread)."""
     dtype = coef0.dtype
     with objective.backend.solving():
         geometry = first_geometry(objective, dtype, plan, moments)

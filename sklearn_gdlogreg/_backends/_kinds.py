@@ -8,7 +8,10 @@ passes and read its capability flags, never the type of X:
   groups of row blocks (``_blocks._HostThreads``); the kind that can do
   everything (row samples, products with X, covariances, class blocks).
 - :class:`SparseBackend`: a scipy.sparse CSR or CSC matrix, read in the
-  same threads, never densified; its structure can be read alone.
+  same threads, never densified; its structure can be read alone; a fit on
+  it holds BLAS on one thread throughout (``solving``).
+- Both (:class:`HostBackend`) take a small X as one block, its points
+  stacked (``one_block``, ``stacked_sums``).
 - :class:`DeviceBackend`: an array of another array-API library (PyTorch,
   CuPy), read on its device in large blocks.
 - :class:`ChunkedBackend`: row chunks held elsewhere (``_dask.RowChunks``),
@@ -228,7 +231,8 @@ class Backend:
 
     def one_block(self, n_columns: int = 0):
         """X as the one block of a pass (see ``_blocks.one_block``), or None
-        where the passes go block by block (every kind but a small dense X)."""
+        where the passes go block by block (every kind but a small X in
+        memory, dense or sparse)."""
         return None
 
     def solving(self) -> AbstractContextManager:
