@@ -608,9 +608,11 @@ class Worker:
 
 def climb(ladder: Ladder, worker: Worker, best: Callable[[], float], args) -> None:
     """Fit the ladder's remaining tolerances, loosest first, each the best
-    of ``--repeat`` fits, until a fit is ten times below the gap, takes over
-    ``--timeout`` seconds (it is stopped there), or the objective stops
-    moving (two levels in a row)."""
+    of ``--repeat`` fits (more where they are short), until a fit is ten
+    times below the gap and agrees with the one before, a fit fails or takes
+    over ``--timeout`` seconds (it is stopped there), the ladder's fits have
+    taken ``LADDER_TIMEOUTS`` times that, or the objective stops moving (two
+    levels in a row)."""
     ladder.stopped = ""
     solver = ladder.solver
     for tol in TOLS[len(ladder.runs) :]:
@@ -838,9 +840,11 @@ def _setting(threads: int | None) -> str:
     return f"With {threads} thread{'s' if threads > 1 else ''}"
 
 
-def results_file(args, started, runs, shapes, solvers, skipped) -> list[str]:
+def results_file(
+    args, started, runs, shapes, solvers, skipped, append: bool
+) -> list[str]:
     """The sections of the results file: what was measured (unless
-    ``--append``: the file has it), then this run: its command, settings,
+    ``append``: the file has it), then this run: its command, settings,
     machine and anchors' versions, the draws, and a table for each thread
     setting."""
     what = (
@@ -848,7 +852,7 @@ def results_file(args, started, runs, shapes, solvers, skipped) -> list[str]:
     )
     command = "python benchmarks/bench_anchors.py " + " ".join(sys.argv[1:])
     sections = []
-    if not args.append:
+    if not append:
         sections += [
             "Written by the runs below (each gives its command); run them again"
             " rather than edit this file.",
@@ -955,9 +959,11 @@ def main() -> None:
             print(worst(rows))
             runs.append((threads, pools, rows))
     if args.markdown is not None:
-        sections = results_file(args, started, runs, shapes, solvers, skipped)
+        # --append to no file yet writes a whole one.
+        append = args.append and args.markdown.exists()
+        sections = results_file(args, started, runs, shapes, solvers, skipped, append)
         title = "Benchmark results: time to a gap, ours and the anchors"
-        if args.append and args.markdown.exists():
+        if append:
             _results.append(args.markdown, sections)
         else:
             _results.write(args.markdown, title, sections)

@@ -30,10 +30,12 @@ def test_bench_anchors_quick(tmp_path):
         "--markdown",
         str(results),
     ]
+    # --append to a file not there yet writes a whole one.
     completed = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, check=False
+        [*command, "--append"], capture_output=True, text=True, timeout=300
     )
     assert completed.returncode == 0, completed.stderr
+    assert results.read_text(encoding="utf-8").count("## What was measured") == 1
     out = completed.stdout
     assert "draw 1: " in out and "draw 2: " in out  # each draw's parameters
     assert "Worst ours / fastest other: " in out

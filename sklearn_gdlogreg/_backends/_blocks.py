@@ -240,20 +240,26 @@ _MIN_THREADS = 2
 _host_threads = _HostThreads()
 
 
-def one_block(X, block_bytes: int | None = None, n_columns: int = 0):
-    """``X`` as the one block of a pass (``HostBackend.stacked_sums``), or
-    None unless a numpy ``X`` (or a CSR or CSC matrix: its stored entries
-    and their indices) and its ``n_columns`` scores a row fit in one block.
-    Then a pass skips the blocks' and threads' bookkeeping, a fixed cost per
-    call that is large next to a small X's arithmetic, and loses no thread:
-    a pass over fewer than two blocks a thread runs in one (``map_groups``)."""
+def fits_one_block(X, block_bytes: int | None = None, n_columns: int = 0) -> bool:
+    """Whether a numpy ``X`` (or a CSR or CSC matrix: its stored entries and
+    their indices) and its ``n_columns`` scores a row fit in one block.
+    Then a pass over it as one block (:func:`one_block`) skips the blocks'
+    and threads' bookkeeping, a fixed cost per call that is large next to a
+    small X's arithmetic, and loses no thread: a pass over fewer than two
+    blocks a thread runs in one (``map_groups``)."""
     if type(X) is np.ndarray:
         size = X.shape[0] * X.shape[1] * X.itemsize
     elif sp.issparse(X) and X.format in ("csr", "csc"):
         size = X.data.nbytes + X.indices.nbytes
     else:
-        return None
-    if size + 8 * n_columns * X.shape[0] > (block_bytes or _BLOCK_BYTES):
+        return False
+    return size + 8 * n_columns * X.shape[0] <= (block_bytes or _BLOCK_BYTES)
+
+
+def one_block(X, block_bytes: int | None = None, n_columns: int = 0):
+    """``X`` as the one block of a pass, or None where it does not fit one
+    (see :func:`fits_one_block`)."""
+    if not fits_one_block(X, block_bytes, n_columns):
         return None
     return [(slice(0, X.shape[0]), X, X.T)]
 

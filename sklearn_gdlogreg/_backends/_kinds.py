@@ -39,7 +39,7 @@ from ._blocks import (
     PASSES,
     _host_threads,
     _row_blocks,
-    one_block,
+    fits_one_block,
 )
 from ._hessians import (
     Probabilities,
@@ -305,7 +305,7 @@ class HostBackend(Backend):
         return self.X.T
 
     def one_block(self, n_columns: int = 0):
-        if one_block(self.X, self.block_bytes, n_columns) is None:
+        if not fits_one_block(self.X, self.block_bytes, n_columns):
             return None
         return [(slice(0, self.shape[0]), self.X, self._transposed)]
 
