@@ -168,14 +168,18 @@ def curvature_weights(W, b, X_b, s):
     """
     xp = namespace(X_b)
     Z = _scores(W, b, X_b)
-    if Z.shape[1] == 1:
+    n_outputs = Z.shape[1]
+    # Each temporary freed once used: on a CSC X the block is all the rows.
+    if n_outputs == 1:
         p = expit(Z[:, 0])
+        del Z
         h = 1 - p
         h *= p
     else:
         P = softmax(Z)
+        del Z
         h = 1 - xp.sum(P * P, axis=1)
-        h /= Z.shape[1] - 1
+        h /= n_outputs - 1
     h *= s
     return astype(h, host_dtype(s))
 

@@ -314,32 +314,49 @@ class Geometry:
             # definite, the diagonal one), and X's exact scale.
             rows = metric_.rows if metric_.rows.full else geometry.rows
             geometry = replace(geometry, rows=rows)
-        if metric == "groups" and groups:
-            exclusive = ExclusiveGroups.of(list(groups), mean, geometry.scale)
-            geometry = replace(geometry, rows=exclusive)
-        return geometry
+        return geometry.grouped(groups) if metric == "groups" else geometry
 
     @classmethod
     def at_curvature(
-        cls, objective: LogisticObjective, dtype, coef: np.ndarray, stride: int = 1
+        cls,
+        objective: LogisticObjective,
+        dtype,
+        coef: np.ndarray,
+        stride: int = 1,
+        metric: str = "full",
+        groups: Sequence[int] = (),
     ) -> Geometry | None:
-        """The full metric at the curvature of the loss at ``coef``.
+        """The metric at the curvature of the loss at ``coef``.
 
-        The covariance of X weighted by the curvature there (see
-        ``_loss.curvature_weights``), times its total, plus ``l2``: the
-        Hessian at ``coef`` (multinomial: one metric for all classes), in one
-        pass over every ``stride``-th row of a dense X with no L1 term (the
-        fit's plan says where it applies). None where the curvature is zero (every
-        sample predicted with certainty).
+        The moments of X weighted by the curvature there (see
+        ``_loss.curvature_weights``), times its total, plus ``l2``: with
+        ``metric="full"``, the Hessian at ``coef`` (multinomial: one metric
+        for all classes), in one pass over every ``stride``-th row of a
+        dense X; ``"diagonal"`` or ``"groups"`` (``groups``' bounds), its
+        diagonal or its blocks of one-hot columns (as ``for_objective``'s),
+        in one pass over X. No L1 term (the fit's plan says where it
+        applies). None where the curvature is zero (every sample predicted
+        with certainty).
         """
+        full = metric == "full"
         backend, weights = metric_rows(objective, stride)
         mean, moments, curvature = backend.column_moments(
-            weights, covariance=True, reweight=objective.curvature_at(coef)
+            weights, covariance=full, reweight=objective.curvature_at(coef)
         )
         curvature *= stride
         if not curvature > 0:
             return None
-        return cls._from_moments(objective, dtype, mean, moments, curvature, True)
+        geometry = cls._from_moments(objective, dtype, mean, moments, curvature, full)
+        return geometry.grouped(groups) if metric == "groups" else geometry
+
+    def grouped(self, groups: Sequence[int]) -> Geometry:
+        """This geometry with the covariance kept within the groups of
+        one-hot columns between ``groups``' bounds (see
+        ``ExclusiveGroups``; itself where there are none)."""
+        if not groups or self.mean is None:
+            return self
+        exclusive = ExclusiveGroups.of(list(groups), self.mean, self.scale)
+        return replace(self, rows=exclusive)
 
     @classmethod
     def _from_moments(

@@ -45,7 +45,6 @@ import numpy as np
 from . import _layout
 from ._backends import (
     Backend,
-    DenseBackend,
     HostBackend,
     OffsetLabels,
     Pointwise,
@@ -203,11 +202,11 @@ class LogisticObjective:
         ]
 
     def scores(self, coef: np.ndarray) -> np.ndarray:
-        """``Z = X W + b`` at ``coef``, one read of X (a dense backend): of
+        """``Z = X W + b`` at ``coef``, one read of X (X in memory): of
         shape (n_samples,) for a binary problem, (n_samples, n_outputs) else.
         No read where W is zero, as where a fit starts."""
         W, b = self.split(coef)
-        backend = cast(DenseBackend, self.backend)
+        backend = cast(HostBackend, self.backend)
         if not W.any():
             n = backend.shape[0]
             shape = (n,) if self.n_outputs == 1 else (n, W.shape[1])
@@ -234,7 +233,7 @@ class LogisticObjective:
             return value, None
         gradient = np.empty_like(coef)
         d = self.n_features
-        backend = cast(DenseBackend, self.backend)
+        backend = cast(HostBackend, self.backend)
         if R.ndim == 1:
             gradient[:d] = backend.transposed_product(R).reshape(d, -1)
         else:

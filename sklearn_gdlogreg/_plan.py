@@ -12,11 +12,11 @@ right; the figures that chose them are the benchmarks' output.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
-from ._backends import Backend
+from ._backends import Backend, HostBackend
 from ._class_metrics import ClassBlockMetric, ClassCoupledMetric
 from ._metrics import Geometry
 from ._objective import LogisticObjective
@@ -30,6 +30,14 @@ MAX_DECORRELATED_FEATURES = 256
 # points reads X about twice, so the solver keeps each point's scores where
 # they are small next to X: at least this many features per output.
 FEATURES_PER_KEPT_SCORE = 128
+# On a sparse X (whose metric is always diagonal, or its one-hot groups) a
+# step tried along a line then costs no read: the solver keeps the scores
+# where the arrays of scores it holds at once, about KEPT_SCORE_ARRAYS of a
+# point's, take at most a tenth of X (the share the dense rule above keeps),
+# or no more than SMALL_KEPT_SCORES bytes: the temporaries of a small block
+# that a pass holds anyway (see _backends._blocks).
+KEPT_SCORE_ARRAYS = 12
+SMALL_KEPT_SCORES = 2**21
 # The multinomial Hessian with the classes coupled costs K^2 times the
 # covariance: only up to this many coefficients.
 MAX_COUPLED_COEFFICIENTS = 256
@@ -48,6 +56,13 @@ MIN_METRIC_ROWS = 8192
 # Hessian (binary, or the classes' blocks) of at most SMALL_METRIC
 # coefficients or of a sample of the rows: then a new one costs about a pass.
 REMETRIC_FACTOR, SMALL_REMETRIC_FACTOR, SMALL_METRIC = 1e-2, 1e-1, 64
+# On a sparse X the metric measured again (diagonal, or one-hot groups)
+# replaces the one in use where their diagonals differ in shape by this
+# factor at least: accelerated steps' count goes as the square root of such
+# a mismatch, so the new one halves it at least. Where the mismatch is
+# smaller, the curvature has settled as far as such a metric sees it: none
+# is measured again (the rest of the fit costs no more passes).
+RESHAPED = 4.0
 # No new metric of all the rows once the optimality is within this factor
 # of tol: it costs several passes, and the one in use, measured near the
 # minimum, finishes the fit. (One from a sample of the rows costs about a
@@ -97,7 +112,10 @@ class FitPlan:
     # ... and at the start, where the fit starts away from zero (a warm
     # start): the first metric is the curvature at zero, far from there.
     measure_at_start: bool = False
-    # The solver keeps each point's scores X W + b (wide dense X).
+    # ... and the momentum kept across a new metric (else the steps start
+    # again from the iterate: a Hessian's Newton steps need none).
+    keep_momentum: bool = False
+    # The solver keeps each point's scores X W + b (wide dense X, sparse X).
     keep_scores: bool = False
     # How far an accepted step may grow (see GROWTH and GROWTH_ON_LINE).
     growth: float = GROWTH
@@ -126,9 +144,17 @@ def metric_stride(backend: Backend, size: int) -> int:
 def keeps_scores(objective: LogisticObjective) -> bool:
     """Whether the solver keeps each point's scores: a dense numpy X past
     the full metric's width, with at least ``FEATURES_PER_KEPT_SCORE``
-    features per output (a point's scores are then small next to X)."""
+    features per output (a point's scores are then small next to X), or a
+    sparse X in memory where the scores held are small next to X or small
+    (see ``KEPT_SCORE_ARRAYS``)."""
+    backend = objective.backend
+    if backend.sparse and backend.host:
+        held = KEPT_SCORE_ARRAYS * backend.shape[0] * objective.n_outputs
+        held *= backend.dtype.itemsize
+        in_memory = cast(HostBackend, backend)
+        return 10 * held <= in_memory.nbytes or held <= SMALL_KEPT_SCORES
     return (
-        objective.backend.dense
+        backend.dense
         and objective.n_features > MAX_DECORRELATED_FEATURES
         and objective.n_features >= FEATURES_PER_KEPT_SCORE * objective.n_outputs
     )
@@ -165,7 +191,9 @@ def make_plan(
     if objective.backend.sparse:
         backend = objective.backend
         bounds = backend.exclusive_column_groups() if objective.fit_intercept else []
-        return replace(plan, metric="groups", groups=tuple(bounds)) if bounds else plan
+        if bounds:
+            plan = replace(plan, metric="groups", groups=tuple(bounds))
+        return _remeasured_sparse(plan, objective)
     if objective.n_features > MAX_DECORRELATED_FEATURES:
         return plan
     stride = metric_stride(objective.backend, objective.n_coefficients)
@@ -218,6 +246,32 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     )
 
 
+def _remeasured_sparse(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
+    """``plan`` (of a sparse X: the diagonal or groups metric) with that
+    metric measured again at the curvature as the fit converges: at a weak
+    penalty most rows come to be predicted with confidence and add almost
+    no curvature, the more so where a class is rare, and the bound the
+    first metric is then overstates the curvature of some columns many
+    times more than of others. A new one costs about a pass over X: measured
+    each time the optimality has shrunk by ``SMALL_REMETRIC_FACTOR``, up to
+    the end, until one does not reshape the one in use (``RESHAPED``: where
+    the labels are balanced and the penalty not weak, the first). Its steps
+    keep the momentum (``keep_momentum``): the new
+    metric is still a diagonal (or block) model of the Hessian, not the
+    Hessian, and its steps gain from momentum as the first one's did.
+    None with offsets (see :func:`_remeasured`).
+    """
+    if objective.shifted:
+        return plan
+    return replace(
+        plan,
+        remeasured="curvature",
+        remetric_factor=SMALL_REMETRIC_FACTOR,
+        finish_within=0.0,
+        keep_momentum=True,
+    )
+
+
 def first_geometry(
     objective: LogisticObjective, dtype, plan: FitPlan, moments: dict | None = None
 ) -> Geometry:
@@ -236,12 +290,57 @@ def first_geometry(
 
 
 def remeasure(objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan):
-    """The plan's ``remetric(coef)`` for the solver: the metric at the
-    coefficients ``coef`` and the step that is a Newton step in it, or None
-    (no such metric there); None where the plan measures none. ``geometry``
-    is the first metric: its mean is every metric's centre, its scale the
-    class blocks' units."""
-    if plan.remeasured == "none" or not geometry.rows.full:
+    """The plan's ``remetric(coef)`` for the solver (see
+    ``_solver.gradient_descent``): the metric at the coefficients ``coef``
+    and the step that is a Newton step in it, or None (no such metric
+    there); None where the plan measures none. ``geometry`` is the first
+    metric: its mean is every metric's centre, its scale the class blocks'
+    units. A diagonal or groups metric (a sparse X) is taken only where it
+    reshapes the one in use (see :func:`_reshaping`)."""
+    if plan.remeasured == "none":
+        return None
+    if plan.metric != "full":
+        return _reshaping(objective, dtype, geometry, plan)
+    return _remeasured_full(objective, dtype, geometry, plan)
+
+
+def _reshaping(objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan):
+    """``remetric`` for the diagonal or groups metric of a sparse X: the
+    metric at the curvature where its diagonal differs from the one in use
+    in shape, by ``RESHAPED`` at least; else the one in use, with its step,
+    and none is measured again."""
+    in_use, settled = geometry, False
+
+    def remetric(coef):
+        nonlocal in_use, settled
+        metric = None
+        if not settled:
+            metric = Geometry.at_curvature(
+                objective, dtype, coef, metric=plan.metric, groups=plan.groups
+            )
+        if metric is None or _mismatch(metric, in_use) < RESHAPED:
+            settled = True
+            return in_use, None
+        in_use = metric
+        return metric, 1 / metric.curvature
+
+    return remetric
+
+
+def _mismatch(metric: Geometry, other: Geometry) -> float:
+    """How far apart in shape two metrics' diagonals (in the Hessian's
+    units: each one's scale times its curvature) are: the largest ratio of
+    the two over the smallest, 1 where one is a multiple of the other."""
+    ratio = (metric.scale * metric.curvature) / (other.scale * other.curvature)
+    return float(ratio.max() / ratio.min())
+
+
+def _remeasured_full(
+    objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan
+):
+    """:func:`remeasure` for the full metric (dense X): the Hessian, or the
+    class blocks or coupled classes' Hessian, at ``coef``."""
+    if not geometry.rows.full:
         return None
     mean, scale, stride = geometry.mean, geometry.scale, plan.remeasured_stride
 

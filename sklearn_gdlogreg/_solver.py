@@ -84,8 +84,8 @@ Callback = Callable[[int, np.ndarray, float, float, float], bool | None]
 _SHRINK = 0.5
 _MAX_HALVINGS = 60
 
-# remetric(coef) -> (metric, first step) or None: see gradient_descent.
-Remetric = Callable[[np.ndarray], "tuple[StepMetric, float] | None"]
+# remetric(coef) -> (metric, first step or None) or None: see gradient_descent.
+Remetric = Callable[[np.ndarray], "tuple[StepMetric, float | None] | None"]
 
 
 @dataclass(frozen=True)
@@ -404,12 +404,16 @@ def gradient_descent(
         modified. If it returns True, the run stops there.
     remetric : callable, optional
         ``remetric(coef) -> (metric, step)`` or None: a new metric for the
-        steps, measured at ``coef``, and the step to try first in it. Asked
+        steps, measured at ``coef``, and the step to try first in it (None:
+        the step in use; None for both: the first metric). Asked
         for each time the optimality has shrunk by ``plan.remetric_factor``
         since the metric in use was made (a lazily updated preconditioner;
         see ``_plan.remeasure``), unless the optimality is already within
         ``plan.finish_within`` times ``tol``, and at ``coef0`` itself where
-        ``plan.measure_at_start``. The steps stay gradient steps
+        ``plan.measure_at_start``. The run goes on from the iterate, with
+        no momentum (a Newton step in a Hessian needs none), or, where
+        ``plan.keep_momentum``, from the momentum point with the momentum
+        kept. The steps stay gradient steps
         in one fixed metric between updates; ``geometry`` still measures the
         optimality, so ``tol`` keeps its meaning.
 
@@ -432,7 +436,8 @@ def gradient_descent(
     if plan.measure_at_start and remetric is not None and status != "converged":
         update = remetric(x.coef)
         if update is not None:
-            metric, step = update
+            metric, new_step = update
+            step = step if new_step is None else new_step
     n_iter = 0
     stop = callback is not None and callback(0, x.coef, x.total, optimality, step)
     if stop and status != "converged":
@@ -479,9 +484,12 @@ def gradient_descent(
             remetric_at = optimality * plan.remetric_factor
             metric = geometry  # the old metric goes before the new one comes
             update = remetric(x.coef)
-            if update is not None:  # restart from x, in the new metric
-                (metric, step), theta = update, 1.0
-                x = y = evaluator.with_grad(x)
+            if update is not None:
+                metric, new_step = update
+                step = step if new_step is None else new_step
+                if not plan.keep_momentum:  # restart from x, in the new metric
+                    theta = 1.0
+                    x = y = evaluator.with_grad(x)
             del update  # `metric` alone holds it now: the next update frees it
     return SolverResult(
         coef=reported.coef,

@@ -319,3 +319,25 @@ def test_exclusive_column_groups_need_sorted_indices(rng):
     X.indices = X.indices.reshape(-1, 3)[:, ::-1].ravel().copy()  # reversed rows
     X.has_sorted_indices = False
     assert backend_for(X).exclusive_column_groups() == []
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "csc"])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_products_for_kept_scores_equal_numpy(rng, kind, n_outputs):
+    # The products of a solver that keeps its scores: X @ W and R @ X, one
+    # read of X each, on every kind of X in memory; their bytes too.
+    dense = rng.normal(size=(50, 7)) * (rng.uniform(size=(50, 7)) < 0.4)
+    X = dense if kind == "dense" else getattr(sp, f"{kind}_matrix")(dense)
+    backend = backend_for(X)
+    shape = (7,) if n_outputs == 1 else (7, n_outputs)
+    W, R = rng.normal(size=shape), rng.normal(size=(n_outputs, 50)).squeeze()
+    with counted_passes() as passes:
+        np.testing.assert_allclose(backend.product(W), dense @ W, rtol=1e-12)
+        np.testing.assert_allclose(backend.transposed_product(R), R @ dense, rtol=1e-12)
+    assert passes == {"product": 1, "transposed_product": 1}
+    stored = (
+        X.nbytes
+        if kind == "dense"
+        else (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    )
+    assert backend.nbytes == stored

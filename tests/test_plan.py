@@ -10,13 +10,21 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from conftest import make_objective, one_hot
+from sklearn_gdlogreg._backends import backend_for, counted_passes
+from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import (
     FINISH_WITHIN,
+    KEPT_SCORE_ARRAYS,
     MAX_DECORRELATED_FEATURES,
     REMETRIC_FACTOR,
+    RESHAPED,
+    SMALL_KEPT_SCORES,
     SMALL_REMETRIC_FACTOR,
     FitPlan,
+    _mismatch,
+    first_geometry,
     make_plan,
+    remeasure,
     solve,
 )
 
@@ -81,12 +89,105 @@ def test_wide_dense_X_keeps_the_scores_with_the_diagonal_metric(rng):
     wide = objective(rng, n_samples=50, n_features=MAX_DECORRELATED_FEATURES + 1)
     plan = make_plan(wide, "auto", "nesterov")
     assert plan.keep_scores and plan.metric == "diagonal"
-    # Not on sparse X, nor with too few features per class.
-    assert not make_plan(
-        make_objective(rng, 1, X=sp.csr_matrix(wide.backend.X)), "auto", "nesterov"
-    ).keep_scores
+    # Not with too few features per class.
     many = objective(rng, n_samples=50, n_features=300, n_outputs=3)
     assert not make_plan(many, "auto", "nesterov").keep_scores
+
+
+def sparse_rows(rng, n_samples, per_row):
+    """A CSR X of ``per_row`` entries a row."""
+    d = 2 * per_row
+    indices = np.sort(rng.rand(n_samples, d).argsort(axis=1)[:, :per_row], axis=1)
+    data = rng.normal(size=indices.size)
+    indptr = np.arange(n_samples + 1) * per_row
+    return sp.csr_matrix((data, indices.ravel(), indptr), shape=(n_samples, d))
+
+
+def test_sparse_X_keeps_the_scores_where_they_are_small(rng):
+    """A sparse X keeps each point's scores where those the solver holds
+    take at most a tenth of X, or fit a small block."""
+    small = make_objective(rng, 1, X=sparse_rows(rng, 200, 3))
+    assert make_plan(small, "auto", "nesterov").keep_scores
+    # Past a small block: where a row has few entries (the scores held are
+    # large next to X), not kept; where it has many, kept.
+    n = SMALL_KEPT_SCORES // (KEPT_SCORE_ARRAYS * 8) + 1_000
+    for per_row, kept in [(2, False), (100, True)]:
+        X = sparse_rows(rng, n, per_row)
+        plan = make_plan(make_objective(rng, 1, X=X), "auto", "nesterov")
+        assert plan.keep_scores == kept, per_row
+
+
+def rare_positives(rng, n_samples=1_500, levels=(60,) * 8):
+    """One-hot X whose positives are rare (about 5%): at a weak penalty most rows
+    come to be predicted with confidence, unevenly across the levels."""
+    X = one_hot(rng, levels=levels, n_samples=n_samples)
+    effects = rng.normal(size=X.shape[1])
+    scores = X @ effects - 5.5
+    y = (rng.uniform(size=n_samples) < 1 / (1 + np.exp(-scores))).astype(int)
+    return X, y
+
+
+def sparse_objective(X, y, C):
+    weights = np.full(X.shape[0], 1 / X.shape[0])
+    return LogisticObjective(
+        backend=backend_for(X),
+        y=y,
+        weights=weights,
+        n_outputs=1,
+        fit_intercept=True,
+        l2=1 / (C * X.shape[0]),
+        l1=0.0,
+    )
+
+
+def test_a_sparse_X_measures_its_metric_again_where_it_reshapes(rng):
+    """On a sparse X the diagonal (or groups) metric is measured again at
+    the curvature, and taken only where it reshapes the one in use: with rare
+    positives at a weak penalty, near the minimum; where the curvature is
+    still the bound's shape (at zero), never, and none is measured again."""
+    X, y = rare_positives(rng)
+    obj = sparse_objective(X, y, C=30.0)
+    plan = make_plan(obj, "auto", "nesterov")
+    assert (plan.metric, plan.remeasured) == ("groups", "curvature")
+    assert plan.keep_momentum and plan.finish_within == 0
+    assert plan.remetric_factor == SMALL_REMETRIC_FACTOR
+    geometry = first_geometry(obj, np.float64, plan)
+    reference = LogisticRegression(C=30.0, tol=1e-10, max_iter=10_000).fit(X, y)
+    minimum = np.append(reference.coef_[0], reference.intercept_)[:, None]
+    remetric = remeasure(obj, np.float64, geometry, plan)
+    metric, step = remetric(minimum)
+    assert metric is not geometry and step == 1 / metric.curvature
+    assert _mismatch(metric, geometry) >= RESHAPED
+    # At zero the curvature is the bound's (a multiple of it): the one in
+    # use is kept with its step, and no pass is made from then on.
+    remetric = remeasure(obj, np.float64, geometry, plan)
+    assert remetric(np.zeros_like(minimum)) == (geometry, None)
+    with counted_passes() as passes:
+        assert remetric(minimum) == (geometry, None)
+    assert not passes
+    assert _mismatch(geometry, geometry) == pytest.approx(1.0)
+
+
+def test_rare_positives_at_a_weak_penalty_reach_scikit_learns_minimum(rng):
+    """The metric measured again (momentum kept across it) and the kept
+    scores of a small sparse X move no minimum, and save steps: fewer
+    than with the first metric throughout."""
+    X, y = rare_positives(rng)
+    obj = sparse_objective(X, y, C=30.0)
+    plan = make_plan(obj, "auto", "nesterov")
+    assert plan.keep_scores
+    coef0 = np.zeros((X.shape[1] + 1, 1))
+    result = solve(obj, plan, coef0, max_iter=10_000, tol=1e-9)
+    first_only = dataclasses.replace(plan, remeasured="none")
+    slower = solve(obj, first_only, coef0, max_iter=10_000, tol=1e-9)
+    assert result.status == slower.status == "converged"
+    reference = LogisticRegression(C=30.0, tol=1e-12, max_iter=10_000).fit(X, y)
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(
+        result.coef[:-1, 0], reference.coef_[0], atol=1e-5 * scale
+    )
+    np.testing.assert_allclose(result.coef[-1], reference.intercept_, atol=1e-5 * scale)
+    assert result.n_iter < slower.n_iter
 
 
 def test_a_tall_X_measures_its_metrics_on_a_sample_of_the_rows(rng):

@@ -79,12 +79,13 @@ class Backend:
     """
 
     # Capabilities, where the kinds differ. ``dense``: evenly spaced rows are
-    # views (metrics from a sample of the rows, :meth:`rows`), a product with
-    # X is one BLAS call (the scores a solver keeps, :meth:`product`), and
-    # the columns' covariance and the class blocks can be formed.
+    # views (metrics from a sample of the rows, :meth:`rows`), and the
+    # columns' covariance and the class blocks can be formed.
     dense: ClassVar[bool] = False
     # ``sparse``: its structure can be read alone (one-hot groups); never
-    # densified, so no centre is applied inside a pass.
+    # densified, so no centre is applied inside a pass. On the host (dense
+    # or sparse) a product with X is one call (the scores a solver keeps,
+    # ``HostBackend.product``).
     sparse: ClassVar[bool] = False
     # ``host``: X, its labels and its weights are numpy or scipy arrays in
     # memory (binary labels can be passed as signs).
@@ -277,7 +278,12 @@ class HostBackend(Backend):
         )
 
     def _moments(self, weights, covariance, reweight, precision) -> list:
-        block_bytes = self.block_bytes or _SMALL_BLOCK_BYTES
+        # A dense block is centred in a copy: small blocks. A sparse block's
+        # summary costs a few arrays of n_features besides its entries (its
+        # means, spreads and their merge), which small blocks of a wide X
+        # would repeat many times: the linear pass's blocks.
+        default = _BLOCK_BYTES // 2 if self.sparse else _SMALL_BLOCK_BYTES
+        block_bytes = self.block_bytes or default
         if covariance:
             # Each thread holds its (n_features, n_features) sums: smaller blocks.
             block_bytes //= 4
@@ -297,6 +303,32 @@ class HostBackend(Backend):
         if self.sparse or 8 * (n_outputs * m) ** 2 > _BLOCK_BYTES:
             return [summed(_row_blocks(self.X, block_bytes))]
         return _host_threads.map_groups(self.X, block_bytes, summed)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of X in memory (a sparse X's stored entries and their
+        indices, in whichever format)."""
+        if not self.sparse:
+            return self.X.nbytes
+        names = ("data", "indices", "indptr", "row", "col")
+        arrays = [getattr(self.X, name, None) for name in names]
+        return sum(array.nbytes for array in arrays if array is not None)
+
+    def product(self, W: np.ndarray) -> np.ndarray:
+        """``X @ W``: one read of X (for the scores a solver keeps)."""
+        PASSES["product"] += 1
+        if self.sparse:
+            return np.asarray(self.X @ W)
+        return self.X @ W
+
+    def transposed_product(self, R: np.ndarray) -> np.ndarray:
+        """``R @ X`` (``R`` of one row per sample, or a vector): one read
+        of X (for the gradient at kept scores); a sparse X's as
+        ``(X.T @ R.T).T``, scipy's product of a sparse matrix and an array."""
+        PASSES["transposed_product"] += 1
+        if self.sparse:
+            return np.asarray(self._transposed @ R.T).T
+        return R @ self.X
 
     @cached_property
     def _transposed(self):
@@ -329,17 +361,6 @@ class DenseBackend(HostBackend):
             return self
         return DenseBackend(self.X[::stride], self.block_bytes)
 
-    def product(self, W: np.ndarray) -> np.ndarray:
-        """``X @ W``: one read of X (for the scores a solver keeps)."""
-        PASSES["product"] += 1
-        return self.X @ W
-
-    def transposed_product(self, R: np.ndarray) -> np.ndarray:
-        """``R @ X`` (``R`` of one row per sample, or a vector): one read
-        of X (for the gradient at kept scores)."""
-        PASSES["transposed_product"] += 1
-        return R @ self.X
-
     def class_block_moments(
         self,
         weights,
@@ -360,6 +381,16 @@ class SparseBackend(HostBackend):
     """A scipy.sparse CSR or CSC matrix (or array) in memory."""
 
     sparse = True
+
+    def product(self, W: np.ndarray) -> np.ndarray:
+        PASSES["product"] += 1
+        return np.asarray(self.X @ W)
+
+    def transposed_product(self, R: np.ndarray) -> np.ndarray:
+        PASSES["transposed_product"] += 1
+        if R.ndim == 1:
+            return np.asarray(self._transposed @ R)
+        return np.asarray(self._transposed @ R.T).T
 
     @property
     def _moments_dtype(self) -> np.dtype:

@@ -217,13 +217,14 @@ def _centred_square_sums(X_T, w, center: np.ndarray | None):
     would lose it to cancellation: see ``_block_moments``). A CSR block's
     transpose (CSC) is done whole: it is block-sized. A CSC X comes as one
     block, whose transpose (CSR) is done a few rows (columns of X) at a
-    time, so that no temporary is larger than a block.
+    time: a quarter of a small block of values each, so that they and
+    scipy's temporaries for their product stay within one.
     """
     d = X_T.shape[0]
     if X_T.format != "csr":
         spans = [(0, d, 0, X_T.nnz, X_T.indices, X_T.indptr, "csc")]
     else:
-        budget = max(1, _SMALL_BLOCK_BYTES // (2 * X_T.data.itemsize))
+        budget = max(1, _SMALL_BLOCK_BYTES // (4 * X_T.data.itemsize))
         spans = []
         start = 0
         while start < d:
