@@ -254,12 +254,12 @@ def _remeasured_sparse(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     first metric is then overstates the curvature of some columns many
     times more than of others. A new one costs about a pass over X: measured
     each time the optimality has shrunk by ``SMALL_REMETRIC_FACTOR``, up to
-    the end, until one does not reshape the one in use (``RESHAPED``: where
-    the labels are balanced and the penalty not weak, the first). Its steps
-    keep the momentum (``keep_momentum``): the new
-    metric is still a diagonal (or block) model of the Hessian, not the
-    Hessian, and its steps gain from momentum as the first one's did.
-    None with offsets (see :func:`_remeasured`).
+    the end, until one does not reshape the one in use (``RESHAPED``; with
+    balanced labels, the first one already does not). Its steps keep the
+    momentum (``keep_momentum``): the new metric is still a diagonal (or
+    block) model of the Hessian, not the Hessian, and its steps gain from
+    momentum as the first one's did. None with offsets (see
+    :func:`_remeasured`).
     """
     if objective.shifted:
         return plan
