@@ -101,8 +101,9 @@ class FitPlan:
     metric_stride: int = 1
     # The metric measured again at the current coefficients as the fit
     # converges: none, the curvature of the loss there (binary: the Hessian;
-    # multinomial: one metric for all classes), or the multinomial Hessian
-    # with the classes coupled, or its blocks class by class.
+    # multinomial: one metric for all classes; a sparse X: the first
+    # metric's kind at the curvature, see RESHAPED), or the multinomial
+    # Hessian with the classes coupled, or its blocks class by class.
     remeasured: Remeasured = "none"
     remeasured_stride: int = 1
     # ... each time the optimality has shrunk by this factor, until it is
@@ -175,8 +176,10 @@ def make_plan(
     ``MAX_DECORRELATED_FEATURES`` features), and the metric is measured
     again at the current coefficients as the fit converges; on a sparse X
     of one-hot encoded features (no L1 term, an intercept) the first metric
-    keeps each feature's covariance. A constant ``learning_rate`` stays plain
-    gradient descent on the standardised problem (the notebook's).
+    keeps each feature's covariance, and on any sparse X (no L1 term) it is
+    measured again where that reshapes it (:func:`_remeasured_sparse`). A
+    constant ``learning_rate`` stays plain gradient descent on the
+    standardised problem (the notebook's).
     """
     adaptive = isinstance(learning_rate, str)
     first_step = 1 / objective.curvature_at_zero if adaptive else float(learning_rate)
