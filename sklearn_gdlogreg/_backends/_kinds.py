@@ -339,15 +339,26 @@ class HostBackend(Backend):
     def one_block(self, n_columns: int = 0):
         if not fits_one_block(self.X, self.block_bytes, n_columns):
             return None
+        return self._whole()
+
+    def _whole(self):
+        """X as one block: its rows, X and its cached transpose."""
         return [(slice(0, self.shape[0]), self.X, self._transposed)]
 
     def stacked_sums(self, y, weights, W_T, b_all, spans, binary: bool, pointwise):
         """``_passes._stacked_sums`` over X as one block (the objective's
         path for a small X, see :meth:`one_block`), one read of X."""
         PASSES["stacked_sums"] += 1
-        whole = [(slice(0, self.shape[0]), self.X, self._transposed)]
         return _stacked_sums(
-            y, weights, W_T, b_all, spans, binary, pointwise, whole, self.block_bytes
+            y,
+            weights,
+            W_T,
+            b_all,
+            spans,
+            binary,
+            pointwise,
+            self._whole(),
+            self.block_bytes,
         )
 
 
@@ -381,16 +392,6 @@ class SparseBackend(HostBackend):
     """A scipy.sparse CSR or CSC matrix (or array) in memory."""
 
     sparse = True
-
-    def product(self, W: np.ndarray) -> np.ndarray:
-        PASSES["product"] += 1
-        return np.asarray(self.X @ W)
-
-    def transposed_product(self, R: np.ndarray) -> np.ndarray:
-        PASSES["transposed_product"] += 1
-        if R.ndim == 1:
-            return np.asarray(self._transposed @ R)
-        return np.asarray(self._transposed @ R.T).T
 
     @property
     def _moments_dtype(self) -> np.dtype:
