@@ -35,7 +35,7 @@ The pointwise losses are ``_loss``'s; the metrics the solver steps in are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any, cast
@@ -59,6 +59,12 @@ from ._loss import (
     curvature_weights,
     multinomial_pointwise,
 )
+
+# The slope along a line (LogisticObjective.line_slope) takes the scores
+# in slices of this many bytes: each slice's pointwise step holds a few
+# temporaries its size, small next to the scores; far larger than the fixed
+# cost of a dozen numpy calls a slice.
+_LINE_SLICE_BYTES = 2**18
 
 
 def _squared_norm(W: np.ndarray, axis=None):
@@ -242,6 +248,41 @@ class LogisticObjective:
         if self.fit_intercept:
             gradient[d] = R.sum(axis=0)
         return value, gradient
+
+    def line_slope(
+        self,
+        coef: np.ndarray,
+        scores: np.ndarray,
+        direction: np.ndarray,
+        direction_scores: np.ndarray,
+    ) -> Callable[[float], float]:
+        """The slope of the objective (without the L1 term) along the line
+        ``coef - t direction``, as a function of ``t``: ``coef``'s scores are
+        ``scores``, the direction's (``X dW + db``) ``direction_scores``
+        (neither modified). Each call reads nothing of X:
+        ``-<R, direction_scores> - l2 sum_j f_j <W_j - t dW_j, dW_j>``, the
+        residual ``R`` of the scores ``scores - t direction_scores`` made
+        in slices of ``_LINE_SLICE_BYTES`` (their temporaries stay small
+        next to the two arrays of scores the line holds)."""
+        W, _ = self.split(coef)
+        dW, _ = self.split(direction)
+        scaled = self._l2_rows() * dW
+        at_coef, along = float(np.vdot(scaled, W)), float(np.vdot(scaled, dW))
+        labels, weights, pointwise = self._labels(), self.weights, self._pointwise
+        n = scores.shape[0]
+        rows = max(1, _LINE_SLICE_BYTES * n // max(1, scores.nbytes))
+
+        def slope(t: float) -> float:
+            total = at_coef - t * along
+            for start in range(0, n, rows):
+                part = slice(start, start + rows)
+                Z = direction_scores[part] * -t
+                Z += scores[part]
+                _, R = pointwise_in_slices(pointwise, Z, labels[part], weights[part])
+                total += float(np.vdot(R, direction_scores[part]))
+            return -total
+
+        return slope
 
     @property
     def _pointwise(self) -> Pointwise:

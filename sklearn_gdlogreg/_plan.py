@@ -18,6 +18,7 @@ import numpy as np
 
 from ._backends import Backend, HostBackend
 from ._class_metrics import ClassBlockMetric, ClassCoupledMetric
+from ._conjugate import conjugate_gradients
 from ._metrics import Geometry
 from ._objective import LogisticObjective
 from ._solver import Callback, SolverResult, gradient_descent
@@ -38,6 +39,11 @@ FEATURES_PER_KEPT_SCORE = 128
 # that a pass holds anyway (see _backends._blocks).
 KEPT_SCORE_ARRAYS = 12
 SMALL_KEPT_SCORES = 2**21
+# Conjugate directions (a smooth objective with kept scores, see
+# _conjugate) hold fewer: the point's, the direction's, and one more (a
+# point's along the line, or the residual), besides the pointwise step's
+# slices.
+CONJUGATE_SCORE_ARRAYS = 3
 # The multinomial Hessian with the classes coupled costs K^2 times the
 # covariance: only up to this many coefficients.
 MAX_COUPLED_COEFFICIENTS = 256
@@ -118,6 +124,10 @@ class FitPlan:
     keep_momentum: bool = False
     # The solver keeps each point's scores X W + b (wide dense X, sparse X).
     keep_scores: bool = False
+    # ... and takes conjugate directions, each step the minimum along its
+    # line (a smooth objective with kept scores: see _conjugate), where
+    # accelerated steps would be taken.
+    conjugate: bool = False
     # How far an accepted step may grow (see GROWTH and GROWTH_ON_LINE).
     growth: float = GROWTH
     growth_on_line: float = GROWTH_ON_LINE
@@ -142,15 +152,15 @@ def metric_stride(backend: Backend, size: int) -> int:
     return int(k) if backend.dense and k >= 2 else 1
 
 
-def keeps_scores(objective: LogisticObjective) -> bool:
+def keeps_scores(objective: LogisticObjective, arrays: int = KEPT_SCORE_ARRAYS) -> bool:
     """Whether the solver keeps each point's scores: a dense numpy X past
     the full metric's width, with at least ``FEATURES_PER_KEPT_SCORE``
     features per output (a point's scores are then small next to X), or a
-    sparse X in memory where the scores held are small next to X or small
-    (see ``KEPT_SCORE_ARRAYS``)."""
+    sparse X in memory where the ``arrays`` of scores held are small next to
+    X or small (see ``KEPT_SCORE_ARRAYS``)."""
     backend = objective.backend
     if backend.sparse and backend.host:
-        held = KEPT_SCORE_ARRAYS * backend.shape[0] * objective.n_outputs
+        held = arrays * backend.shape[0] * objective.n_outputs
         held *= backend.dtype.itemsize
         in_memory = cast(HostBackend, backend)
         return 10 * held <= in_memory.nbytes or held <= SMALL_KEPT_SCORES
@@ -191,6 +201,8 @@ def make_plan(
     )
     if not adaptive or objective.proximal:
         return plan
+    if plan.accelerated and keeps_scores(objective, CONJUGATE_SCORE_ARRAYS):
+        plan = replace(plan, keep_scores=True, conjugate=True)
     if objective.backend.sparse:
         backend = objective.backend
         bounds = backend.exclusive_column_groups() if objective.fit_intercept else []
@@ -381,9 +393,10 @@ def solve(
     see :func:`first_geometry`), in the scope its backend holds for a whole
     fit (``Backend.solving``: on a sparse X, BLAS on one thread)."""
     dtype = coef0.dtype
+    loop = conjugate_gradients if plan.conjugate else gradient_descent
     with objective.backend.solving():
         geometry = first_geometry(objective, dtype, plan, moments)
-        return gradient_descent(
+        return loop(
             objective,
             geometry,
             coef0,

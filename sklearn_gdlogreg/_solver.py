@@ -350,6 +350,46 @@ def _curvature(
     return float(np.vdot(new.gradient - at.gradient, delta)) / length
 
 
+class Schedule:
+    """When a run stops, and when it asks for a new metric: each time the
+    optimality has shrunk by ``plan.remetric_factor`` since the metric in
+    use was made, unless it is within ``plan.finish_within`` times ``tol``,
+    and at the start where ``plan.measure_at_start`` (see
+    :func:`gradient_descent`'s ``remetric``)."""
+
+    def __init__(
+        self, plan: FitPlan, tol: float, remetric: Remetric | None, optimality: float
+    ):
+        self.plan, self.tol, self.remetric = plan, tol, remetric
+        self._next = optimality * plan.remetric_factor
+
+    def status(self, optimality: float, stop: bool | None) -> str:
+        """After a point: "converged", "stopped" (the callback asked) or
+        "max_iter" (go on)."""
+        if optimality <= self.tol:
+            return "converged"
+        return "stopped" if stop else "max_iter"
+
+    def at_start(self, optimality: float) -> bool:
+        return (
+            self.plan.measure_at_start
+            and self.remetric is not None
+            and optimality > self.tol
+        )
+
+    def due(self, optimality: float) -> bool:
+        """Whether a new metric is asked for now (the next one then once
+        the optimality has shrunk again)."""
+        if (
+            self.remetric is None
+            or optimality > self._next
+            or optimality <= self.plan.finish_within * self.tol
+        ):
+            return False
+        self._next = optimality * self.plan.remetric_factor
+        return True
+
+
 # A constant step that is too large overflows on its way to "diverged": that
 # is detected and reported, so numpy need not warn about it.
 @np.errstate(over="ignore", invalid="ignore")
@@ -431,17 +471,15 @@ def gradient_descent(
     history = [x.total]
     optimality = geometry.optimality(x.coef, x.gradient)
     metric: StepMetric = geometry  # the steps' metric
-    remetric_at = optimality * plan.remetric_factor
-    status = "converged" if optimality <= tol else "max_iter"
-    if plan.measure_at_start and remetric is not None and status != "converged":
+    schedule = Schedule(plan, tol, remetric, optimality)
+    if remetric is not None and schedule.at_start(optimality):
         update = remetric(x.coef)
         if update is not None:
             metric, new_step = update
             step = step if new_step is None else new_step
     n_iter = 0
     stop = callback is not None and callback(0, x.coef, x.total, optimality, step)
-    if stop and status != "converged":
-        status = "stopped"
+    status = schedule.status(optimality, stop)
     while status == "max_iter" and n_iter < max_iter:
         theta_next = (1 + (1 + 4 * theta**2) ** 0.5) / 2
         beta = (theta - 1) / theta_next if plan.accelerated else 0.0
@@ -472,16 +510,8 @@ def gradient_descent(
         stop = callback is not None and callback(
             n_iter, reported.coef, reported.total, optimality, step
         )
-        if optimality <= tol:
-            status = "converged"
-        elif stop:
-            status = "stopped"
-        elif (
-            remetric is not None
-            and optimality <= remetric_at
-            and optimality > plan.finish_within * tol
-        ):
-            remetric_at = optimality * plan.remetric_factor
+        status = schedule.status(optimality, stop)
+        if status == "max_iter" and remetric is not None and schedule.due(optimality):
             metric = geometry  # the old metric goes before the new one comes
             update = remetric(x.coef)
             if update is not None:

@@ -13,8 +13,8 @@ from conftest import make_objective, one_hot
 from sklearn_gdlogreg._backends import backend_for, counted_passes
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import (
+    CONJUGATE_SCORE_ARRAYS,
     FINISH_WITHIN,
-    KEPT_SCORE_ARRAYS,
     MAX_DECORRELATED_FEATURES,
     REMETRIC_FACTOR,
     RESHAPED,
@@ -105,16 +105,28 @@ def sparse_rows(rng, n_samples, per_row):
 
 def test_sparse_X_keeps_the_scores_where_they_are_small(rng):
     """A sparse X keeps each point's scores where those the solver holds
-    take at most a tenth of X, or fit a small block."""
+    take at most a tenth of X, or fit a small block: conjugate directions
+    (a smooth fit with momentum) hold fewer of them than accelerated steps
+    (here plain ones, solver="gd")."""
     small = make_objective(rng, 1, X=sparse_rows(rng, 200, 3))
-    assert make_plan(small, "auto", "nesterov").keep_scores
+    for solver in ("nesterov", "gd"):
+        assert make_plan(small, "auto", solver).keep_scores
+    assert make_plan(small, "auto", "nesterov").conjugate
+    assert not make_plan(small, "auto", "gd").conjugate
     # Past a small block: where a row has few entries (the scores held are
-    # large next to X), not kept; where it has many, kept.
-    n = SMALL_KEPT_SCORES // (KEPT_SCORE_ARRAYS * 8) + 1_000
-    for per_row, kept in [(2, False), (100, True)]:
-        X = sparse_rows(rng, n, per_row)
-        plan = make_plan(make_objective(rng, 1, X=X), "auto", "nesterov")
-        assert plan.keep_scores == kept, per_row
+    # large next to X), not kept; where it has many, kept. A row of 8 bytes
+    # and an index of 4 each entry: the conjugate rule keeps them from 20
+    # entries a row (3 arrays), the other from 80 (12 arrays).
+    n = SMALL_KEPT_SCORES // (CONJUGATE_SCORE_ARRAYS * 8) + 1_000
+    for per_row, conjugate, other in [
+        (2, False, False),
+        (40, True, False),
+        (100, True, True),
+    ]:
+        objective = make_objective(rng, 1, X=sparse_rows(rng, n, per_row))
+        plan = make_plan(objective, "auto", "nesterov")
+        assert plan.keep_scores == plan.conjugate == conjugate, per_row
+        assert make_plan(objective, "auto", "gd").keep_scores == other, per_row
 
 
 def rare_positives(rng, n_samples=1_500, levels=(60,) * 8):

@@ -1,0 +1,232 @@
+"""Conjugate directions, each step minimised along its line: the loop of a
+smooth objective whose scores are kept.
+
+Where the solver keeps each point's scores (``X W + b``, see
+``_solver.ScoredProblem``) and the objective has no L1 term or box, a step
+along a direction ``d`` costs one product, the direction's scores ``X d``;
+every step length along that line then costs no read of X (the scores of
+``coef - t d`` are the point's less ``t`` times the direction's), so the
+line is minimised exactly, by the root of the objective's slope along it.
+The direction is the gradient in the metric plus a multiple of the last
+direction, the Polak-Ribiere choice kept non-negative ("PR+"; Gilbert and
+Nocedal, 1992): on a quadratic these are conjugate gradients, which take
+the fewest steps of any method whose steps combine the gradients seen. Each
+iteration reads X twice (the direction's scores, then the gradient at the
+new point: ``X^T R``), the same as an accelerated iteration with kept
+scores, with no backtracking and no restart needed when it overshoots.
+
+Like ``_solver.gradient_descent``, the loop knows nothing about logistic
+regression: it sees a problem with kept scores and ``line_slope`` (see
+:class:`SlopedProblem`) and a geometry (``direction``, ``optimality``), and
+returns a ``_solver.SolverResult``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from ._solver import (
+    Callback,
+    Remetric,
+    Schedule,
+    ScoredProblem,
+    SolverResult,
+    StepGeometry,
+    StepMetric,
+)
+
+if TYPE_CHECKING:  # the plan's module imports this one
+    from ._plan import FitPlan
+
+
+class SlopedProblem(ScoredProblem, Protocol):
+    """A :class:`_solver.ScoredProblem` that gives the slope of its objective
+    along a line ``coef - t direction`` as a function of ``t``, from the
+    scores of ``coef`` and of ``direction`` (reading no data)."""
+
+    def line_slope(
+        self,
+        coef: np.ndarray,
+        scores: np.ndarray,
+        direction: np.ndarray,
+        direction_scores: np.ndarray,
+    ) -> Callable[[float], float]: ...
+
+
+# The line is minimised until the slope there is this small next to the
+# slope at its start: close enough that the directions stay conjugate (a
+# tenth of it costs steps), in about three slopes a line (each a pass over
+# the scores, not over X).
+_SLOPE_FRACTION = 1e-2
+# At most this many slopes a line.
+_MAX_SLOPES = 60
+# While no slope has come out positive, the next step tried is the secant's
+# (where the slope would be zero if it were linear), between _GROW and
+# _REACH times the furthest step tried: where the loss flattens out the
+# secant falls short, and growing geometrically brackets a far minimum in a
+# few steps.
+_GROW, _REACH = 1.25, 16.0
+# Once bracketed, a secant step that falls outside the bracket or within
+# this share of its width from one end is replaced by the bracket's middle:
+# the secant of a slope far steeper at one end than at the other (an
+# overflow far out) creeps along the other end.
+_EDGE = 1e-3
+
+
+def _line_minimum(
+    line_slope: Callable[[float], float], start_slope: float, guess: float
+) -> float:
+    """The step ``t > 0`` that minimises a convex objective along a line
+    (``line_slope(t)``: its slope at ``t``, non-decreasing), to within
+    ``_SLOPE_FRACTION`` of the slope ``start_slope`` (negative) at ``t =
+    0``, from the first step tried ``guess``: the secant method through
+    the last two steps tried, kept inside the bracket of the furthest step
+    known downhill and the nearest known uphill (see ``_REACH`` and
+    ``_EDGE``). A slope that is not finite (an overflow, far out) counts as
+    uphill. With no step uphill in ``_MAX_SLOPES`` (an objective still
+    falling, as with no penalty on separable data), the last step tried;
+    else the end of the bracket whose slope is nearer zero."""
+    target = _SLOPE_FRACTION * -start_slope
+    low, low_slope = 0.0, start_slope
+    high, high_slope = np.inf, np.inf
+    last, last_slope = 0.0, start_slope
+    t = guess
+    for _ in range(_MAX_SLOPES):
+        s = line_slope(t)
+        if not np.isfinite(s):
+            s = np.inf
+        elif abs(s) <= target:
+            return t
+        if s < 0:
+            low, low_slope = t, s
+        else:
+            high, high_slope = t, s
+        secant = np.nan
+        if np.isfinite(s) and s != last_slope:
+            secant = t - s * (t - last) / (s - last_slope)
+        last, last_slope = t, s
+        if np.isinf(high):  # no step uphill yet: reach further
+            t = min(max(secant, _GROW * low), _REACH * low) if secant > low else 2 * low
+            continue
+        edge = _EDGE * (high - low)
+        t = secant if low + edge < secant < high - edge else (low + high) / 2
+        if not low < t < high:  # rounding: the bracket has closed
+            break
+    if np.isinf(high) or abs(low_slope) <= abs(high_slope):
+        return low
+    return high
+
+
+def conjugate_gradients(
+    problem: SlopedProblem,
+    geometry: StepGeometry,
+    coef0: np.ndarray,
+    plan: FitPlan,
+    *,
+    max_iter: int,
+    tol: float,
+    callback: Callback | None = None,
+    remetric: Remetric | None = None,
+) -> SolverResult:
+    """Minimise a smooth ``problem`` whose scores are kept by conjugate
+    directions in ``geometry``'s metric, each step the line's minimum.
+
+    The parameters and the result are ``_solver.gradient_descent``'s: the
+    run stops where ``geometry.optimality`` is at most ``tol``, after
+    ``max_iter`` steps, where ``callback`` asks, or ``"stalled"`` where a
+    line no longer lowers the objective (the limit of floating-point
+    precision). ``plan.first_step`` is the first step tried along the first
+    line, the last step found along the next. ``remetric`` is asked for a
+    new metric on ``plan``'s schedule (``remetric_factor``,
+    ``finish_within``, ``measure_at_start``); the directions then start
+    again from the gradient in it. The reported points are the iterates.
+    """
+    coef = coef0
+    scores = problem.scores(coef)
+    value, grad = problem.value_and_grad_at(coef, scores)
+    assert grad is not None
+    history = [value]
+    optimality = geometry.optimality(coef, grad)
+    metric: StepMetric = geometry
+    schedule = Schedule(plan, tol, remetric, optimality)
+    if remetric is not None and schedule.at_start(optimality):
+        update = remetric(coef)
+        if update is not None:
+            metric = update[0]
+    step, n_iter = plan.first_step, 0
+    # The curvature along the last line over its squared length in the
+    # metric: the first step tried along the next line is the minimum of the
+    # quadratic of that curvature (the first line's: the Newton step at zero).
+    curvature = 1 / plan.first_step
+    direction: np.ndarray | None = None  # the last line's, until a restart
+    last_gradient_norm = 0.0  # <grad, P grad> at the last line's start
+    last_metric_grad: np.ndarray | None = None
+    stop = callback is not None and callback(0, coef, value, optimality, step)
+    status = schedule.status(optimality, stop)
+    while status == "max_iter" and n_iter < max_iter:
+        metric_grad = metric.direction(grad)
+        gradient_norm = float(np.vdot(grad, metric_grad))
+        if direction is not None and last_metric_grad is not None:
+            change = float(np.vdot(grad, metric_grad - last_metric_grad))
+            beta = max(change / last_gradient_norm, 0.0)
+            direction = metric_grad + beta * direction
+        else:
+            direction = metric_grad
+        start_slope = -float(np.vdot(grad, direction))
+        if not start_slope < 0:  # not downhill: start again from the gradient
+            direction = metric_grad
+            start_slope = -gradient_norm
+        if not start_slope < 0:  # no descent left at this precision
+            status = "stalled"
+            break
+        direction_scores = problem.scores(direction)
+        line_slope = problem.line_slope(coef, scores, direction, direction_scores)
+        length = metric.inner(direction, direction)
+        guess = -start_slope / (curvature * length)
+        step = _line_minimum(line_slope, start_slope, guess)
+        curvature = -start_slope / (step * length) if step > 0 else curvature
+        del line_slope
+        new_coef = coef - step * direction
+        new_scores = direction_scores
+        new_scores *= -step
+        new_scores += scores
+        # The last point's scores go before the gradient's residual comes
+        # (a stalled run returns the last point, without its scores).
+        del direction_scores, scores
+        new_value, new_grad = problem.value_and_grad_at(new_coef, new_scores)
+        # The step is downhill by its slopes; its value may still round
+        # above the last one near the minimum (see _solver._values_decide).
+        size = max(abs(value), 1.0, geometry.cancelled(coef))
+        rounding = 1e3 * np.finfo(coef.dtype).eps * size
+        if (
+            new_grad is None
+            or not np.isfinite(new_value)
+            or new_value > value + rounding
+            or np.array_equal(new_coef, coef)
+        ):
+            status = "stalled"
+            break
+        n_iter += 1
+        coef, scores, value, grad = new_coef, new_scores, new_value, new_grad
+        last_metric_grad, last_gradient_norm = metric_grad, gradient_norm
+        history.append(value)
+        optimality = geometry.optimality(coef, grad)
+        stop = callback is not None and callback(n_iter, coef, value, optimality, step)
+        status = schedule.status(optimality, stop)
+        if status == "max_iter" and remetric is not None and schedule.due(optimality):
+            update = remetric(coef)
+            if update is not None and update[0] is not metric:
+                metric = update[0]
+                direction = last_metric_grad = None  # start again in it
+            del update
+    return SolverResult(
+        coef=coef,
+        n_iter=n_iter,
+        status=status,
+        optimality=optimality,
+        step=step,
+        objective_history=np.asarray(history),
+    )

@@ -1,0 +1,242 @@
+"""Conjugate directions with exact line minima (``_conjugate``): the slope
+along a line, the line's minimum, and the loop's minimum, statuses and plan."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+import sklearn_gdlogreg._objective as objective_module
+from conftest import make_objective, one_hot
+from sklearn_gdlogreg import GradientDescentLogisticRegression
+from sklearn_gdlogreg._backends import backend_for
+from sklearn_gdlogreg._conjugate import _MAX_SLOPES, _SLOPE_FRACTION, _line_minimum
+from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._plan import make_plan, solve
+
+
+def text_objective(rng, n_outputs=1, C=10.0, n_samples=400, n_features=300):
+    """A sparse X (tf-idf-like: a few positive entries a row) and its
+    objective at a weak penalty, with sample weights and penalty factors."""
+    X = sp.random(n_samples, n_features, density=0.03, format="csr", random_state=rng)
+    X.data = np.abs(X.data) + 0.1
+    n_classes = max(2, n_outputs)
+    scores = X @ rng.normal(scale=5, size=(n_features, n_classes))
+    y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+    weights = rng.uniform(0.5, 2, size=n_samples)
+    objective = LogisticObjective(
+        backend=backend_for(X),
+        y=y,
+        weights=weights / weights.sum(),
+        n_outputs=n_outputs,
+        fit_intercept=True,
+        l2=1 / (C * weights.sum()),
+        l1=0.0,
+        penalty_factor=rng.uniform(0.5, 2, size=n_features),
+    )
+    return X, y, weights, objective
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_the_slope_along_a_line_is_the_objectives_derivative(
+    rng, n_outputs, monkeypatch
+):
+    _, _, _, objective = text_objective(rng, n_outputs)
+    shape = (objective.n_features + 1, n_outputs)
+    coef, direction = rng.normal(size=shape), rng.normal(size=shape)
+    scores, direction_scores = objective.scores(coef), objective.scores(direction)
+    kept = scores.copy(), direction_scores.copy()
+
+    def value(t):
+        return objective.value_and_grad_at(
+            coef - t * direction, objective.scores(coef - t * direction), grad=False
+        )[0]
+
+    slope = objective.line_slope(coef, scores, direction, direction_scores)
+    # In slices of a few rows each: the same slopes.
+    monkeypatch.setattr(objective_module, "_LINE_SLICE_BYTES", 64)
+    sliced = objective.line_slope(coef, scores, direction, direction_scores)
+    h = 1e-6
+    for t in (0.0, 0.3, -0.2):
+        central = (value(t + h) - value(t - h)) / (2 * h)
+        assert slope(t) == pytest.approx(central, rel=1e-6, abs=1e-9)
+        assert sliced(t) == pytest.approx(slope(t), rel=1e-12, abs=1e-15)
+    # At t = 0, minus the gradient's inner product with the direction.
+    _, grad = objective.value_and_grad_at(coef, scores.copy())
+    assert slope(0.0) == pytest.approx(-np.vdot(grad, direction), rel=1e-10)
+    # Neither array of scores is touched.
+    np.testing.assert_array_equal(scores, kept[0])
+    np.testing.assert_array_equal(direction_scores, kept[1])
+
+
+@pytest.mark.parametrize("guess", [1e-3, 0.7, 5e3])
+def test_the_line_minimum_is_the_slopes_root(guess):
+    calls = []
+
+    def slope(t):  # convex, minimum at t = 2: slope -4 at 0
+        calls.append(t)
+        with np.errstate(over="ignore"):  # inf far out: uphill
+            return np.expm1(t - 2) * 4
+
+    t = _line_minimum(slope, slope(0.0), guess)
+    assert abs(slope(t)) <= _SLOPE_FRACTION * 4 * (1 + 1e-12)
+    # Within the slope's tolerance over its derivative (4 at the minimum).
+    assert t == pytest.approx(2, abs=1.01 * _SLOPE_FRACTION)
+    assert len(calls) <= _MAX_SLOPES + 1
+
+
+def test_the_line_minimum_counts_an_overflow_as_uphill():
+    # Past t = 3 the slope overflows: NaN or inf count as positive.
+    def slope(t):
+        return np.nan if t > 3 else t - 1
+
+    t = _line_minimum(slope, -1.0, 100.0)
+    assert t == pytest.approx(1, abs=_SLOPE_FRACTION)
+
+
+def test_a_line_still_falling_ends_at_its_last_step():
+    # No penalty, separable data: the objective falls along the whole line.
+    calls = []
+
+    def slope(t):
+        calls.append(t)
+        return -0.5 - 1 / (1 + t)
+
+    t = _line_minimum(slope, -1.0, 1.0)
+    assert t == calls[-1] > 1 and np.isfinite(t)
+    assert len(calls) == _MAX_SLOPES
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_conjugate_directions_reach_scikit_learns_minimum(rng, n_outputs):
+    X, y, weights, objective = text_objective(rng, n_outputs)
+    plan = make_plan(objective, "auto", "nesterov")
+    assert plan.conjugate and plan.keep_scores
+    coef0 = np.zeros((X.shape[1] + 1, n_outputs))
+    result = solve(objective, plan, coef0, max_iter=1000, tol=1e-10)
+    assert result.status == "converged"
+    # The objective falls at every step (within its rounding).
+    history = result.objective_history
+    assert len(history) == result.n_iter + 1
+    assert np.all(np.diff(history) <= 1e-13 * np.abs(history[:-1]))
+    # scikit-learn's minimum: its penalty is ours in V = sqrt(f) W, the
+    # features divided by sqrt(f).
+    root = np.sqrt(objective.penalty_factor)
+    reference = LogisticRegression(C=10.0, tol=1e-12, max_iter=10_000).fit(
+        X @ sp.diags(1 / root), y, sample_weight=weights
+    )
+    expected = reference.coef_.T / root[:, None]
+    if n_outputs == 1:
+        expected = expected[:, :1]
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(result.coef[:-1], expected, atol=1e-6 * scale)
+    np.testing.assert_allclose(result.coef[-1], reference.intercept_, atol=1e-6 * scale)
+
+
+def test_conjugate_directions_take_fewer_steps_than_accelerated_ones(rng):
+    """One-hot data at a weak penalty: conjugate directions, each minimised
+    along its line, reach the same minimum in fewer steps than the
+    accelerated gradient steps with backtracking."""
+    X = one_hot(rng, levels=(50,) * 10, n_samples=3_000)
+    scores = X @ rng.normal(size=X.shape[1])
+    y = (scores + rng.logistic(size=X.shape[0]) > 0).astype(int)
+    objective = LogisticObjective(
+        backend=backend_for(X),
+        y=y,
+        weights=np.full(X.shape[0], 1 / X.shape[0]),
+        n_outputs=1,
+        fit_intercept=True,
+        l2=1 / (100.0 * X.shape[0]),
+        l1=0.0,
+    )
+    plan = make_plan(objective, "auto", "nesterov")
+    assert plan.conjugate
+    coef0 = np.zeros((X.shape[1] + 1, 1))
+    conjugate = solve(objective, plan, coef0, max_iter=5000, tol=1e-8)
+    accelerated = solve(
+        objective,
+        dataclasses.replace(plan, conjugate=False),
+        coef0,
+        max_iter=5000,
+        tol=1e-8,
+    )
+    assert conjugate.status == accelerated.status == "converged"
+    f_conjugate = conjugate.objective_history[-1]
+    f_accelerated = accelerated.objective_history[-1]
+    assert abs(f_conjugate - f_accelerated) <= 1e-10 * abs(f_accelerated)
+    assert conjugate.n_iter < accelerated.n_iter
+
+
+def test_the_conjugate_loop_stops_where_it_is_told(rng):
+    _, _, _, objective = text_objective(rng)
+    plan = make_plan(objective, "auto", "nesterov")
+    coef0 = np.zeros((objective.n_features + 1, 1))
+    short = solve(objective, plan, coef0, max_iter=2, tol=1e-10)
+    assert (short.status, short.n_iter) == ("max_iter", 2)
+    seen = []
+
+    def callback(iteration, coef, value, optimality, step):
+        seen.append((iteration, value))
+        return iteration == 3
+
+    stopped = solve(objective, plan, coef0, max_iter=100, tol=1e-10, callback=callback)
+    assert (stopped.status, stopped.n_iter) == ("stopped", 3)
+    assert [i for i, _ in seen] == [0, 1, 2, 3]
+    np.testing.assert_allclose([v for _, v in seen], stopped.objective_history)
+    # From the minimum itself: converged at once, no step taken.
+    done = solve(objective, plan, stopped.coef, max_iter=100, tol=1e3)
+    assert (done.status, done.n_iter) == ("converged", 0)
+
+
+def test_conjugate_directions_where_the_objective_is_smooth(rng):
+    sparse = make_objective(rng, 1, X=sp.random(50, 10, density=0.3, format="csr"))
+    assert make_plan(sparse, "auto", "nesterov").conjugate
+    # A constant step, plain gradient descent, or an L1 term: not smooth or
+    # not asked for.
+    assert not make_plan(sparse, 0.5, "nesterov").conjugate
+    assert not make_plan(sparse, "auto", "gd").conjugate
+    l1 = make_objective(rng, 1, l1=0.1, X=sp.random(50, 10, density=0.3, format="csr"))
+    assert not make_plan(l1, "auto", "nesterov").conjugate
+    # Narrow dense X: the full metric's stacked steps, not kept scores.
+    dense = make_objective(rng, 1)
+    assert not make_plan(dense, "auto", "nesterov").conjugate
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_offsets_and_bounds_on_sparse_X(rng, dtype, monkeypatch):
+    """Offsets keep the conjugate directions, which reach the model the
+    accelerated steps reach; bounds take accelerated proximal steps."""
+    X, y, _, _ = text_objective(rng)
+    X = X.astype(dtype)
+    plans = []
+    original = GradientDescentLogisticRegression._plan
+
+    def planned(conjugate):
+        def plan(self, objective, start):
+            made = original(self, objective, start)
+            plans.append(made)
+            return dataclasses.replace(made, conjugate=made.conjugate and conjugate)
+
+        return plan
+
+    offset = rng.normal(size=X.shape[0]).astype(dtype)
+    # As close as each precision gets: the two loops' models within that.
+    tol, agree = (1e-10, 1e-6) if dtype == np.float64 else (1e-4, 1e-2)
+    fits = []
+    for conjugate in (True, False):
+        monkeypatch.setattr(
+            GradientDescentLogisticRegression, "_plan", planned(conjugate)
+        )
+        model = GradientDescentLogisticRegression(C=10.0, tol=tol)
+        fits.append(model.fit(X, y, offset=offset))
+    assert plans[0].conjugate
+    assert fits[0].coef_.dtype == dtype
+    scale = np.abs(fits[1].coef_).max()
+    atol = agree * scale
+    np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, atol=atol)
+    np.testing.assert_allclose(fits[0].intercept_, fits[1].intercept_, atol=atol)
+    bounded = GradientDescentLogisticRegression(lower_bounds=0.0, C=10.0).fit(X, y)
+    assert not plans[-1].conjugate
+    assert bounded.coef_.min() >= 0
