@@ -32,17 +32,18 @@ MAX_DECORRELATED_FEATURES = 256
 # they are small next to X: at least this many features per output.
 FEATURES_PER_KEPT_SCORE = 128
 # On a sparse X (whose metric is always diagonal, or its one-hot groups) a
-# step tried along a line then costs no read: the solver keeps the scores
-# where the arrays of scores it holds at once, about KEPT_SCORE_ARRAYS of a
-# point's, take at most a tenth of X (the share the dense rule above keeps),
-# or no more than SMALL_KEPT_SCORES bytes: the temporaries of a small block
-# that a pass holds anyway (see _backends._blocks).
+# step tried along a line then costs no read: accelerated steps keep the
+# scores where the arrays of scores they hold at once, about
+# KEPT_SCORE_ARRAYS of a point's, take at most a tenth of X (the share the
+# dense rule above keeps), or no more than SMALL_KEPT_SCORES bytes: the
+# temporaries of a small block that a pass holds anyway (see
+# _backends._blocks).
 KEPT_SCORE_ARRAYS = 12
 SMALL_KEPT_SCORES = 2**21
-# Conjugate directions (a smooth objective with kept scores, see
-# _conjugate) hold fewer: the point's, the direction's, and one more (a
-# point's along the line, or the residual), besides the pointwise step's
-# slices.
+# Conjugate directions (a smooth objective with momentum, see _conjugate)
+# keep the scores of a sparse X by the same rule, with fewer of them: the
+# point's, the direction's, and one more (a point's along the line, or the
+# residual), besides the pointwise step's slices.
 CONJUGATE_SCORE_ARRAYS = 3
 # The multinomial Hessian with the classes coupled costs K^2 times the
 # covariance: only up to this many coefficients.
@@ -152,23 +153,44 @@ def metric_stride(backend: Backend, size: int) -> int:
     return int(k) if backend.dense and k >= 2 else 1
 
 
-def keeps_scores(objective: LogisticObjective, arrays: int = KEPT_SCORE_ARRAYS) -> bool:
-    """Whether the solver keeps each point's scores: a dense numpy X past
-    the full metric's width, with at least ``FEATURES_PER_KEPT_SCORE``
+def keeps_scores(objective: LogisticObjective) -> bool:
+    """Whether accelerated steps keep each point's scores: a dense numpy X
+    past the full metric's width, with at least ``FEATURES_PER_KEPT_SCORE``
     features per output (a point's scores are then small next to X), or a
-    sparse X in memory where the ``arrays`` of scores held are small next to
-    X or small (see ``KEPT_SCORE_ARRAYS``)."""
+    sparse X in memory where the ``KEPT_SCORE_ARRAYS`` of scores held are
+    small next to X or small (see :func:`_scores_held_are_small`)."""
     backend = objective.backend
     if backend.sparse and backend.host:
-        held = arrays * backend.shape[0] * objective.n_outputs
-        held *= backend.dtype.itemsize
-        in_memory = cast(HostBackend, backend)
-        return 10 * held <= in_memory.nbytes or held <= SMALL_KEPT_SCORES
+        return _scores_held_are_small(objective, KEPT_SCORE_ARRAYS)
     return (
         backend.dense
         and objective.n_features > MAX_DECORRELATED_FEATURES
         and objective.n_features >= FEATURES_PER_KEPT_SCORE * objective.n_outputs
     )
+
+
+def takes_conjugate_directions(objective: LogisticObjective) -> bool:
+    """Whether a smooth fit with momentum takes conjugate directions (see
+    ``_conjugate``), which keep the scores: a sparse X in memory where the
+    ``CONJUGATE_SCORE_ARRAYS`` of scores held are small next to X or small,
+    or a wide dense X that :func:`keeps_scores` (with conjugate directions
+    or accelerated steps, each step then reads X twice: the direction's
+    scores, then the gradient; the exact minimum along each line saves
+    steps and the backtracking's halvings). A narrower dense X takes
+    accelerated steps at two points stacked, as the same X in Dask chunks
+    does (which keep no scores), and both fits take the same steps."""
+    backend = objective.backend
+    if backend.sparse and backend.host:
+        return _scores_held_are_small(objective, CONJUGATE_SCORE_ARRAYS)
+    return keeps_scores(objective)
+
+
+def _scores_held_are_small(objective: LogisticObjective, arrays: int) -> bool:
+    """Whether ``arrays`` arrays of a point's scores take at most a tenth of
+    X (X in memory), or at most ``SMALL_KEPT_SCORES`` bytes."""
+    backend = cast(HostBackend, objective.backend)
+    held = arrays * backend.shape[0] * objective.n_outputs * backend.dtype.itemsize
+    return 10 * held <= backend.nbytes or held <= SMALL_KEPT_SCORES
 
 
 def make_plan(
@@ -201,7 +223,7 @@ def make_plan(
     )
     if not adaptive or objective.proximal:
         return plan
-    if plan.accelerated and keeps_scores(objective, CONJUGATE_SCORE_ARRAYS):
+    if plan.accelerated and takes_conjugate_directions(objective):
         plan = replace(plan, keep_scores=True, conjugate=True)
     if objective.backend.sparse:
         backend = objective.backend

@@ -199,9 +199,19 @@ def test_conjugate_directions_where_the_objective_is_smooth(rng):
     assert not make_plan(sparse, "auto", "gd").conjugate
     l1 = make_objective(rng, 1, l1=0.1, X=sp.random(50, 10, density=0.3, format="csr"))
     assert not make_plan(l1, "auto", "nesterov").conjugate
-    # Narrow dense X: the full metric's stacked steps, not kept scores.
-    dense = make_objective(rng, 1)
-    assert not make_plan(dense, "auto", "nesterov").conjugate
+    # A wide dense X keeps its scores: conjugate directions there too; a
+    # narrower one takes accelerated steps at two points stacked.
+    wide = make_objective(rng, 1, X=rng.normal(size=(50, 300)))
+    assert make_plan(wide, "auto", "nesterov").conjugate
+    narrow = make_objective(rng, 1)
+    plan = make_plan(narrow, "auto", "nesterov")
+    assert not (plan.conjugate or plan.keep_scores)
+    # Not where the scores are large next to a sparse X (many classes, few
+    # entries a row): accelerated steps, no scores kept.
+    X = sp.random(20_000, 40, density=0.05, format="csr", random_state=0)
+    many = make_objective(rng, 20, X=X)
+    plan = make_plan(many, "auto", "nesterov")
+    assert not (plan.conjugate or plan.keep_scores)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
