@@ -138,9 +138,11 @@ def conjugate_gradients(
     run stops where ``geometry.optimality`` is at most ``tol``, after
     ``max_iter`` steps, where ``callback`` asks, or ``"stalled"`` where a
     line no longer lowers the objective (the limit of floating-point
-    precision). ``plan.first_step`` is the first step tried along the first
-    line, the last step found along the next. ``remetric`` is asked for a
-    new metric on ``plan``'s schedule (``remetric_factor``,
+    precision). The first step tried along a line is the minimum of the
+    quadratic of the curvature the last line measured, per squared length
+    in the metric (along the first line, and after a new metric, the step
+    the plan or the metric gives: a Newton step in it). ``remetric`` is
+    asked for a new metric on ``plan``'s schedule (``remetric_factor``,
     ``finish_within``, ``measure_at_start``); the directions then start
     again from the gradient in it. The reported points are the iterates.
     """
@@ -152,15 +154,14 @@ def conjugate_gradients(
     optimality = geometry.optimality(coef, grad)
     metric: StepMetric = geometry
     schedule = Schedule(plan, tol, remetric, optimality)
+    step, n_iter = plan.first_step, 0
     if remetric is not None and schedule.at_start(optimality):
         update = remetric(coef)
         if update is not None:
-            metric = update[0]
-    step, n_iter = plan.first_step, 0
+            metric, step = update[0], update[1] or step
     # The curvature along the last line over its squared length in the
-    # metric: the first step tried along the next line is the minimum of the
-    # quadratic of that curvature (the first line's: the Newton step at zero).
-    curvature = 1 / plan.first_step
+    # metric (see the docstring).
+    curvature = 1 / step
     direction: np.ndarray | None = None  # the last line's, until a restart
     last_gradient_norm = 0.0  # <grad, P grad> at the last line's start
     last_metric_grad: np.ndarray | None = None
@@ -221,6 +222,7 @@ def conjugate_gradients(
             if update is not None and update[0] is not metric:
                 metric = update[0]
                 direction = last_metric_grad = None  # start again in it
+                curvature = 1 / update[1] if update[1] else curvature
             del update
     return SolverResult(
         coef=coef,

@@ -96,6 +96,12 @@ class GradientDescentLogisticRegression(
         when ``l1_ratio > 0``). It is the default because it needs about the
         square root of the iterations of ``"gd"`` on ill-conditioned data
         (correlated features, weak penalty) and never many more elsewhere.
+        With ``learning_rate="auto"``, no L1 term and no bounds, on sparse
+        ``X`` and on dense ``X`` of more than 256 features, where the
+        solver keeps each sample's scores, the momentum is that of
+        conjugate gradients instead: the gradient in the metric plus a
+        multiple of the last step, each step the exact minimum along its
+        line (found from the kept scores, reading no data).
     C : float, default=1.0
         Inverse of the regularisation strength, as in ``LogisticRegression``.
         ``np.inf`` means no penalty.
@@ -162,10 +168,11 @@ class GradientDescentLogisticRegression(
         ``int(np.max(clf.n_iter_))``.
     loss_curve_ : ndarray of shape (`n_iter_` + 1,)
         The objective at the start (index 0) and after each iteration: at
-        the iterate, or, on wide dense data (more than 256 features), where
-        the solver keeps the scores and computes the gradient at the
-        momentum point only, at that point (where the fit's optimality is
-        measured, and which it returns).
+        the iterate, or, where the solver keeps the scores and takes
+        accelerated steps (an L1 term or bounds on wide dense or sparse
+        data), computing the gradient at the momentum point only, at that
+        point (where the fit's optimality is measured, and which it
+        returns).
 
     See Also
     --------

@@ -209,9 +209,12 @@ def make_plan(
     again at the current coefficients as the fit converges; on a sparse X
     of one-hot encoded features (no L1 term, an intercept) the first metric
     keeps each feature's covariance, and on any sparse X (no L1 term) it is
-    measured again where that reshapes it (:func:`_remeasured_sparse`). A
-    constant ``learning_rate`` stays plain gradient descent on the
-    standardised problem (the notebook's).
+    measured again where that reshapes it (:func:`_remeasured_sparse`).
+    With momentum, where the scores are kept (see
+    :func:`takes_conjugate_directions`), the steps follow conjugate
+    directions, each to its line's minimum (``_conjugate``). A constant
+    ``learning_rate`` stays plain gradient descent on the standardised
+    problem (the notebook's).
     """
     adaptive = isinstance(learning_rate, str)
     first_step = 1 / objective.curvature_at_zero if adaptive else float(learning_rate)
