@@ -120,6 +120,34 @@ def _line_minimum(
     return high
 
 
+def _conjugate(
+    metric_grad: np.ndarray,
+    grad: np.ndarray,
+    last: np.ndarray | None,
+    last_metric_grad: np.ndarray | None,
+    last_gradient_norm: float,
+) -> np.ndarray:
+    """The next direction: the gradient in the metric ``metric_grad``, plus
+    the last direction ``last`` times Polak-Ribiere's ``beta``, kept
+    non-negative (PR+; none after a restart: ``last`` None)."""
+    if last is None or last_metric_grad is None or not last_gradient_norm > 0:
+        return metric_grad
+    change = float(np.vdot(grad, metric_grad - last_metric_grad))
+    beta = max(change / last_gradient_norm, 0.0)
+    return metric_grad + beta * last if beta > 0 else metric_grad
+
+
+def _ratio(numerator: float, denominator: float, otherwise: float) -> float:
+    """``numerator / denominator`` where that is finite and positive, else
+    ``otherwise`` (a line of no length, or a step that underflowed)."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        value = np.float64(numerator) / np.float64(denominator)
+    return float(value) if np.isfinite(value) and value > 0 else otherwise
+
+
+# An overflow far along a line counts as uphill (see _line_minimum): numpy
+# need not warn about it.
+@np.errstate(over="ignore", invalid="ignore")
 def conjugate_gradients(
     problem: SlopedProblem,
     geometry: StepGeometry,
@@ -170,12 +198,9 @@ def conjugate_gradients(
     while status == "max_iter" and n_iter < max_iter:
         metric_grad = metric.direction(grad)
         gradient_norm = float(np.vdot(grad, metric_grad))
-        if direction is not None and last_metric_grad is not None:
-            change = float(np.vdot(grad, metric_grad - last_metric_grad))
-            beta = max(change / last_gradient_norm, 0.0)
-            direction = metric_grad + beta * direction
-        else:
-            direction = metric_grad
+        direction = _conjugate(
+            metric_grad, grad, direction, last_metric_grad, last_gradient_norm
+        )
         start_slope = -float(np.vdot(grad, direction))
         if not start_slope < 0:  # not downhill: start again from the gradient
             direction = metric_grad
@@ -186,16 +211,17 @@ def conjugate_gradients(
         direction_scores = problem.scores(direction)
         line_slope = problem.line_slope(coef, scores, direction, direction_scores)
         length = metric.inner(direction, direction)
-        guess = -start_slope / (curvature * length)
-        step = _line_minimum(line_slope, start_slope, guess)
-        curvature = -start_slope / (step * length) if step > 0 else curvature
+        step = _line_minimum(
+            line_slope, start_slope, _ratio(-start_slope, curvature * length, step)
+        )
+        curvature = _ratio(-start_slope, step * length, curvature)
         del line_slope
         new_coef = coef - step * direction
         new_scores = direction_scores
         new_scores *= -step
         new_scores += scores
         # The last point's scores go before the gradient's residual comes
-        # (a stalled run returns the last point, without its scores).
+        # (they are made again in the rare case that the step is not taken).
         del direction_scores, scores
         new_value, new_grad = problem.value_and_grad_at(new_coef, new_scores)
         # The step is downhill by its slopes; its value may still round
@@ -208,8 +234,14 @@ def conjugate_gradients(
             or new_value > value + rounding
             or np.array_equal(new_coef, coef)
         ):
-            status = "stalled"
-            break
+            if direction is metric_grad:  # the gradient's own line: no way down
+                status = "stalled"
+                break
+            # A line search that found no minimum along a conjugate
+            # direction: start again from the gradient, at the same point.
+            scores = problem.scores(coef)
+            direction = last_metric_grad = None
+            continue
         n_iter += 1
         coef, scores, value, grad = new_coef, new_scores, new_value, new_grad
         last_metric_grad, last_gradient_norm = metric_grad, gradient_norm
@@ -218,8 +250,9 @@ def conjugate_gradients(
         stop = callback is not None and callback(n_iter, coef, value, optimality, step)
         status = schedule.status(optimality, stop)
         if status == "max_iter" and remetric is not None and schedule.due(optimality):
-            update = remetric(coef)
-            if update is not None and update[0] is not metric:
+            # None: no such metric here; the first one, as gradient_descent.
+            update = remetric(coef) or (geometry, 1 / curvature)
+            if update[0] is not metric:
                 metric = update[0]
                 direction = last_metric_grad = None  # start again in it
                 curvature = 1 / update[1] if update[1] else curvature

@@ -96,9 +96,10 @@ class GradientDescentLogisticRegression(
         when ``l1_ratio > 0``). It is the default because it needs about the
         square root of the iterations of ``"gd"`` on ill-conditioned data
         (correlated features, weak penalty) and never many more elsewhere.
-        With ``learning_rate="auto"``, no L1 term and no bounds, on sparse
-        ``X`` and on dense ``X`` of more than 256 features, where the
-        solver keeps each sample's scores, the momentum is that of
+        With ``learning_rate="auto"``, no L1 term and no bounds, where the
+        solver keeps each sample's scores (sparse ``X`` whose scores are
+        small next to it, dense ``X`` of more than 256 features and at
+        least 128 a class), the momentum is that of
         conjugate gradients instead: the gradient in the metric plus a
         multiple of the last step, each step the exact minimum along its
         line (found from the kept scores, reading no data).

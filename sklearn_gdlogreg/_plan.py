@@ -171,17 +171,22 @@ def keeps_scores(objective: LogisticObjective) -> bool:
 
 def takes_conjugate_directions(objective: LogisticObjective) -> bool:
     """Whether a smooth fit with momentum takes conjugate directions (see
-    ``_conjugate``), which keep the scores: a sparse X in memory where the
+    ``_conjugate``), which keep the scores. A sparse X in memory: where the
     ``CONJUGATE_SCORE_ARRAYS`` of scores held are small next to X or small,
-    or a wide dense X that :func:`keeps_scores` (with conjugate directions
-    or accelerated steps, each step then reads X twice: the direction's
-    scores, then the gradient; the exact minimum along each line saves
-    steps and the backtracking's halvings). A narrower dense X takes
-    accelerated steps at two points stacked, as the same X in Dask chunks
-    does (which keep no scores), and both fits take the same steps."""
+    or where X is one block for the accelerated steps' pass at two points
+    (many classes, few entries a row: that pass then holds both points'
+    scores of every row at once, and its pointwise step's temporaries, so
+    the scores kept add little). A wide dense X that :func:`keeps_scores`:
+    with conjugate directions or accelerated steps, each step then reads X
+    twice (the direction's scores, then the gradient), and the exact
+    minimum along each line saves steps and the backtracking's halvings. A
+    narrower dense X takes accelerated steps at two points stacked, as the
+    same X in Dask chunks does (which keep no scores), and both fits take
+    the same steps."""
     backend = objective.backend
     if backend.sparse and backend.host:
-        return _scores_held_are_small(objective, CONJUGATE_SCORE_ARRAYS)
+        stacked = backend.one_block(2 * objective.n_outputs) is not None
+        return stacked or _scores_held_are_small(objective, CONJUGATE_SCORE_ARRAYS)
     return keeps_scores(objective)
 
 

@@ -124,6 +124,9 @@ def test_sparse_X_keeps_the_scores_where_they_are_small(rng):
         (100, True, True),
     ]:
         objective = make_objective(rng, 1, X=sparse_rows(rng, n, per_row))
+        # In blocks (not one, whose pass holds every row's scores anyway).
+        blocked = backend_for(objective.backend.X, block_bytes=2**16)
+        objective = dataclasses.replace(objective, backend=blocked)
         plan = make_plan(objective, "auto", "nesterov")
         assert plan.keep_scores == plan.conjugate == conjugate, per_row
         assert make_plan(objective, "auto", "gd").keep_scores == other, per_row
