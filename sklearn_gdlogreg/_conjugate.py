@@ -36,6 +36,7 @@ from ._solver import (
     SolverResult,
     StepGeometry,
     StepMetric,
+    value_rounding,
 )
 
 if TYPE_CHECKING:  # the plan's module imports this one
@@ -225,9 +226,8 @@ def conjugate_gradients(
         del direction_scores, scores
         new_value, new_grad = problem.value_and_grad_at(new_coef, new_scores)
         # The step is downhill by its slopes; its value may still round
-        # above the last one near the minimum (see _solver._values_decide).
-        size = max(abs(value), 1.0, geometry.cancelled(coef))
-        rounding = 1e3 * np.finfo(coef.dtype).eps * size
+        # above the last one near the minimum.
+        rounding = value_rounding(value, coef.dtype, geometry.cancelled(coef))
         if (
             new_grad is None
             or not np.isfinite(new_value)

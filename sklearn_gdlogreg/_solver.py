@@ -313,14 +313,18 @@ def _values_decide(
     (in the step's metric) from ``at`` compares objective values (else
     gradients): see :func:`_curvature`.
 
-    The value's rounding is relative to the largest terms summed to make it:
-    the value itself, or ``cancelled`` (``StepGeometry.cancelled``), the
-    size of the terms of the scores that cancel one another (a column's
-    large constant part times its coefficient, against the intercept).
+    The value's rounding is :func:`value_rounding`'s.
     """
-    size = max(abs(at.value), 1.0, cancelled)
-    rounding = 1e3 * np.finfo(at.coef.dtype).eps * size
-    return length / (2 * step) > rounding
+    return length / (2 * step) > value_rounding(at.value, at.coef.dtype, cancelled)
+
+
+def value_rounding(value: float, dtype, cancelled: float = 0.0) -> float:
+    """How far an objective value of coefficients of ``dtype`` may be off by
+    rounding: relative to the largest terms summed to make it, the value
+    itself, or ``cancelled`` (``StepGeometry.cancelled``), the size of the
+    terms of the scores that cancel one another (a column's large constant
+    part times its coefficient, against the intercept)."""
+    return 1e3 * np.finfo(dtype).eps * max(abs(value), 1.0, cancelled)
 
 
 def _curvature(
