@@ -250,12 +250,17 @@ def conjugate_gradients(
         stop = callback is not None and callback(n_iter, coef, value, optimality, step)
         status = schedule.status(optimality, stop)
         if status == "max_iter" and remetric is not None and schedule.due(optimality):
-            # None: no such metric here; the first one, as gradient_descent.
-            update = remetric(coef) or (geometry, 1 / curvature)
-            if update[0] is not metric:
+            # The old metric goes before the new one comes, as in
+            # gradient_descent (None: no such metric here, the first one).
+            metric = geometry
+            update = remetric(coef)
+            if update is not None:
                 metric = update[0]
-                direction = last_metric_grad = None  # start again in it
-                curvature = 1 / update[1] if update[1] else curvature
+            # A step of None: the metric in use goes on (see remetric), and
+            # so do the directions; else they start again in the new one.
+            if update is None or update[1] is not None:
+                direction = last_metric_grad = None
+                curvature = 1 / update[1] if update and update[1] else curvature
             del update
     return SolverResult(
         coef=coef,

@@ -242,7 +242,7 @@ def test_standard_errors_of_a_model_not_at_its_minimum_warn():
 
     X, y = overlapping(np.random.default_rng(0), 2)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        stopped = Estimator(C=np.inf, max_iter=2).fit(X, y)
+        stopped = Estimator(C=np.inf, max_iter=1).fit(X, y)
     averaged = GradientDescentLogisticRegressionCV(Cs=4, refit=False).fit(X, y)
     for model in (stopped, averaged):
         with pytest.warns(ConvergenceWarning, match="not at the minimum"):

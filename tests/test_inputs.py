@@ -116,7 +116,9 @@ def test_every_kind_of_input_gets_the_same_fit_errors(kind, case):
 def test_every_kind_of_input_gets_the_same_predict_errors(kind):
     convert, result, context = KINDS[kind]()
     with context:
-        clf = Estimator().fit(convert(X0), convert(Y0))
+        # Dask chunks keep no scores: their fit takes other steps than in
+        # memory (see _plan.takes_conjugate_directions), the same minimum.
+        clf = Estimator(tol=1e-8).fit(convert(X0), convert(Y0))
         for method in ("predict", "predict_proba", "decision_function"):
             predict = getattr(clf, method)
             with pytest.raises(ValueError, match="Input X contains NaN"):
@@ -124,7 +126,7 @@ def test_every_kind_of_input_gets_the_same_predict_errors(kind):
             with pytest.raises(ValueError, match="X has 3 features"):
                 result(predict(convert(X0[:, :3])))
         # And the same answer as numpy's.
-        reference = Estimator().fit(X0, Y0)
+        reference = Estimator(tol=1e-8).fit(X0, Y0)
         np.testing.assert_allclose(
             result(clf.predict_proba(convert(X0))),
             reference.predict_proba(X0),
