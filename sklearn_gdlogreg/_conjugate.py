@@ -15,15 +15,28 @@ iteration reads X twice (the direction's scores, then the gradient at the
 new point: ``X^T R``), the same as an accelerated iteration with kept
 scores, with no backtracking and no restart needed when it overshoots.
 
+Where the plan keeps a history (``FitPlan.history``: a dense X whose metric
+stays a diagonal bound), each step minimises the objective over the span
+of the gradient in the metric and the last few steps and gradients in the
+metric, not over one line: their scores are kept too, so the objective on
+that span, with its gradient and Hessian there, costs no read of X, and a
+few Newton steps in it find its minimum (``_subspace_minimum``). Each step
+is still a combination of gradients in the metric and earlier steps, with
+no curvature estimated from gradient differences: the span's coefficients
+are the exact minimum there (Narkiss and Zibulevsky's sequential subspace
+optimisation, 2005). It follows the curvature's changes along the way, as
+one direction and its last cannot.
+
 Like ``_solver.gradient_descent``, the loop knows nothing about logistic
-regression: it sees a problem with kept scores and ``line_slope`` (see
+regression: it sees a problem with kept scores, ``line_slope`` and ``subspace`` (see
 :class:`SlopedProblem`) and a geometry (``direction``, ``optimality``), and
 returns a ``_solver.SolverResult``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -45,8 +58,10 @@ if TYPE_CHECKING:  # the plan's module imports this one
 
 class SlopedProblem(ScoredProblem, Protocol):
     """A :class:`_solver.ScoredProblem` that gives the slope of its objective
-    along a line ``coef - t direction`` as a function of ``t``, from the
-    scores of ``coef`` and of ``direction`` (reading no data)."""
+    along a line ``coef - t direction`` as a function of ``t``, and its
+    value, gradient and Hessian on a subspace ``coef - sum_a alpha_a
+    directions[a]`` as a function of ``alpha``, from the scores of ``coef``
+    and of the directions (reading no data)."""
 
     def line_slope(
         self,
@@ -55,6 +70,14 @@ class SlopedProblem(ScoredProblem, Protocol):
         direction: np.ndarray,
         direction_scores: np.ndarray,
     ) -> Callable[[float], float]: ...
+
+    def subspace(
+        self,
+        coef: np.ndarray,
+        scores: np.ndarray,
+        directions: Sequence[np.ndarray],
+        direction_scores: Sequence[np.ndarray],
+    ) -> Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]: ...
 
 
 # The line is minimised until the slope there is this small next to the
@@ -121,6 +144,58 @@ def _line_minimum(
     return high
 
 
+# The subspace (see conjugate_gradients' ``plan.history``) is minimised by
+# Newton steps until the Newton decrement (the squared gradient in the
+# inverse Hessian) is this small next to the first one: the same hundredth
+# of the gradient, in its own metric, as a line's slope (_SLOPE_FRACTION).
+_DECREMENT_FRACTION = _SLOPE_FRACTION**2
+# At most this many Newton steps a subspace, each halved at most _HALVINGS
+# times (Armijo's rule, _ARMIJO of the decrease the step's model predicts).
+_MAX_NEWTON, _HALVINGS, _ARMIJO = 20, 30, 1e-4
+# Directions whose curvature in the subspace is below this share of the
+# largest are left out of a Newton step (they repeat the others).
+_DEPENDENT = 1e-12
+
+
+def _subspace_minimum(
+    at: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]], k: int
+) -> np.ndarray:
+    """The ``alpha`` that minimises a convex objective on a subspace of
+    ``k`` directions (``at(alpha)``: its value, gradient and Hessian), from
+    ``alpha = 0``, to within ``_DECREMENT_FRACTION`` of the first Newton
+    decrement: Newton steps, each halved until it lowers the value as
+    Armijo's rule asks, over the directions of positive curvature (an
+    eigendecomposition of the k x k Hessian: dependent directions add
+    none). Stops early where no step lowers the value any more (the
+    limit of floating-point precision)."""
+    alpha = np.zeros(k)
+    value, grad, hessian = at(alpha)
+    first = None
+    for _ in range(_MAX_NEWTON):
+        curvatures, vectors = np.linalg.eigh(hessian)
+        keep = curvatures > _DEPENDENT * max(curvatures.max(), 0.0)
+        if not keep.any() or not np.isfinite(value):
+            break
+        vectors = vectors[:, keep]
+        step = -vectors @ ((vectors.T @ grad) / curvatures[keep])
+        decrement = -float(grad @ step)
+        if first is None:
+            first = decrement
+        if not decrement > _DECREMENT_FRACTION * first:
+            break
+        t = 1.0
+        for _ in range(_HALVINGS):
+            new = at(alpha + t * step)
+            if new[0] <= value - _ARMIJO * t * decrement:
+                break
+            t /= 2
+        else:
+            break
+        alpha = alpha + t * step
+        value, grad, hessian = new
+    return alpha
+
+
 def _conjugate(
     metric_grad: np.ndarray,
     grad: np.ndarray,
@@ -161,19 +236,24 @@ def conjugate_gradients(
     remetric: Remetric | None = None,
 ) -> SolverResult:
     """Minimise a smooth ``problem`` whose scores are kept by conjugate
-    directions in ``geometry``'s metric, each step the line's minimum.
+    directions in ``geometry``'s metric, each step the line's minimum, or
+    where ``plan.history`` is positive, each step the minimum of the span
+    of the gradient in the metric, the last ``plan.history`` steps and the
+    last ``plan.history`` gradients in the metric (their scores kept).
 
     The parameters and the result are ``_solver.gradient_descent``'s: the
     run stops where ``geometry.optimality`` is at most ``tol``, after
     ``max_iter`` steps, where ``callback`` asks, or ``"stalled"`` where a
-    line no longer lowers the objective (the limit of floating-point
-    precision). The first step tried along a line is the minimum of the
-    quadratic of the curvature the last line measured, per squared length
-    in the metric (along the first line, and after a new metric, the step
-    the plan or the metric gives: a Newton step in it). ``remetric`` is
-    asked for a new metric on ``plan``'s schedule (``remetric_factor``,
-    ``finish_within``, ``measure_at_start``); the directions then start
-    again from the gradient in it. The reported points are the iterates.
+    line (or the gradient alone) no longer lowers the objective (the limit
+    of floating-point precision). The first step tried along a line is the
+    minimum of the quadratic of the curvature the last line measured, per
+    squared length in the metric (along the first line, and after a new
+    metric, the step the plan or the metric gives: a Newton step in it); a
+    subspace is minimised by Newton steps in it (``_subspace_minimum``).
+    ``remetric`` is asked for a new metric on ``plan``'s schedule
+    (``remetric_factor``, ``finish_within``, ``measure_at_start``); the
+    directions then start again from the gradient in it. The reported
+    points are the iterates.
     """
     coef = coef0
     scores = problem.scores(coef)
@@ -194,36 +274,63 @@ def conjugate_gradients(
     direction: np.ndarray | None = None  # the last line's, until a restart
     last_gradient_norm = 0.0  # <grad, P grad> at the last line's start
     last_metric_grad: np.ndarray | None = None
+    # The subspace's earlier steps and gradients in the metric, with their
+    # scores (plan.history), until a restart.
+    steps: deque = deque(maxlen=plan.history)
+    gradients: deque = deque(maxlen=plan.history)
     stop = callback is not None and callback(0, coef, value, optimality, step)
     status = schedule.status(optimality, stop)
     while status == "max_iter" and n_iter < max_iter:
         metric_grad = metric.direction(grad)
         gradient_norm = float(np.vdot(grad, metric_grad))
-        direction = _conjugate(
-            metric_grad, grad, direction, last_metric_grad, last_gradient_norm
-        )
-        start_slope = -float(np.vdot(grad, direction))
-        if not start_slope < 0:  # not downhill: start again from the gradient
-            direction = metric_grad
-            start_slope = -gradient_norm
-        if not start_slope < 0:  # no descent left at this precision
-            status = "stalled"
-            break
-        direction_scores = problem.scores(direction)
-        line_slope = problem.line_slope(coef, scores, direction, direction_scores)
-        length = metric.inner(direction, direction)
-        step = _line_minimum(
-            line_slope, start_slope, _ratio(-start_slope, curvature * length, step)
-        )
-        curvature = _ratio(-start_slope, step * length, curvature)
-        del line_slope
-        new_coef = coef - step * direction
-        new_scores = direction_scores
-        new_scores *= -step
-        new_scores += scores
-        # The last point's scores go before the gradient's residual comes
-        # (they are made again in the rare case that the step is not taken).
-        del direction_scores, scores
+        if plan.history:
+            if not gradient_norm > 0:  # no descent left at this precision
+                status = "stalled"
+                break
+            metric_grad_scores = problem.scores(metric_grad)
+            directions = [(metric_grad, metric_grad_scores), *steps, *gradients]
+            subspace = problem.subspace(
+                coef,
+                scores,
+                [vector for vector, _ in directions],
+                [vector_scores for _, vector_scores in directions],
+            )
+            alpha = _subspace_minimum(subspace, len(directions))
+            del subspace
+            moved, moved_scores = _combined(directions, alpha)
+            del directions
+            new_coef = coef + moved
+            new_scores = scores + moved_scores
+            step = float(alpha[0])
+            from_gradient_alone = not steps and not gradients
+        else:
+            direction = _conjugate(
+                metric_grad, grad, direction, last_metric_grad, last_gradient_norm
+            )
+            start_slope = -float(np.vdot(grad, direction))
+            if not start_slope < 0:  # not downhill: start again from the gradient
+                direction = metric_grad
+                start_slope = -gradient_norm
+            if not start_slope < 0:  # no descent left at this precision
+                status = "stalled"
+                break
+            direction_scores = problem.scores(direction)
+            line_slope = problem.line_slope(coef, scores, direction, direction_scores)
+            length = metric.inner(direction, direction)
+            step = _line_minimum(
+                line_slope, start_slope, _ratio(-start_slope, curvature * length, step)
+            )
+            curvature = _ratio(-start_slope, step * length, curvature)
+            del line_slope
+            new_coef = coef - step * direction
+            new_scores = direction_scores
+            new_scores *= -step
+            new_scores += scores
+            # The last point's scores go before the gradient's residual
+            # comes (they are made again in the rare case that the step is
+            # not taken).
+            del direction_scores, scores
+            from_gradient_alone = direction is metric_grad
         new_value, new_grad = problem.value_and_grad_at(new_coef, new_scores)
         # The step is downhill by its slopes; its value may still round
         # above the last one near the minimum.
@@ -234,15 +341,23 @@ def conjugate_gradients(
             or new_value > value + rounding
             or np.array_equal(new_coef, coef)
         ):
-            if direction is metric_grad:  # the gradient's own line: no way down
+            if from_gradient_alone:  # the gradient's own line: no way down
                 status = "stalled"
                 break
             # A line search that found no minimum along a conjugate
-            # direction: start again from the gradient, at the same point.
-            scores = problem.scores(coef)
+            # direction (or a subspace none in it): start again from the
+            # gradient, at the same point.
+            if not plan.history:
+                scores = problem.scores(coef)
             direction = last_metric_grad = None
+            steps.clear()
+            gradients.clear()
             continue
         n_iter += 1
+        if plan.history:
+            steps.append((moved, moved_scores))
+            gradients.append((metric_grad, metric_grad_scores))
+            del moved, moved_scores, metric_grad_scores
         coef, scores, value, grad = new_coef, new_scores, new_value, new_grad
         last_metric_grad, last_gradient_norm = metric_grad, gradient_norm
         history.append(value)
@@ -260,6 +375,8 @@ def conjugate_gradients(
             # so do the directions; else they start again in the new one.
             if update is None or update[1] is not None:
                 direction = last_metric_grad = None
+                steps.clear()
+                gradients.clear()
                 curvature = 1 / update[1] if update and update[1] else curvature
             del update
     return SolverResult(
@@ -270,3 +387,16 @@ def conjugate_gradients(
         step=step,
         objective_history=np.asarray(history),
     )
+
+
+def _combined(
+    directions: list[tuple[np.ndarray, np.ndarray]], alpha: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The step ``-sum_a alpha_a d_a`` and its scores, of the subspace's
+    ``directions`` (each a direction and its scores)."""
+    moved = np.zeros_like(directions[0][0])
+    moved_scores = np.zeros_like(directions[0][1])
+    for a, (direction, scores) in zip(alpha, directions, strict=True):
+        moved -= float(a) * direction
+        moved_scores -= scores.dtype.type(a) * scores
+    return moved, moved_scores

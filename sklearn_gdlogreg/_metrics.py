@@ -141,15 +141,13 @@ class FullMetric:
         """
         return _scaled_inverse(self.cholesky, self.std[:, 0])
 
-    @cached_property
-    def _matrix(self) -> np.ndarray:
-        return self.std * self.correlation * self.std.T
-
     def solve(self, v: np.ndarray) -> np.ndarray:
         return self._inverse @ v
 
     def apply(self, v: np.ndarray) -> np.ndarray:
-        return self._matrix @ v
+        # Through the Cholesky factor: no second (n, n) matrix kept (the
+        # conjugate loop's line lengths are its only use).
+        return self.std * (self.cholesky @ (self.cholesky.T @ (self.std * v)))
 
 
 # Below this, the curvature that a group of exclusive columns leaves to the

@@ -284,6 +284,70 @@ class LogisticObjective:
 
         return slope
 
+    def subspace(
+        self,
+        coef: np.ndarray,
+        scores: np.ndarray,
+        directions: Sequence[np.ndarray],
+        direction_scores: Sequence[np.ndarray],
+    ) -> Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]:
+        """The objective (without the L1 term) on the subspace ``coef -
+        sum_a alpha_a directions[a]``, as a function of ``alpha`` (float64,
+        one per direction) that returns its value, gradient and Hessian
+        there. ``coef``'s scores are ``scores``, each direction's
+        ``direction_scores[a]`` (none modified). Each call reads nothing of
+        X: the loss of the scores ``scores - sum_a alpha_a
+        direction_scores[a]``, its gradient ``-<R, direction_scores[a]>``,
+        and its Hessian from the residual ``R`` (binary: ``s p (1 - p)``;
+        multinomial: ``s (diag(p) - p p^T)``, row by row), about k^2
+        products of the scores' size for k directions, plus the penalty's
+        (a Gram matrix of the directions, made once)."""
+        W, _ = self.split(coef)
+        dWs = [self.split(direction)[0] for direction in directions]
+        scaled = [self._l2_rows() * dW for dW in dWs]
+        # The penalty at coef - sum_a alpha_a d_a is
+        # base - alpha . at_coef + alpha^T gram alpha / 2.
+        base = self._l2_value(W)
+        at_coef = np.array([float(np.vdot(a, W)) for a in scaled])
+        gram = np.array([[float(np.vdot(a, dW)) for dW in dWs] for a in scaled])
+        gram = (gram + gram.T) / 2  # symmetric to the last bit
+        labels, weights, pointwise = self._labels(), self.weights, self._pointwise
+        codes = labels.y if isinstance(labels, OffsetLabels) else labels
+        # 1 / s_i, 0 where s_i is (its rows add no curvature).
+        inverse = np.divide(1.0, weights, out=np.zeros_like(weights), where=weights > 0)
+        k = len(directions)
+
+        def at(alpha: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+            Z = scores.copy()
+            for a in range(k):
+                Z -= scores.dtype.type(alpha[a]) * direction_scores[a]
+            loss, R = pointwise_in_slices(pointwise, Z, labels, weights)
+            value = float(loss) + base - float(alpha @ at_coef)
+            value += 0.5 * float(alpha @ gram @ alpha)
+            grad = gram @ alpha - at_coef
+            grad -= [float(np.vdot(R, Z_a)) for Z_a in direction_scores]
+            if R.ndim == 1:  # |R| = s (1 - q), q the true class's probability
+                curvature = np.abs(R)
+                curvature *= 1 - curvature * inverse
+            else:  # s P = R + s onehot(y)
+                curvature = R
+                curvature[np.arange(R.shape[0]), codes] += weights
+            hessian = gram.copy()
+            means: list[np.ndarray] = []  # multinomial: s p . d_a, row by row
+            for a in range(k):
+                weighted = curvature * direction_scores[a]
+                if R.ndim > 1:
+                    means.append(weighted.sum(axis=1) * inverse)
+                for b in range(a + 1):
+                    entry = float(np.vdot(weighted, direction_scores[b]))
+                    if means:
+                        entry -= float(means[a] @ (means[b] * weights))
+                    hessian[a, b] += entry
+                    hessian[b, a] += entry if a != b else 0.0
+            return value, grad, hessian
+
+        return at
+
     @property
     def _pointwise(self) -> Pointwise:
         """The loss and residual of a block of scores: sigmoid or softmax

@@ -45,6 +45,18 @@ SMALL_KEPT_SCORES = 2**21
 # point's, the direction's, and one more (a point's along the line, or the
 # residual), besides the pointwise step's slices.
 CONJUGATE_SCORE_ARRAYS = 3
+# Where the metric stays the first diagonal bound (a dense X past the full
+# metric's width: no metric is measured again), each conjugate step
+# minimises the objective over the span of the gradient in the metric and
+# the last SUBSPACE_HISTORY steps and gradients in the metric, not over one
+# line: the steps then follow the curvature's changes along the way, as one
+# direction and its last cannot. That holds 2 SUBSPACE_HISTORY more arrays
+# of scores, and its Newton steps' temporaries: SUBSPACE_SCORE_ARRAYS in
+# all, taken where they are at most a tenth of X. Its Newton steps cost
+# about k^2 products of the scores' size (k = 2 SUBSPACE_HISTORY + 1
+# directions), small next to a read of such an X.
+SUBSPACE_HISTORY = 2
+SUBSPACE_SCORE_ARRAYS = 2 * SUBSPACE_HISTORY + 5
 # The multinomial Hessian with the classes coupled costs K^2 times the
 # covariance: only up to this many coefficients.
 MAX_COUPLED_COEFFICIENTS = 256
@@ -130,6 +142,10 @@ class FitPlan:
     # line (a smooth objective with kept scores: see _conjugate), where
     # accelerated steps would be taken.
     conjugate: bool = False
+    # ... each step the minimum over the span of the gradient in the metric
+    # and this many earlier steps and gradients in the metric (0: over the
+    # line of one conjugate direction). See SUBSPACE_HISTORY.
+    history: int = 0
     # How far an accepted step may grow (see GROWTH and GROWTH_ON_LINE).
     growth: float = GROWTH
     growth_on_line: float = GROWTH_ON_LINE
@@ -194,6 +210,18 @@ def takes_conjugate_directions(objective: LogisticObjective) -> bool:
     )
 
 
+def _keeps_a_subspace(objective: LogisticObjective) -> bool:
+    """Whether conjugate steps minimise over a subspace of earlier steps
+    and gradients (see ``SUBSPACE_HISTORY``): a dense X whose metric is
+    diagonal (past ``MAX_DECORRELATED_FEATURES``), where its
+    ``SUBSPACE_SCORE_ARRAYS`` arrays of scores take at most a tenth of X."""
+    backend = objective.backend
+    if not (backend.dense and objective.n_features > MAX_DECORRELATED_FEATURES):
+        return False
+    held = objective.n_outputs * backend.shape[0] * backend.dtype.itemsize
+    return 10 * SUBSPACE_SCORE_ARRAYS * held <= cast(HostBackend, backend).nbytes
+
+
 def _scores_held_are_small(objective: LogisticObjective, arrays: int) -> bool:
     """Whether ``arrays`` arrays of a point's scores take at most a tenth of
     X (X in memory), or at most ``SMALL_KEPT_SCORES`` bytes."""
@@ -237,6 +265,8 @@ def make_plan(
         return plan
     if plan.accelerated and takes_conjugate_directions(objective):
         plan = replace(plan, keep_scores=True, conjugate=True)
+        if _keeps_a_subspace(objective):
+            plan = replace(plan, history=SUBSPACE_HISTORY)
     if objective.backend.sparse:
         backend = objective.backend
         bounds = backend.exclusive_column_groups() if objective.fit_intercept else []

@@ -8,15 +8,22 @@ import pytest
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
+import sklearn_gdlogreg._conjugate as conjugate_module
 import sklearn_gdlogreg._objective as objective_module
 from conftest import make_objective, one_hot
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._backends import OffsetLabels, backend_for
-from sklearn_gdlogreg._conjugate import _MAX_SLOPES, _SLOPE_FRACTION, _line_minimum
+from sklearn_gdlogreg._conjugate import (
+    _MAX_SLOPES,
+    _SLOPE_FRACTION,
+    _line_minimum,
+    _subspace_minimum,
+)
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import (
     CONJUGATE_SCORE_ARRAYS,
     SMALL_KEPT_SCORES,
+    SUBSPACE_HISTORY,
     make_plan,
     solve,
 )
@@ -27,8 +34,15 @@ def text_objective(rng, n_outputs=1, C=10.0, n_samples=400, n_features=300):
     objective at a weak penalty, with sample weights and penalty factors."""
     X = sp.random(n_samples, n_features, density=0.03, format="csr", random_state=rng)
     X.data = np.abs(X.data) + 0.1
+    return labelled_objective(rng, X, n_outputs, C, scale=5.0)
+
+
+def labelled_objective(rng, X, n_outputs, C, scale):
+    """Labels drawn from a linear model of ``X`` (coefficients of ``scale``),
+    sample weights and penalty factors, and their objective at ``C``."""
+    n_samples, n_features = X.shape
     n_classes = max(2, n_outputs)
-    scores = X @ rng.normal(scale=5, size=(n_features, n_classes))
+    scores = X @ rng.normal(scale=scale, size=(n_features, n_classes))
     y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
     weights = rng.uniform(0.5, 2, size=n_samples)
     objective = LogisticObjective(
@@ -84,6 +98,52 @@ def test_the_slope_along_a_line_is_the_objectives_derivative(
     np.testing.assert_array_equal(direction_scores, kept[1])
 
 
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("variant", ["plain", "offsets", "zero weights"])
+def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
+    rng, n_outputs, variant
+):
+    """Along three directions at once: the value is the objective's at the
+    combined point, the gradient its central differences, the Hessian the
+    gradient's (all in alpha), none of the scores modified."""
+    _, _, _, objective = text_objective(rng, n_outputs)
+    n = objective.backend.shape[0]
+    if variant == "offsets":
+        offset = rng.normal(size=(n,) if n_outputs == 1 else (n, n_outputs))
+        labels = OffsetLabels(objective.y, offset)
+        objective = dataclasses.replace(objective, y=labels, shifted=True)
+    elif variant == "zero weights":  # rows of weight 0 add nothing
+        weights = objective.weights.copy()
+        weights[::3] = 0.0
+        objective = dataclasses.replace(objective, weights=weights / weights.sum())
+    shape = (objective.n_features + objective.fit_intercept, n_outputs)
+    coef = rng.normal(size=shape)
+    directions = [rng.normal(size=shape) for _ in range(3)]
+    scores = objective.scores(coef)
+    direction_scores = [objective.scores(d) for d in directions]
+    kept = [scores.copy()] + [Z.copy() for Z in direction_scores]
+    at = objective.subspace(coef, scores, directions, direction_scores)
+
+    def value(alpha):
+        point = coef - sum(a * d for a, d in zip(alpha, directions, strict=True))
+        return objective.value_and_grad_at(point, objective.scores(point), grad=False)[
+            0
+        ]
+
+    h = 1e-5
+    for alpha in (np.zeros(3), np.array([0.3, -0.2, 0.1])):
+        got, grad, hessian = at(alpha)
+        assert got == pytest.approx(value(alpha), rel=1e-12)
+        for a, unit in enumerate(np.eye(3)):
+            central = (value(alpha + h * unit) - value(alpha - h * unit)) / (2 * h)
+            assert grad[a] == pytest.approx(central, rel=1e-6, abs=1e-9)
+            second = (at(alpha + h * unit)[1] - at(alpha - h * unit)[1]) / (2 * h)
+            np.testing.assert_allclose(hessian[a], second, rtol=1e-5, atol=1e-8)
+        np.testing.assert_array_equal(hessian, hessian.T)
+    for array, copy in zip([scores, *direction_scores], kept, strict=True):
+        np.testing.assert_array_equal(array, copy)
+
+
 @pytest.mark.parametrize("guess", [1e-3, 0.7, 5e3])
 def test_the_line_minimum_is_the_slopes_root(guess):
     calls = []
@@ -137,18 +197,23 @@ def test_conjugate_directions_reach_scikit_learns_minimum(rng, n_outputs):
     assert len(history) == result.n_iter + 1
     rounding = 1e3 * np.finfo(float).eps * np.maximum(np.abs(history[:-1]), 1)
     assert np.all(np.diff(history) <= rounding)
-    # scikit-learn's minimum: its penalty is ours in V = sqrt(f) W, the
-    # features divided by sqrt(f).
+    assert_at_scikit_learns_minimum(result.coef, X, y, weights, objective, C=10.0)
+
+
+def assert_at_scikit_learns_minimum(coef, X, y, weights, objective, **params):
+    """``coef`` is ``LogisticRegression(**params)``'s minimum (at
+    ``tol=1e-12``), within 1e-6 of its largest coefficient: its penalty is
+    ours in ``V = sqrt(f) W``, the features divided by ``sqrt(f)``."""
     root = np.sqrt(objective.penalty_factor)
-    reference = LogisticRegression(C=10.0, tol=1e-12, max_iter=10_000).fit(
+    reference = LogisticRegression(tol=1e-12, max_iter=10_000, **params).fit(
         X @ sp.diags(1 / root), y, sample_weight=weights
     )
     expected = reference.coef_.T / root[:, None]
-    if n_outputs == 1:
+    if objective.n_outputs == 1:
         expected = expected[:, :1]
     scale = np.abs(expected).max()
-    np.testing.assert_allclose(result.coef[:-1], expected, atol=1e-6 * scale)
-    np.testing.assert_allclose(result.coef[-1], reference.intercept_, atol=1e-6 * scale)
+    np.testing.assert_allclose(coef[:-1], expected, atol=1e-6 * scale)
+    np.testing.assert_allclose(coef[-1], reference.intercept_, atol=1e-6 * scale)
 
 
 def test_conjugate_directions_take_fewer_steps_than_accelerated_ones(rng):
@@ -221,8 +286,17 @@ def test_conjugate_directions_where_the_objective_is_smooth(rng):
     # and where accelerated steps would keep them (a wide X).
     wide = make_objective(rng, 1, X=rng.normal(size=(50, 300)))
     assert make_plan(wide, "auto", "nesterov").conjugate
+    # There (a diagonal metric, never measured again) each step minimises
+    # over a subspace of earlier steps where their scores take at most a
+    # tenth of X: not with many classes; nor on a narrower X or a sparse one.
+    assert make_plan(wide, "auto", "nesterov").history == SUBSPACE_HISTORY
+    classes = make_objective(rng, 4, X=rng.normal(size=(50, 300)))
+    assert make_plan(classes, "auto", "nesterov").conjugate
+    assert make_plan(classes, "auto", "nesterov").history == 0
+    assert make_plan(sparse, "auto", "nesterov").history == 0
     narrow = make_objective(rng, 1)
     assert make_plan(narrow, "auto", "nesterov").conjugate
+    assert make_plan(narrow, "auto", "nesterov").history == 0
     # A tall narrow X in blocks, whose 3 arrays of scores are past 2 MiB and
     # a tenth of X: accelerated steps at two points stacked, no scores kept.
     n = SMALL_KEPT_SCORES // (CONJUGATE_SCORE_ARRAYS * 8) + 1_000
@@ -280,3 +354,97 @@ def test_offsets_and_bounds_on_sparse_X(rng, dtype, monkeypatch):
     bounded = GradientDescentLogisticRegression(lower_bounds=0.0, C=10.0).fit(X, y)
     assert not plans[-1].conjugate
     assert bounded.coef_.min() >= 0
+
+
+def wide_objective(rng, n_outputs=1, n_samples=1000, n_features=400, C=1.0):
+    """A dense X past the full metric's width (correlated columns) and its
+    objective at a weak penalty, with sample weights and penalty factors:
+    conjugate steps there minimise over a subspace of earlier steps."""
+    factors = rng.normal(size=(n_samples, 5))
+    X = factors @ rng.normal(size=(5, n_features)) + rng.normal(
+        size=(n_samples, n_features)
+    )
+    return labelled_objective(rng, X, n_outputs, C, scale=0.2)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_the_subspace_steps_reach_scikit_learns_minimum(rng, n_outputs):
+    X, y, weights, objective = wide_objective(rng, n_outputs)
+    plan = make_plan(objective, "auto", "nesterov")
+    assert plan.conjugate and plan.history == SUBSPACE_HISTORY
+    coef0 = np.zeros((X.shape[1] + 1, n_outputs))
+    result = solve(objective, plan, coef0, max_iter=1000, tol=1e-10)
+    assert result.status == "converged"
+    history = result.objective_history
+    rounding = 1e3 * np.finfo(float).eps * np.maximum(np.abs(history[:-1]), 1)
+    assert np.all(np.diff(history) <= rounding)
+    # newton-cholesky: lbfgs stops short of the minimum on these correlated
+    # columns.
+    assert_at_scikit_learns_minimum(
+        result.coef, X, y, weights, objective, C=1.0, solver="newton-cholesky"
+    )
+
+
+def test_the_subspace_takes_fewer_steps_than_one_line(rng):
+    """On wide dense data the span of earlier steps and gradients follows
+    the curvature's changes that one conjugate direction loses: the same
+    minimum in fewer steps."""
+    X, _, _, objective = wide_objective(rng, n_samples=2_000, n_features=600)
+    plan = make_plan(objective, "auto", "nesterov")
+    coef0 = np.zeros((X.shape[1] + 1, 1))
+    subspace = solve(objective, plan, coef0, max_iter=5000, tol=1e-8)
+    line = solve(
+        objective, dataclasses.replace(plan, history=0), coef0, max_iter=5000, tol=1e-8
+    )
+    assert subspace.status == line.status == "converged"
+    f_subspace, f_line = subspace.objective_history[-1], line.objective_history[-1]
+    assert abs(f_subspace - f_line) <= 1e-10 * abs(f_line)
+    assert subspace.n_iter < line.n_iter
+
+
+def test_a_subspace_of_repeated_directions_is_their_line(rng):
+    """Directions that repeat one another (a singular Hessian in alpha) add
+    nothing: the minimum is the line's, where its slope is zero."""
+    _, _, _, objective = text_objective(rng)
+    shape = (objective.n_features + 1, 1)
+    coef, direction = rng.normal(size=shape), rng.normal(size=shape)
+    scores, direction_scores = objective.scores(coef), objective.scores(direction)
+    repeated = [direction, -2 * direction, direction]
+    at = objective.subspace(
+        coef,
+        scores,
+        repeated,
+        [direction_scores, -2 * direction_scores, direction_scores],
+    )
+    alpha = _subspace_minimum(at, 3)
+    t = alpha[0] - 2 * alpha[1] + alpha[2]
+    slope = objective.line_slope(coef, scores, direction, direction_scores)
+    assert abs(slope(t)) <= _SLOPE_FRACTION * abs(slope(0.0))
+
+
+def test_a_subspace_that_does_not_go_down_starts_again_from_the_gradient(
+    rng, monkeypatch
+):
+    """A subspace minimum that raises the objective (here made so, once)
+    is not taken: the next try is the gradient's alone, and the run goes
+    on to the minimum."""
+    X, _, _, objective = wide_objective(rng)
+    plan = make_plan(objective, "auto", "nesterov")
+    coef0 = np.zeros((X.shape[1] + 1, 1))
+    expected = solve(objective, plan, coef0, max_iter=1000, tol=1e-10)
+    sizes = []
+
+    def once_uphill(at, k):
+        alpha = _subspace_minimum(at, k)
+        first = k > 1 and all(size == 1 for size in sizes)
+        sizes.append(k)
+        return -10 * alpha if first else alpha
+
+    monkeypatch.setattr(conjugate_module, "_subspace_minimum", once_uphill)
+    result = solve(objective, plan, coef0, max_iter=1000, tol=1e-10)
+    assert result.status == "converged"
+    # After the step refused, a subspace of the gradient alone.
+    refused = next(i for i, k in enumerate(sizes) if k > 1)
+    assert sizes[refused + 1] == 1
+    scale = np.abs(expected.coef).max()
+    np.testing.assert_allclose(result.coef, expected.coef, atol=1e-6 * scale)
