@@ -77,7 +77,13 @@ class SlopedProblem(ScoredProblem, Protocol):
         scores: np.ndarray,
         directions: Sequence[np.ndarray],
         direction_scores: Sequence[np.ndarray],
-    ) -> Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]: ...
+    ) -> Subspace: ...
+
+
+# at(alpha, derivatives=True) -> (value, gradient, Hessian) on a subspace,
+# the gradient and Hessian None where derivatives is False (see
+# SlopedProblem.subspace).
+Subspace = Callable[..., "tuple[float, np.ndarray | None, np.ndarray | None]"]
 
 
 # The line is minimised until the slope there is this small next to the
@@ -157,27 +163,26 @@ _MAX_NEWTON, _HALVINGS, _ARMIJO = 20, 30, 1e-4
 _DEPENDENT = 1e-12
 
 
-def _subspace_minimum(
-    at: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]], k: int
-) -> np.ndarray:
+def _subspace_minimum(at: Subspace, k: int, rounding: float) -> np.ndarray:
     """The ``alpha`` that minimises a convex objective on a subspace of
-    ``k`` directions (``at(alpha)``: its value, gradient and Hessian), from
-    ``alpha = 0``, to within ``_DECREMENT_FRACTION`` of the first Newton
-    decrement: Newton steps, each halved until it lowers the value as
-    Armijo's rule asks, over the directions of positive curvature (an
-    eigendecomposition of the k x k Hessian: dependent directions add
-    none). Stops early where no step lowers the value any more (the
+    ``k`` directions (``at``: see :data:`Subspace`), from ``alpha = 0``, to
+    within ``_DECREMENT_FRACTION`` of the first Newton decrement: Newton
+    steps, each halved until it lowers the value as Armijo's rule asks,
+    over the directions of positive curvature (an eigendecomposition of
+    the k x k Hessian scaled to a unit diagonal, so that the directions'
+    lengths do not matter: dependent directions add none). Where the
+    decrease a step's model predicts is within ``rounding`` of the value,
+    the values cannot tell: the whole step is taken if its value does not
+    rise beyond that. Stops early where no step lowers the value (the
     limit of floating-point precision)."""
     alpha = np.zeros(k)
     value, grad, hessian = at(alpha)
     first = None
     for _ in range(_MAX_NEWTON):
-        curvatures, vectors = np.linalg.eigh(hessian)
-        keep = curvatures > _DEPENDENT * max(curvatures.max(), 0.0)
-        if not keep.any() or not np.isfinite(value):
+        assert grad is not None and hessian is not None
+        step = _newton_step(grad, hessian)
+        if step is None:
             break
-        vectors = vectors[:, keep]
-        step = -vectors @ ((vectors.T @ grad) / curvatures[keep])
         decrement = -float(grad @ step)
         if first is None:
             first = decrement
@@ -185,15 +190,38 @@ def _subspace_minimum(
             break
         t = 1.0
         for _ in range(_HALVINGS):
-            new = at(alpha + t * step)
-            if new[0] <= value - _ARMIJO * t * decrement:
+            trial = at(alpha + t * step, False)[0]
+            if trial <= value - _ARMIJO * t * decrement or (
+                t == 1.0 and decrement <= rounding and trial <= value + rounding
+            ):
                 break
             t /= 2
         else:
             break
         alpha = alpha + t * step
-        value, grad, hessian = new
+        value, grad, hessian = at(alpha)
     return alpha
+
+
+def _newton_step(grad: np.ndarray, hessian: np.ndarray) -> np.ndarray | None:
+    """``-H^+ g`` over the directions of positive curvature (see
+    :func:`_subspace_minimum`), None where there are none or the Hessian is
+    not finite."""
+    diagonal = np.diag(hessian)
+    usable = diagonal > 0
+    if not (np.isfinite(hessian).all() and np.isfinite(grad).all() and usable.any()):
+        return None
+    units = np.sqrt(diagonal[usable])
+    scaled = hessian[np.ix_(usable, usable)] / units[:, None] / units[None, :]
+    curvatures, vectors = np.linalg.eigh(scaled)
+    keep = curvatures > _DEPENDENT * curvatures.max()
+    vectors = vectors[:, keep]
+    step = np.zeros_like(grad)
+    step[usable] = -(
+        vectors @ ((vectors.T @ (grad[usable] / units)) / curvatures[keep])
+    )
+    step[usable] /= units
+    return step
 
 
 def _conjugate(
@@ -253,7 +281,8 @@ def conjugate_gradients(
     ``remetric`` is asked for a new metric on ``plan``'s schedule
     (``remetric_factor``, ``finish_within``, ``measure_at_start``); the
     directions then start again from the gradient in it. The reported
-    points are the iterates.
+    points are the iterates; the reported step is the line's, or on a
+    subspace the coefficient of the gradient in the metric.
     """
     coef = coef0
     scores = problem.scores(coef)
@@ -283,6 +312,10 @@ def conjugate_gradients(
     while status == "max_iter" and n_iter < max_iter:
         metric_grad = metric.direction(grad)
         gradient_norm = float(np.vdot(grad, metric_grad))
+        # How far the value may round (the step is downhill by its slopes or
+        # its Newton model; its value may still round above the last one
+        # near the minimum).
+        rounding = value_rounding(value, coef.dtype, geometry.cancelled(coef))
         if plan.history:
             if not gradient_norm > 0:  # no descent left at this precision
                 status = "stalled"
@@ -295,7 +328,7 @@ def conjugate_gradients(
                 [vector for vector, _ in directions],
                 [vector_scores for _, vector_scores in directions],
             )
-            alpha = _subspace_minimum(subspace, len(directions))
+            alpha = _subspace_minimum(subspace, len(directions), rounding)
             del subspace
             moved, moved_scores = _combined(directions, alpha)
             del directions
@@ -332,9 +365,6 @@ def conjugate_gradients(
             del direction_scores, scores
             from_gradient_alone = direction is metric_grad
         new_value, new_grad = problem.value_and_grad_at(new_coef, new_scores)
-        # The step is downhill by its slopes; its value may still round
-        # above the last one near the minimum.
-        rounding = value_rounding(value, coef.dtype, geometry.cancelled(coef))
         if (
             new_grad is None
             or not np.isfinite(new_value)
@@ -367,13 +397,17 @@ def conjugate_gradients(
         if status == "max_iter" and remetric is not None and schedule.due(optimality):
             # The old metric goes before the new one comes, as in
             # gradient_descent (None: no such metric here, the first one).
+            first_in_use = metric is geometry
             metric = geometry
             update = remetric(coef)
             if update is not None:
                 metric = update[0]
-            # A step of None: the metric in use goes on (see remetric), and
-            # so do the directions; else they start again in the new one.
-            if update is None or update[1] is not None:
+            # A step of None, or None where the first metric is in use: the
+            # metric in use goes on (see remetric), and so do the
+            # directions; else they start again in the new one.
+            if (update is None and not first_in_use) or (
+                update is not None and update[1] is not None
+            ):
                 direction = last_metric_grad = None
                 steps.clear()
                 gradients.clear()

@@ -115,9 +115,8 @@ class FullMetric:
 
     full: ClassVar[bool] = True
 
-    # The bound in standardised units (unit diagonal) and its Cholesky
-    # factor, float64.
-    correlation: np.ndarray
+    # The Cholesky factor of the bound in standardised units (a unit
+    # diagonal), float64: the bound itself is not kept (see apply).
     cholesky: np.ndarray
     # (n_features, 1): the square root of the metric's own diagonal. Where
     # the covariance was measured on a sample of X's rows (see metric_rows)
@@ -145,8 +144,8 @@ class FullMetric:
         return self._inverse @ v
 
     def apply(self, v: np.ndarray) -> np.ndarray:
-        # Through the Cholesky factor: no second (n, n) matrix kept (the
-        # conjugate loop's line lengths are its only use).
+        # Through the Cholesky factor, the one (n, n) matrix kept besides
+        # the inverse (the conjugate loop's line lengths are its only use).
         return self.std * (self.cholesky @ (self.cholesky.T @ (self.std * v)))
 
 
@@ -384,9 +383,10 @@ class Geometry:
             std = np.sqrt(scale)
             correlation = moments / std[:, None] / std[None, :]
             np.fill_diagonal(correlation, 1.0)
-            correlation, cholesky = _cholesky_with_jitter(correlation)
+            _, cholesky = _cholesky_with_jitter(correlation)
+            del correlation
             if cholesky is not None:
-                rows = FullMetric(correlation, cholesky, std[:, None])
+                rows = FullMetric(cholesky, std[:, None])
         return cls(
             curvature=curvature,
             mean=mean if objective.fit_intercept else None,

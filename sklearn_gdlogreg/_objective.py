@@ -290,11 +290,12 @@ class LogisticObjective:
         scores: np.ndarray,
         directions: Sequence[np.ndarray],
         direction_scores: Sequence[np.ndarray],
-    ) -> Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]:
+    ) -> Callable[..., tuple[float, np.ndarray | None, np.ndarray | None]]:
         """The objective (without the L1 term) on the subspace ``coef -
         sum_a alpha_a directions[a]``, as a function of ``alpha`` (float64,
-        one per direction) that returns its value, gradient and Hessian
-        there. ``coef``'s scores are ``scores``, each direction's
+        one per direction): ``at(alpha)`` gives its value, gradient and
+        Hessian there (``at(alpha, False)``: its value, and None for both).
+        ``coef``'s scores are ``scores``, each direction's
         ``direction_scores[a]`` (none modified). Each call reads nothing of
         X: the loss of the scores ``scores - sum_a alpha_a
         direction_scores[a]``, its gradient ``-<R, direction_scores[a]>``,
@@ -313,31 +314,35 @@ class LogisticObjective:
         gram = (gram + gram.T) / 2  # symmetric to the last bit
         labels, weights, pointwise = self._labels(), self.weights, self._pointwise
         codes = labels.y if isinstance(labels, OffsetLabels) else labels
-        # 1 / s_i, 0 where s_i is (its rows add no curvature).
-        inverse = np.divide(1.0, weights, out=np.zeros_like(weights), where=weights > 0)
         k = len(directions)
 
-        def at(alpha: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        def per_weight(v: np.ndarray) -> np.ndarray:
+            """``v / s``, 0 where ``s`` is (such rows add nothing)."""
+            return np.divide(v, weights, out=np.zeros_like(v), where=weights > 0)
+
+        def at(alpha: np.ndarray, derivatives: bool = True):
             Z = scores.copy()
             for a in range(k):
                 Z -= scores.dtype.type(alpha[a]) * direction_scores[a]
             loss, R = pointwise_in_slices(pointwise, Z, labels, weights)
             value = float(loss) + base - float(alpha @ at_coef)
             value += 0.5 * float(alpha @ gram @ alpha)
+            if not derivatives:
+                return value, None, None
             grad = gram @ alpha - at_coef
             grad -= [float(np.vdot(R, Z_a)) for Z_a in direction_scores]
             if R.ndim == 1:  # |R| = s (1 - q), q the true class's probability
                 curvature = np.abs(R)
-                curvature *= 1 - curvature * inverse
+                curvature *= 1 - per_weight(curvature)
             else:  # s P = R + s onehot(y)
                 curvature = R
                 curvature[np.arange(R.shape[0]), codes] += weights
             hessian = gram.copy()
-            means: list[np.ndarray] = []  # multinomial: s p . d_a, row by row
+            means: list[np.ndarray] = []  # multinomial: p . d_a, row by row
             for a in range(k):
                 weighted = curvature * direction_scores[a]
                 if R.ndim > 1:
-                    means.append(weighted.sum(axis=1) * inverse)
+                    means.append(per_weight(weighted.sum(axis=1)))
                 for b in range(a + 1):
                     entry = float(np.vdot(weighted, direction_scores[b]))
                     if means:

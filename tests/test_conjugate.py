@@ -2,10 +2,12 @@
 along a line, the line's minimum, and the loop's minimum, statuses and plan."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 import sklearn_gdlogreg._conjugate as conjugate_module
@@ -134,6 +136,7 @@ def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
     for alpha in (np.zeros(3), np.array([0.3, -0.2, 0.1])):
         got, grad, hessian = at(alpha)
         assert got == pytest.approx(value(alpha), rel=1e-12)
+        assert at(alpha, False) == (got, None, None)  # the value alone
         for a, unit in enumerate(np.eye(3)):
             central = (value(alpha + h * unit) - value(alpha - h * unit)) / (2 * h)
             assert grad[a] == pytest.approx(central, rel=1e-6, abs=1e-9)
@@ -416,7 +419,7 @@ def test_a_subspace_of_repeated_directions_is_their_line(rng):
         repeated,
         [direction_scores, -2 * direction_scores, direction_scores],
     )
-    alpha = _subspace_minimum(at, 3)
+    alpha = _subspace_minimum(at, 3, rounding=0.0)
     t = alpha[0] - 2 * alpha[1] + alpha[2]
     slope = objective.line_slope(coef, scores, direction, direction_scores)
     assert abs(slope(t)) <= _SLOPE_FRACTION * abs(slope(0.0))
@@ -434,8 +437,8 @@ def test_a_subspace_that_does_not_go_down_starts_again_from_the_gradient(
     expected = solve(objective, plan, coef0, max_iter=1000, tol=1e-10)
     sizes = []
 
-    def once_uphill(at, k):
-        alpha = _subspace_minimum(at, k)
+    def once_uphill(at, k, rounding):
+        alpha = _subspace_minimum(at, k, rounding)
         first = k > 1 and all(size == 1 for size in sizes)
         sizes.append(k)
         return -10 * alpha if first else alpha
@@ -448,3 +451,21 @@ def test_a_subspace_that_does_not_go_down_starts_again_from_the_gradient(
     assert sizes[refused + 1] == 1
     scale = np.abs(expected.coef).max()
     np.testing.assert_allclose(result.coef, expected.coef, atol=1e-6 * scale)
+
+
+def test_float32_subspace_steps_reach_the_float64_model(rng):
+    """float32 rounding near the minimum (where values cannot tell a
+    Newton step's decrease) neither stalls the subspace early nor stops it
+    short: past tol=1e-6, the float64 minimum within float32's reach."""
+    X, y, _, objective = wide_objective(rng)
+    assert make_plan(objective, "auto", "nesterov").history == SUBSPACE_HISTORY
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        single = GradientDescentLogisticRegression(tol=1e-7).fit(
+            X.astype(np.float32), y
+        )
+    minimum = GradientDescentLogisticRegression(tol=1e-10).fit(X, y)
+    assert single.coef_.dtype == np.float32
+    scale = np.abs(minimum.coef_).max()
+    np.testing.assert_allclose(single.coef_, minimum.coef_, atol=1e-3 * scale)
+    np.testing.assert_allclose(single.intercept_, minimum.intercept_, atol=1e-3 * scale)
