@@ -250,7 +250,9 @@ def make_plan(
     measured again where that reshapes it (:func:`_remeasured_sparse`).
     With momentum, where the scores are kept (see
     :func:`takes_conjugate_directions`), the steps follow conjugate
-    directions, each to its line's minimum (``_conjugate``). A constant
+    directions, each to its line's minimum (``_conjugate``), or on a wide
+    dense X each to the minimum of a span of earlier steps and gradients
+    (see ``SUBSPACE_HISTORY``). A constant
     ``learning_rate`` stays plain gradient descent on the standardised
     problem (the notebook's).
     """
