@@ -189,26 +189,25 @@ def keeps_scores(objective: LogisticObjective) -> bool:
 
 def takes_conjugate_directions(objective: LogisticObjective) -> bool:
     """Whether a smooth fit with momentum takes conjugate directions (see
-    ``_conjugate``), which keep the scores. An X in memory, dense or
-    sparse: where the ``CONJUGATE_SCORE_ARRAYS`` of scores held are small
-    next to X or small, where X is one block for the accelerated steps'
-    pass at two points (that pass then holds both points' scores of every
-    row at once, and its pointwise step's temporaries, so the scores kept
-    add little), or where accelerated steps keep the scores anyway (a wide
-    dense X, see :func:`keeps_scores`). Each step then reads X twice (the
-    direction's scores, then the gradient), as an accelerated step does,
-    and the exact minimum along each line saves steps and the
-    backtracking's halvings. Row chunks held elsewhere (Dask) keep no
-    scores: accelerated steps at two points stacked, the same minimum."""
+    ``_conjugate``), which keep the scores. A sparse X in memory: where the
+    ``CONJUGATE_SCORE_ARRAYS`` of scores held are small next to X or small,
+    or where X is one block for the accelerated steps' pass at two points
+    (many classes, few entries a row: that pass then holds both points'
+    scores of every row at once, and its pointwise step's temporaries, so
+    the scores kept add little). A wide dense X that :func:`keeps_scores`:
+    each step then reads X twice (the direction's scores, then the
+    gradient), as an accelerated step does, and the exact minimum along
+    each line saves steps and the backtracking's halvings. A narrower
+    dense X takes accelerated steps at two points stacked, as the same X
+    in another array library's namespace does (an array-API X: no scores
+    kept), so that both fits take the same steps and give the same model
+    to the last digits (scikit-learn's ``check_array_api_input`` compares
+    them so); Dask chunks too."""
     backend = objective.backend
-    if not backend.host:
-        return False
-    stacked = backend.one_block(2 * objective.n_outputs) is not None
-    return (
-        stacked
-        or _scores_held_are_small(objective, CONJUGATE_SCORE_ARRAYS)
-        or keeps_scores(objective)
-    )
+    if backend.sparse and backend.host:
+        stacked = backend.one_block(2 * objective.n_outputs) is not None
+        return stacked or _scores_held_are_small(objective, CONJUGATE_SCORE_ARRAYS)
+    return keeps_scores(objective)
 
 
 def _keeps_a_subspace(objective: LogisticObjective) -> bool:
