@@ -97,6 +97,23 @@ def on_host(x):
     return x if _is_numpy_like(x) else to_numpy(x)
 
 
+def copied(x):
+    """A copy of ``x``, in its own namespace and on its device."""
+    xp = namespace(x)
+    if xp is np:
+        return np.array(x, copy=True)
+    return xp.asarray(x, copy=True)
+
+
+def vdot(a, b) -> float:
+    """The sum of ``a * b`` over every entry (arrays of one shape, in one
+    namespace), as a Python float on the host."""
+    xp = namespace(a)
+    if xp is np:
+        return float(np.vdot(a, b))
+    return float(xp.sum(a * b))
+
+
 def like(array: np.ndarray, X, dtype=None):
     """Numpy ``array`` in ``X``'s namespace and on its device (``dtype``: the
     namespace's type of that name, by default the array's own)."""

@@ -97,13 +97,13 @@ class GradientDescentLogisticRegression(
         square root of the iterations of ``"gd"`` on ill-conditioned data
         (correlated features, weak penalty) and never many more elsewhere.
         With ``learning_rate="auto"``, no L1 term and no bounds, where the
-        solver keeps each sample's scores (sparse ``X`` whose scores are
-        small next to it, dense ``X`` of more than 256 features and at
-        least 128 a class), the momentum is that of conjugate gradients
-        instead: the gradient in the metric plus a multiple of the last
-        step, each step the exact minimum along its line (found from the
-        kept scores, reading no data; on a wide dense ``X``, the minimum
-        over the span of the last steps and gradients).
+        solver keeps each sample's scores (``X`` in memory or on a device,
+        dense or sparse, whose scores are small next to it, or small), the
+        momentum is that of conjugate gradients instead: the gradient in the
+        metric plus a multiple of the last step, each step the exact
+        minimum along its line (found from the kept scores, reading no data;
+        on a wide dense ``X`` in memory, the minimum over the span of the
+        last steps and gradients). Dask chunks keep no scores.
     C : float, default=1.0
         Inverse of the regularisation strength, as in ``LogisticRegression``.
         ``np.inf`` means no penalty.

@@ -43,6 +43,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import _layout
+from ._array_api import copied, like, namespace, to_numpy, vdot
 from ._backends import (
     Backend,
     HostBackend,
@@ -212,16 +213,17 @@ class LogisticObjective:
         shape (n_samples,) for a binary problem, (n_samples, n_outputs) else.
         No read where W is zero, as where a fit starts."""
         W, b = self.split(coef)
-        backend = cast(HostBackend, self.backend)
+        backend = self.backend
         if not W.any():
             n = backend.shape[0]
             shape = (n,) if self.n_outputs == 1 else (n, W.shape[1])
-            Z = np.zeros(shape, dtype=np.result_type(backend.dtype, W.dtype))
+            dtype = np.result_type(backend.dtype, W.dtype)
+            Z = like(np.zeros(shape, dtype=dtype), backend.X)
         elif self.n_outputs == 1:
             Z = backend.product(W[:, 0])
         else:
             Z = backend.product(W)
-        Z += b
+        Z += like(b, Z)
         return Z
 
     def value_and_grad_at(
@@ -232,21 +234,21 @@ class LogisticObjective:
         reads nothing of X, the gradient reads it once (``X^T R``)."""
         W, _ = self.split(coef)
         loss, R = pointwise_in_slices(
-            self._pointwise, scores.copy(), self._labels(), self.weights
+            self._pointwise, copied(scores), self._labels(), self.weights
         )
         value = float(loss) + self._l2_value(W)
         if not grad:
             return value, None
         gradient = np.empty_like(coef)
         d = self.n_features
-        backend = cast(HostBackend, self.backend)
+        backend = self.backend
         if R.ndim == 1:
             gradient[:d] = backend.transposed_product(R).reshape(d, -1)
         else:
             gradient[:d] = backend.transposed_product(R.T).T
         gradient[:d] += self._l2_rows() * W
         if self.fit_intercept:
-            gradient[d] = R.sum(axis=0)
+            gradient[d] = to_numpy(namespace(R).sum(R, axis=0))
         return value, gradient
 
     def line_slope(
@@ -270,16 +272,19 @@ class LogisticObjective:
         at_coef, along = float(np.vdot(scaled, W)), float(np.vdot(scaled, dW))
         labels, weights, pointwise = self._labels(), self.weights, self._pointwise
         n = scores.shape[0]
-        rows = max(1, _LINE_SLICE_BYTES * n // max(1, scores.nbytes))
+        if self.backend.host:
+            rows = max(1, _LINE_SLICE_BYTES * n // max(1, scores.nbytes))
+        else:  # on a device, at once (see pointwise_in_slices)
+            rows = n
 
         def slope(t: float) -> float:
             total = at_coef - t * along
             for start in range(0, n, rows):
-                part = slice(start, start + rows)
+                part = (slice(start, start + rows), ...)  # (... : the standard's)
                 Z = direction_scores[part] * -t
                 Z += scores[part]
                 _, R = pointwise_in_slices(pointwise, Z, labels[part], weights[part])
-                total += float(np.vdot(R, direction_scores[part]))
+                total += vdot(R, direction_scores[part])
             return -total
 
         return slope

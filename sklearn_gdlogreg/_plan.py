@@ -12,11 +12,11 @@ right; the figures that chose them are the benchmarks' output.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Literal, cast
+from typing import Literal
 
 import numpy as np
 
-from ._backends import Backend, HostBackend
+from ._backends import Backend
 from ._class_metrics import ClassBlockMetric, ClassCoupledMetric
 from ._conjugate import conjugate_gradients
 from ._metrics import Geometry
@@ -41,9 +41,9 @@ FEATURES_PER_KEPT_SCORE = 128
 KEPT_SCORE_ARRAYS = 12
 SMALL_KEPT_SCORES = 2**21
 # Conjugate directions (a smooth objective with momentum, see _conjugate)
-# keep the scores of a sparse X by the same rule, with fewer of them: the
-# point's, the direction's, and one more (a point's along the line, or the
-# residual), besides the pointwise step's slices.
+# keep the scores of any X in memory or on a device by the same rule, with
+# fewer of them: the point's, the direction's, and one more (a point's along
+# the line, or the residual), besides the pointwise step's slices.
 CONJUGATE_SCORE_ARRAYS = 3
 # Where the metric stays the first diagonal bound (a dense X past the full
 # metric's width: no metric is measured again), each conjugate step
@@ -189,43 +189,49 @@ def keeps_scores(objective: LogisticObjective) -> bool:
 
 def takes_conjugate_directions(objective: LogisticObjective) -> bool:
     """Whether a smooth fit with momentum takes conjugate directions (see
-    ``_conjugate``), which keep the scores. A sparse X in memory: where the
-    ``CONJUGATE_SCORE_ARRAYS`` of scores held are small next to X or small,
-    or where X is one block for the accelerated steps' pass at two points
-    (many classes, few entries a row: that pass then holds both points'
-    scores of every row at once, and its pointwise step's temporaries, so
-    the scores kept add little). A wide dense X that :func:`keeps_scores`:
-    each step then reads X twice (the direction's scores, then the
-    gradient), as an accelerated step does, and the exact minimum along
-    each line saves steps and the backtracking's halvings. A narrower
-    dense X takes accelerated steps at two points stacked, as the same X
-    in another array library's namespace does (an array-API X: no scores
-    kept), so that both fits take the same steps and give the same model
-    to the last digits (scikit-learn's ``check_array_api_input`` compares
-    them so); Dask chunks too."""
+    ``_conjugate``), which keep the scores. An X in memory or on a device
+    (one whose product is one call): where the ``CONJUGATE_SCORE_ARRAYS``
+    of scores held are small next to X or small, or where accelerated
+    steps keep the scores anyway (a wide dense X, see
+    :func:`keeps_scores`); a sparse X in memory also where it is one block
+    for the accelerated steps' pass at two points (many classes, few
+    entries a row: that pass then holds both points' scores of every row
+    at once, and its pointwise step's temporaries, so the scores kept add
+    little). Each step then reads X twice (the direction's scores, then
+    the gradient), as an accelerated step does, and the exact minimum along
+    each line saves steps and the backtracking's halvings. The rule reads
+    the shape of X, not where it is held, so that the same dense X in numpy
+    and in another array library's namespace takes the same steps, to the
+    same model (scikit-learn's ``check_array_api_input`` asks for fitted
+    arrays of the same shapes, the loss curve's among them). Row chunks
+    held elsewhere (Dask) keep no scores: accelerated steps at two points
+    stacked, the same minimum."""
     backend = objective.backend
-    if backend.sparse and backend.host:
-        stacked = backend.one_block(2 * objective.n_outputs) is not None
-        return stacked or _scores_held_are_small(objective, CONJUGATE_SCORE_ARRAYS)
-    return keeps_scores(objective)
+    if not backend.products:
+        return False
+    if backend.sparse and backend.one_block(2 * objective.n_outputs) is not None:
+        return True
+    return _scores_held_are_small(objective, CONJUGATE_SCORE_ARRAYS) or keeps_scores(
+        objective
+    )
 
 
 def _keeps_a_subspace(objective: LogisticObjective) -> bool:
     """Whether conjugate steps minimise over a subspace of earlier steps
-    and gradients (see ``SUBSPACE_HISTORY``): a dense X whose metric is
-    diagonal (past ``MAX_DECORRELATED_FEATURES``), where its
+    and gradients (see ``SUBSPACE_HISTORY``): a dense X in memory whose
+    metric is diagonal (past ``MAX_DECORRELATED_FEATURES``), where its
     ``SUBSPACE_SCORE_ARRAYS`` arrays of scores take at most a tenth of X."""
     backend = objective.backend
     if not (backend.dense and objective.n_features > MAX_DECORRELATED_FEATURES):
         return False
     held = objective.n_outputs * backend.shape[0] * backend.dtype.itemsize
-    return 10 * SUBSPACE_SCORE_ARRAYS * held <= cast(HostBackend, backend).nbytes
+    return 10 * SUBSPACE_SCORE_ARRAYS * held <= backend.nbytes
 
 
 def _scores_held_are_small(objective: LogisticObjective, arrays: int) -> bool:
     """Whether ``arrays`` arrays of a point's scores take at most a tenth of
-    X (X in memory), or at most ``SMALL_KEPT_SCORES`` bytes."""
-    backend = cast(HostBackend, objective.backend)
+    X (X in memory or on a device), or at most ``SMALL_KEPT_SCORES`` bytes."""
+    backend = objective.backend
     held = arrays * backend.shape[0] * objective.n_outputs * backend.dtype.itemsize
     return 10 * held <= backend.nbytes or held <= SMALL_KEPT_SCORES
 

@@ -78,13 +78,21 @@ def test_fit_in_namespace_matches_numpy(name, device_name, n_classes, params):
     xp, device = library(name, device_name)
     X, y = badly_scaled_classification(n_classes)
     weights = np.random.RandomState(0).uniform(0.5, 2, size=y.shape[0])
-    reference = GradientDescentLogisticRegression(**params).fit(X, y, weights)
+    with _backends.counted_passes() as numpy_passes:
+        reference = GradientDescentLogisticRegression(**params).fit(X, y, weights)
 
     X_xp = on_device(X, xp, device)
-    with dispatch():
+    with dispatch(), _backends.counted_passes() as passes:
         model = GradientDescentLogisticRegression(**params).fit(
             X_xp, on_device(y, xp, device), on_device(weights, xp, device)
         )
+    # Where the numpy fit keeps its scores (conjugate directions on a smooth
+    # objective), this one keeps them on its device: the same products.
+    for product in ("product", "transposed_product"):
+        assert passes[product] == numpy_passes[product]
+    smooth = params.get("l1_ratio", 0) == 0 and params.get("solver") != "gd"
+    assert (passes["product"] > 0) == smooth
+    with dispatch():
         outputs = {
             method: getattr(model, method)(X_xp)
             for method in (

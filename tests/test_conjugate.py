@@ -23,6 +23,8 @@ from sklearn_gdlogreg._conjugate import (
 )
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import (
+    CONJUGATE_SCORE_ARRAYS,
+    SMALL_KEPT_SCORES,
     SUBSPACE_HISTORY,
     make_plan,
     solve,
@@ -283,17 +285,29 @@ def test_conjugate_directions_where_the_objective_is_smooth(rng):
     assert not make_plan(sparse, "auto", "gd").conjugate
     l1 = make_objective(rng, 1, l1=0.1, X=sp.random(50, 10, density=0.3, format="csr"))
     assert not make_plan(l1, "auto", "nesterov").conjugate
-    # A wide dense X keeps its scores: conjugate directions there too, and
-    # (a diagonal metric, never measured again) each step minimises over a
-    # subspace of earlier steps (their scores small next to X: at least 128
-    # features a class); not on a sparse X. A narrower X takes accelerated
-    # steps at two points stacked, as the same X in another namespace does.
+    # A dense X by the same rules (the scores held small, or X one block),
+    # and where accelerated steps would keep them (a wide X).
     wide = make_objective(rng, 1, X=rng.normal(size=(50, 300)))
     assert make_plan(wide, "auto", "nesterov").conjugate
+    # There (a diagonal metric, never measured again) each step minimises
+    # over a subspace of earlier steps where their scores take at most a
+    # tenth of X: not with many classes; nor on a narrower X or a sparse one.
     assert make_plan(wide, "auto", "nesterov").history == SUBSPACE_HISTORY
+    classes = make_objective(rng, 4, X=rng.normal(size=(50, 300)))
+    assert make_plan(classes, "auto", "nesterov").conjugate
+    assert make_plan(classes, "auto", "nesterov").history == 0
     assert make_plan(sparse, "auto", "nesterov").history == 0
     narrow = make_objective(rng, 1)
-    plan = make_plan(narrow, "auto", "nesterov")
+    assert make_plan(narrow, "auto", "nesterov").conjugate
+    assert make_plan(narrow, "auto", "nesterov").history == 0
+    # A tall narrow X in blocks, whose 3 arrays of scores are past 2 MiB and
+    # a tenth of X: accelerated steps at two points stacked, no scores kept.
+    n = SMALL_KEPT_SCORES // (CONJUGATE_SCORE_ARRAYS * 8) + 1_000
+    tall = make_objective(rng, 1, X=rng.normal(size=(n, 5)))
+    tall = dataclasses.replace(
+        tall, backend=backend_for(tall.backend.X, block_bytes=2**16)
+    )
+    plan = make_plan(tall, "auto", "nesterov")
     assert not (plan.conjugate or plan.keep_scores)
     # Where the scores are large next to a sparse X (many classes, few
     # entries a row): only where X is one block for the accelerated steps'

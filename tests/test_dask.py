@@ -156,8 +156,8 @@ def test_bad_dask_input_gives_clear_errors(client):
     with pytest.raises(ValueError, match="all zero"):
         GradientDescentLogisticRegression().fit(dX, dy, sample_weight=0.0)
     # A scalar weight of 3 for every sample: the objective of C=3.
-    scaled = GradientDescentLogisticRegression().fit(dX, dy, sample_weight=3.0)
-    same = GradientDescentLogisticRegression(C=3.0).fit(X, y)
+    scaled = GradientDescentLogisticRegression(tol=1e-8).fit(dX, dy, sample_weight=3.0)
+    same = GradientDescentLogisticRegression(C=3.0, tol=1e-8).fit(X, y)
     np.testing.assert_allclose(scaled.coef_, same.coef_, rtol=1e-6, atol=1e-9)
 
 

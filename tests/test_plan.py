@@ -43,9 +43,10 @@ def test_auto_steps_in_the_full_metric_measured_again(rng):
     # The Hessian of a few coefficients costs little: measured often.
     assert plan.remetric_factor == SMALL_REMETRIC_FACTOR
     assert plan.finish_within == FINISH_WITHIN
-    # A narrow dense X keeps no scores: the steps of the same X in another
-    # namespace (see test_conjugate).
-    assert not (plan.keep_scores or plan.conjugate)
+    # A small X: its scores are kept, and the steps follow conjugate
+    # directions (see test_conjugate); accelerated steps keep none.
+    assert plan.keep_scores and plan.conjugate
+    assert not make_plan(objective(rng), "auto", "gd").keep_scores
 
 
 def test_a_constant_step_is_the_notebooks_gradient_descent(rng):
@@ -91,9 +92,10 @@ def test_wide_dense_X_keeps_the_scores_with_the_diagonal_metric(rng):
     wide = objective(rng, n_samples=50, n_features=MAX_DECORRELATED_FEATURES + 1)
     plan = make_plan(wide, "auto", "nesterov")
     assert plan.keep_scores and plan.metric == "diagonal"
-    # Not with too few features per class.
+    # Not with too few features per class (plain steps: conjugate
+    # directions keep a small X's scores whatever its width).
     many = objective(rng, n_samples=50, n_features=300, n_outputs=3)
-    assert not make_plan(many, "auto", "nesterov").keep_scores
+    assert not make_plan(many, "auto", "gd").keep_scores
 
 
 def sparse_rows(rng, n_samples, per_row):

@@ -31,7 +31,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from .._array_api import host_dtype, namespace
+from .._array_api import host_dtype, like, namespace, to_numpy
 from ._blocks import (
     _BLOCK_BYTES,
     _DEVICE_BLOCK_BYTES,
@@ -90,6 +90,9 @@ class Backend:
     # ``host``: X, its labels and its weights are numpy or scipy arrays in
     # memory (binary labels can be passed as signs).
     host: ClassVar[bool] = False
+    # ``products``: a product with X is one call, in memory or on X's device
+    # (the scores a solver keeps: :meth:`product`, :meth:`transposed_product`).
+    products: ClassVar[bool] = False
 
     def __init__(self, X, block_bytes: int | None = None):
         self.X = X
@@ -236,6 +239,22 @@ class Backend:
         memory, dense or sparse)."""
         return None
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes of X's values (as a dense array of its dtype)."""
+        return self.shape[0] * self.shape[1] * self.dtype.itemsize
+
+    def product(self, W: np.ndarray):
+        """``X @ W``: one read of X (for the scores a solver keeps), in X's
+        namespace and on its device (kinds with ``products``)."""
+        raise TypeError("a product with X needs X in memory or on a device")
+
+    def transposed_product(self, R) -> np.ndarray:
+        """``R @ X`` (``R`` of one row per sample, or a vector, as
+        :meth:`product` gives them): one read of X (for the gradient at kept
+        scores), on the host (kinds with ``products``)."""
+        raise TypeError("a product with X needs X in memory or on a device")
+
     def solving(self) -> AbstractContextManager:
         """The scope of a whole fit on this X (see ``_plan.solve``): nothing
         to hold but on a sparse X."""
@@ -271,6 +290,7 @@ class HostBackend(Backend):
     of row blocks, with BLAS on one thread in each."""
 
     host = True
+    products = True
 
     def _linear_pass(self, y, weights, points, pointwise):
         return _linear_pass(
@@ -309,22 +329,20 @@ class HostBackend(Backend):
         """The bytes of X in memory (a sparse X's stored entries and their
         indices, in whichever format)."""
         if not self.sparse:
-            return self.X.nbytes
+            return super().nbytes
         names = ("data", "indices", "indptr", "row", "col")
         arrays = [getattr(self.X, name, None) for name in names]
         return sum(array.nbytes for array in arrays if array is not None)
 
     def product(self, W: np.ndarray) -> np.ndarray:
-        """``X @ W``: one read of X (for the scores a solver keeps)."""
         PASSES["product"] += 1
         if self.sparse:
             return np.asarray(self.X @ W)
         return self.X @ W
 
     def transposed_product(self, R: np.ndarray) -> np.ndarray:
-        """``R @ X`` (``R`` of one row per sample, or a vector): one read
-        of X (for the gradient at kept scores); a sparse X's as
-        ``(X.T @ R.T).T``, scipy's product of a sparse matrix and an array."""
+        # A sparse X's as ``(X.T @ R.T).T``, scipy's product of a sparse
+        # matrix and an array.
         PASSES["transposed_product"] += 1
         if self.sparse:
             return np.asarray(self._transposed @ R.T).T
@@ -420,10 +438,21 @@ class DeviceBackend(Backend):
     large blocks, every point's columns in one product, and one transfer
     bringing the sums back to the host."""
 
+    products = True
+
     def _linear_pass(self, y, weights, points, pointwise):
         return _device_linear_pass(
             self.X, y, weights, points, pointwise, self.block_bytes
         )
+
+    def product(self, W: np.ndarray):
+        # The scores stay on the device (see ``_objective``'s kept scores).
+        PASSES["product"] += 1
+        return self.X @ like(W, self.X)
+
+    def transposed_product(self, R) -> np.ndarray:
+        PASSES["transposed_product"] += 1
+        return to_numpy(R @ self.X)
 
     def _moments(self, weights, covariance, reweight, precision) -> list:
         # A quarter of the pass's blocks: each is centred in a copy.

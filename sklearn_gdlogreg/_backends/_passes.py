@@ -233,7 +233,10 @@ def _pointwise_by_blocks(
 def pointwise_in_slices(pointwise: Pointwise, Z, y, weights):
     """``pointwise`` on a numpy ``Z`` of all the rows, in slices (see
     ``_pointwise_by_blocks``), overflow warnings off (see Pointwise): the
-    loss sum, and the residual written into ``Z``."""
+    loss sum, and the residual written into ``Z``. On a device, at once
+    (its passes' blocks are far larger than the scores of a fit's X)."""
+    if namespace(Z) is not np:
+        return pointwise(Z, y, weights)
     with np.errstate(over="ignore"):
         return _pointwise_by_blocks(pointwise, Z, y, weights, Z)
 
