@@ -97,8 +97,12 @@ _MAX_SLOPES = 60
 # (where the slope would be zero if it were linear), between _GROW and
 # _REACH times the furthest step tried: where the loss flattens out the
 # secant falls short, and growing geometrically brackets a far minimum in a
-# few steps.
+# few steps. Once the slope is within _NEAR of the start's, the slope is
+# about linear to the minimum and the secant about right: the step tried
+# is _PAST of the way to it, so that its slope is within _SLOPE_FRACTION
+# (a tenth of a tenth) or it brackets the minimum.
 _GROW, _REACH = 1.25, 16.0
+_NEAR, _PAST = 0.1, 1.1
 # Once bracketed, a secant step that falls outside the bracket or within
 # this share of its width from one end is replaced by the bracket's middle:
 # the secant of a slope far steeper at one end than at the other (an
@@ -114,7 +118,7 @@ def _line_minimum(
     ``_SLOPE_FRACTION`` of the slope ``start_slope`` (negative) at ``t =
     0``, from the first step tried ``guess``: the secant method through
     the last two steps tried, kept inside the bracket of the furthest step
-    known downhill and the nearest known uphill (see ``_REACH`` and
+    known downhill and the nearest known uphill (see ``_REACH``, ``_NEAR`` and
     ``_EDGE``). A slope that is not finite (an overflow, far out) counts as
     uphill. With no step uphill in ``_MAX_SLOPES`` (an objective still
     falling, as with no penalty on separable data), the last step tried;
@@ -139,7 +143,12 @@ def _line_minimum(
             secant = t - s * (t - last) / (s - last_slope)
         last, last_slope = t, s
         if np.isinf(high):  # no step uphill yet: reach further
-            t = min(max(secant, _GROW * low), _REACH * low) if secant > low else 2 * low
+            if not secant > low:
+                t = 2 * low
+            elif s > _NEAR * start_slope:  # near: just past the secant's root
+                t = min(low + _PAST * (secant - low), _REACH * low)
+            else:
+                t = min(max(secant, _GROW * low), _REACH * low)
             continue
         edge = _EDGE * (high - low)
         t = secant if low + edge < secant < high - edge else (low + high) / 2

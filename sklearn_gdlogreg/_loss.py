@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 
-from ._array_api import astype, host_dtype, like, namespace
+from ._array_api import astype, host_dtype, like, namespace, vdot
 
 # The curvature of the loss in z is at most 1/4 (sigmoid) or 1/2 (softmax):
 # the constant ``c`` of the Lipschitz bound ``c * ||[X, 1]||^2``.
@@ -56,6 +56,17 @@ def softmax(Z):
     return xp.exp(log_softmax(Z))
 
 
+def _signs(y, z):
+    """The labels' signs, -1 or +1, in z's dtype: ``y`` itself where it
+    comes as signs (see :func:`binary_pointwise`), else from its codes."""
+    if y.dtype == z.dtype:
+        return y
+    sign = astype(y, host_dtype(z))  # a new array: y holds integer codes
+    sign *= 2  # class 0: -1, class 1: +1
+    sign -= 1
+    return sign
+
+
 def binary_pointwise(z, y, s):
     """Loss sum and residual of a block: sigmoid, labels ``y`` in {0, 1}.
 
@@ -69,12 +80,7 @@ def binary_pointwise(z, y, s):
     operations on each block.
     """
     xp = namespace(z)
-    if y.dtype == z.dtype:
-        sign = y
-    else:
-        sign = astype(y, host_dtype(z))  # a new array: y holds integer codes
-        sign *= 2  # class 0: -1, class 1: +1
-        sign -= 1
+    sign = _signs(y, z)
     margin = z
     margin *= sign  # positive: the true class is predicted
     if xp is np:
@@ -145,6 +151,59 @@ def _multinomial_pointwise_numpy(Z, y, s):
     E *= (s / sum_E)[:, None]  # s P
     E[rows, y] -= s  # s (P - onehot(y))
     return loss, E
+
+
+def binary_slope(z, d, y, s) -> float:
+    """``-<R, d>``: the slope of the loss sum ``sum_i s_i loss(z_i - t d_i,
+    y_i)`` in ``t`` at ``t = 0``, for the residual ``R`` of the scores ``z``
+    (overwritten), in the labels of :func:`binary_pointwise` (class codes,
+    or their signs); a float on the host.
+
+    Fewer operations than the residual itself (no loss, no probability):
+    ``-R_i = s_i sign_i / (1 + e^{sign_i z_i})``, which is 0, not NaN, where
+    the exponential overflows (no warning in a line's slopes: see
+    ``_conjugate``).
+    """
+    xp = namespace(z)
+    sign = _signs(y, z)
+    z *= sign  # the margin: positive where the true class is predicted
+    if xp is np:
+        np.exp(z, out=z)
+        z += 1
+        np.reciprocal(z, out=z)  # 1 - q: the probability of the wrong class
+    else:
+        z = expit(-z)
+    z *= sign
+    z *= s
+    return vdot(z, d)
+
+
+def multinomial_slope(Z, D, y, s) -> float:
+    """``-<R, D>`` for the residual ``R`` of the scores ``Z`` (overwritten),
+    labels ``y`` in {0, ..., K-1}: the slope of the loss sum along ``-D``
+    (see :func:`binary_slope`), ``sum_i s_i (D_{i,y_i} - p_i . D_i)``; a
+    float on the host. The softmax's shift as in
+    :func:`multinomial_pointwise`."""
+    xp = namespace(Z)
+    if xp is np:
+        n_classes = Z.shape[1]
+        ones = np.ones(n_classes, dtype=Z.dtype)
+        info = np.finfo(Z.dtype)
+        shift = None
+        E = np.exp(Z)
+        sum_E = E @ ones
+        if not (info.tiny <= sum_E.min() and sum_E.max() <= info.max):
+            shift = Z.max(axis=1)
+            np.exp(Z - shift[:, None], out=E)
+            sum_E = E @ ones
+        E *= D
+        along = E @ ones  # sum_k e^{z_k} D_k, row by row
+        true = D[np.arange(D.shape[0]), y]
+        return float(s @ true) - float((s / sum_E) @ along)
+    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+    along = xp.sum(E * D, axis=1) / xp.sum(E, axis=1)
+    true = xp.take_along_axis(D, y[:, None], axis=1)[:, 0]
+    return float(xp.sum(s * true)) - float(xp.sum(s * along))
 
 
 def _scores(W, b, X_b):

@@ -43,7 +43,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import _layout
-from ._array_api import copied, like, namespace, to_numpy, vdot
+from ._array_api import copied, like, namespace, to_numpy
 from ._backends import (
     Backend,
     HostBackend,
@@ -57,8 +57,10 @@ from ._loss import (
     BINARY_CURVATURE,
     MULTINOMIAL_CURVATURE,
     binary_pointwise,
+    binary_slope,
     curvature_weights,
     multinomial_pointwise,
+    multinomial_slope,
 )
 
 # The slope along a line (LogisticObjective.line_slope) takes the scores
@@ -262,30 +264,35 @@ class LogisticObjective:
         ``coef - t direction``, as a function of ``t``: ``coef``'s scores are
         ``scores``, the direction's (``X dW + db``) ``direction_scores``
         (neither modified). Each call reads nothing of X:
-        ``-<R, direction_scores> - l2 sum_j f_j <W_j - t dW_j, dW_j>``, the
-        residual ``R`` of the scores ``scores - t direction_scores`` made
-        in slices of ``_LINE_SLICE_BYTES`` (their temporaries stay small
-        next to the two arrays of scores the line holds)."""
+        ``-<R, direction_scores> - l2 sum_j f_j <W_j - t dW_j, dW_j>`` for
+        the residual ``R`` of the scores ``scores - t direction_scores``
+        (``_loss.binary_slope``, ``multinomial_slope``), in slices of
+        ``_LINE_SLICE_BYTES`` on the host (their temporaries stay small next
+        to the two arrays of scores the line holds), at once on a device."""
         W, _ = self.split(coef)
         dW, _ = self.split(direction)
         scaled = self._l2_rows() * dW
         at_coef, along = float(np.vdot(scaled, W)), float(np.vdot(scaled, dW))
-        labels, weights, pointwise = self._labels(), self.weights, self._pointwise
+        labels, weights = self._labels(), self.weights
+        slope_of = binary_slope if self.n_outputs == 1 else multinomial_slope
         n = scores.shape[0]
+        rows = n
         if self.backend.host:
             rows = max(1, _LINE_SLICE_BYTES * n // max(1, scores.nbytes))
-        else:  # on a device, at once (see pointwise_in_slices)
-            rows = n
+        parts = [(slice(start, start + rows), ...) for start in range(0, n, rows)]
 
         def slope(t: float) -> float:
-            total = at_coef - t * along
-            for start in range(0, n, rows):
-                part = (slice(start, start + rows), ...)  # (... : the standard's)
-                Z = direction_scores[part] * -t
-                Z += scores[part]
-                _, R = pointwise_in_slices(pointwise, Z, labels[part], weights[part])
-                total += vdot(R, direction_scores[part])
-            return -total
+            total = along * t - at_coef
+            with np.errstate(over="ignore"):  # exp overflows far out: see binary_slope
+                for part in parts:  # (... : the standard's indexing of rows)
+                    Z = direction_scores[part] * -t
+                    Z += scores[part]
+                    y = labels[part]
+                    if isinstance(y, OffsetLabels):
+                        Z += y.offset
+                        y = y.y
+                    total += slope_of(Z, direction_scores[part], y, weights[part])
+            return total
 
         return slope
 
