@@ -289,8 +289,8 @@ def test_conjugate_directions_where_the_objective_is_smooth(rng):
     assert not make_plan(sparse, "auto", "gd").conjugate
     l1 = make_objective(rng, 1, l1=0.1, X=sp.random(50, 10, density=0.3, format="csr"))
     assert not make_plan(l1, "auto", "nesterov").conjugate
-    # A dense X by the same rules (the scores held small, or X one block),
-    # and where accelerated steps would keep them (a wide X).
+    # A dense X by the same rule (the scores held small; in memory or on a
+    # device alike), and where accelerated steps would keep them (a wide X).
     wide = make_objective(rng, 1, X=rng.normal(size=(50, 300)))
     assert make_plan(wide, "auto", "nesterov").conjugate
     # There (a diagonal metric, never measured again) each step minimises
