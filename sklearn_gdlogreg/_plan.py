@@ -203,9 +203,11 @@ def takes_conjugate_directions(objective: LogisticObjective) -> bool:
     the shape of X, not where it is held, so that the same dense X in numpy
     and in another array library's namespace takes the same steps, to the
     same model (scikit-learn's ``check_array_api_input`` asks for fitted
-    arrays of the same shapes, the loss curve's among them). Row chunks
-    held elsewhere (Dask) keep no scores: accelerated steps at two points
-    stacked, the same minimum."""
+    arrays of the same shapes, the loss curve's among them); past
+    ``MAX_DECORRELATED_FEATURES`` the steps in memory minimise over a
+    subspace (:func:`_keeps_a_subspace`), a device's along one line. Row
+    chunks held elsewhere (Dask) keep no scores: accelerated steps at two
+    points stacked, the same minimum."""
     backend = objective.backend
     if not backend.products:
         return False
