@@ -124,6 +124,22 @@ def multinomial_pointwise(Z, y, s):
     return loss, E
 
 
+def _row_exponentials(Z):
+    """``(E, sum_E, shift)`` of a numpy block: ``E = exp(Z - shift)`` and its
+    row sums, ``shift`` the row maximum where it must be subtracted (see
+    :func:`_multinomial_pointwise_numpy`), else None (no shift)."""
+    ones = np.ones(Z.shape[1], dtype=Z.dtype)
+    info = np.finfo(Z.dtype)
+    shift = None
+    E = np.exp(Z)  # overflow to inf: no warning in a pass (see Pointwise)
+    sum_E = E @ ones
+    if not (info.tiny <= sum_E.min() and sum_E.max() <= info.max):
+        shift = Z.max(axis=1)
+        np.exp(Z - shift[:, None], out=E)
+        sum_E = E @ ones
+    return E, sum_E, shift
+
+
 def _multinomial_pointwise_numpy(Z, y, s):
     """:func:`multinomial_pointwise` for numpy blocks, in fewer passes.
 
@@ -133,16 +149,7 @@ def _multinomial_pointwise_numpy(Z, y, s):
     reductions over the sums, K times fewer than over Z): where some exp
     overflowed, or a row's largest is below the normal range (inexact).
     """
-    n_classes = Z.shape[1]
-    ones = np.ones(n_classes, dtype=Z.dtype)
-    info = np.finfo(Z.dtype)
-    shift = None
-    E = np.exp(Z)  # overflow to inf: no warning in a pass (see Pointwise)
-    sum_E = E @ ones
-    if not (info.tiny <= sum_E.min() and sum_E.max() <= info.max):
-        shift = Z.max(axis=1)
-        np.exp(Z - shift[:, None], out=E)
-        sum_E = E @ ones
+    E, sum_E, shift = _row_exponentials(Z)
     log_norm = np.log(sum_E)
     if shift is not None:
         log_norm += shift
@@ -186,18 +193,9 @@ def multinomial_slope(Z, D, y, s) -> float:
     :func:`multinomial_pointwise`."""
     xp = namespace(Z)
     if xp is np:
-        n_classes = Z.shape[1]
-        ones = np.ones(n_classes, dtype=Z.dtype)
-        info = np.finfo(Z.dtype)
-        shift = None
-        E = np.exp(Z)
-        sum_E = E @ ones
-        if not (info.tiny <= sum_E.min() and sum_E.max() <= info.max):
-            shift = Z.max(axis=1)
-            np.exp(Z - shift[:, None], out=E)
-            sum_E = E @ ones
+        E, sum_E, _ = _row_exponentials(Z)
         E *= D
-        along = E @ ones  # sum_k e^{z_k} D_k, row by row
+        along = E @ np.ones(E.shape[1], dtype=E.dtype)  # sum_k E_k D_k, by row
         true = D[np.arange(D.shape[0]), y]
         return float(s @ true) - float((s / sum_E) @ along)
     E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
