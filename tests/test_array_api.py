@@ -184,6 +184,22 @@ def test_device_pass_in_blocks_matches_numpy(name, device_name, shape):
     got_mean, got_cov, _ = device.column_moments(w_xp, covariance=True)
     np.testing.assert_allclose(got_mean, mean, rtol=1e-12)
     np.testing.assert_allclose(got_cov, cov, rtol=1e-10)
+    # The variances alone: sums of squares less the means' part, where
+    # that keeps their digits; a third of the columns, of constant parts of
+    # 1e6 to 1e9 that would cancel them all, centred (taken from the
+    # blocks), which keeps them to about 100 eps times the constant part.
+    shift = np.where(np.arange(30) % 3 == 0, 10 ** rng.uniform(6, 9, 30), 0.0)
+    far = X + shift
+    near = far - shift  # the data far holds, less the constants (exact: Sterbenz)
+    var = weights @ (near - weights @ near) ** 2
+    for backend in (
+        _backends.backend_for(far),
+        _backends.backend_for(on_device(far, xp, X_xp.device), seven_rows),
+    ):
+        w = weights if backend.host else w_xp
+        got_mean, got_var, _ = backend.column_moments(w)
+        np.testing.assert_allclose(got_mean, weights @ far, rtol=1e-12)
+        np.testing.assert_allclose(got_var, var, rtol=1e-8)
 
 
 @pytest.mark.parametrize(("name", "device_name"), LIBRARIES)

@@ -144,17 +144,17 @@ class Backend:
         ``weights`` must sum to one. Returns the mean, of shape (n_features,),
         and the variances, of shape (n_features,), or with ``covariance`` (dense
         ``X`` only) the covariance matrix, of shape (n_features, n_features),
-        all in float64. Each block is summarised (mean, then centred sums of
-        squares or products, over the cached block) and the blocks are merged
-        with the update of Chan, Golub and LeVeque, so there is no cancellation,
-        and float64 features of magnitude up to about 1e150 do not overflow.
-        Dense blocks are summarised in X's precision (``dtype``: float32 is
-        twice as fast, and its rounding only blurs the preconditioner a little),
-        or in float64 where float32 squares would overflow. Sparse blocks take
-        each column's sum of squares less its mean's part, and centre each
-        stored entry before squaring it where that lost digits (see
-        ``_block_moments``), so a column with a large constant part keeps its
-        spread there too.
+        all in float64. Each block is summarised (mean, then sums of squares
+        or products about it, over the cached block) and the blocks are merged
+        with the update of Chan, Golub and LeVeque, so there is no cancellation
+        between blocks, and float64 features of magnitude up to about 1e150 do
+        not overflow. Dense blocks are summarised in X's precision (``dtype``:
+        float32 is twice as fast, and its rounding only blurs the
+        preconditioner a little), or in float64 where float32 squares would
+        overflow. Products are centred; squares are each column's sum of
+        squares less its mean's part, and a column where that lost digits is
+        centred before it is squared (see ``_block_moments``), so a column
+        with a large constant part keeps its spread.
 
         ``reweight(X_block, weights_block)``, if given, gives each block's
         weights instead (for example the curvature of a loss at a point, see

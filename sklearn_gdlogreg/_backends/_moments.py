@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from .._array_api import astype, host_dtype, namespace
+from .._array_api import astype, host_dtype, like, namespace
 from ._blocks import (
     _SMALL_BLOCK_BYTES,
     _compressed_view,
@@ -145,21 +145,25 @@ def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
         matrix += alpha * np.outer(v, v)
 
 
-# A sparse column's spread from its sum of squares less its mean's part
-# loses about -log10(_CANCELLED) of float64's digits where the spread is
-# that share of the sum of squares (its rounding grows with the column's
-# length too); below that share (a mean over 100 standard deviations: a
-# large constant part) the column is centred entry by entry.
-_CANCELLED = 1e-4
+def _cancelled(dtype) -> float:
+    """The share of a column's (weighted) sum of squares below which its
+    spread, formed as that sum less its mean's part, has lost a quarter of
+    ``dtype``'s digits to cancellation (its rounding grows with the
+    column's length too): about 1e-4 in float64, a mean over 100 standard
+    deviations (a large constant part); 2e-2 in float32. Below it the
+    column is centred before it is squared."""
+    return float(np.finfo(dtype).eps) ** 0.25
 
 
 def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     """Weighted mean and centred sums of squares (or products) of one block.
 
-    In the precision of ``w_b``, returned in float64 on the host. Dense
-    blocks use the corrected two-pass algorithm: centre on the computed
-    mean, then correct for what its rounding left over (``residual``), so
-    the sums are those about the block's exact mean, as the merge needs.
+    In the precision of ``w_b``, returned in float64 on the host. A dense
+    block's sums of squares (not products) are, as a sparse block's, each
+    column's sum of squares less its mean's part: two products over the
+    block, where centring a copy costs four; a column whose spread that
+    left too small a share of its squares (``_cancelled``: a large
+    constant part) is centred, as products are (``_centred_moments``).
     """
     if sp.issparse(X_b):
         mean_b = np.asarray(X_b_T @ w_b, dtype=np.float64).ravel() / weight_b
@@ -171,7 +175,7 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
         squares = _centred_square_sums(X_b_T, w_b, None)[0]
         spread = squares - weight_b * mean_b**2
         # (NaN where squares too large for float64 cancelled: centred too.)
-        lost = np.flatnonzero(~(spread > _CANCELLED * squares) & (squares > 0))
+        lost = _lost(spread, squares, w_b.dtype)
         if lost.size:
             spread[lost] = _centred_spread(X_b[:, lost], w_b, weight_b, mean_b[lost])
         return mean_b, np.maximum(spread, 0.0)
@@ -179,6 +183,34 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
         X_b = astype(X_b, host_dtype(w_b))
         X_b_T = X_b.T
+    if covariance:
+        return _centred_moments(X_b, X_b_T, w_b, weight_b, covariance)
+    mean_b = _host64(X_b_T @ w_b) / weight_b
+    squares = _host64(w_b @ xp.square(X_b))
+    spread_b = squares - weight_b * mean_b**2
+    # (NaN where squares that overflowed cancelled: centred too.)
+    lost = _lost(spread_b, squares, host_dtype(w_b))
+    if lost.size:
+        columns = X_b[:, lost] if xp is np else xp.take(X_b, like(lost, X_b), axis=1)
+        mean_b[lost], spread_b[lost] = _centred_moments(
+            columns, columns.T, w_b, weight_b, covariance
+        )
+    return mean_b, np.maximum(spread_b, 0.0)
+
+
+def _lost(spread: np.ndarray, squares: np.ndarray, dtype) -> np.ndarray:
+    """The columns whose ``spread`` (their ``squares`` less their mean's
+    part) lost too many digits, or is not a number: see ``_cancelled``."""
+    return np.flatnonzero(~(spread > _cancelled(dtype) * squares) & (squares > 0))
+
+
+def _centred_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
+    """A dense block's weighted mean and centred sums of squares (or
+    products), by the corrected two-pass algorithm: centre a copy on the
+    computed mean, then correct for what its rounding left over
+    (``residual``), so the sums are those about the block's exact mean, as
+    the merge needs."""
+    xp = namespace(X_b)
     mean_b = (X_b_T @ w_b) / weight_b
     centred = X_b - mean_b
     residual = _host64(w_b @ centred) / weight_b
