@@ -37,8 +37,9 @@ class ClassCoupledMetric:
     mean of the diagonal blocks: the loss's gradient has no part there, and
     the penalty's only where the classes' coefficients do not sum to zero
     (never, from the zero start). For a few coefficients only
-    (``_plan.MAX_COUPLED_COEFFICIENTS``; it costs ``K^2`` covariances),
-    dense X, no L1 term.
+    (``_plan.MAX_COUPLED_COEFFICIENTS``; it costs ``K^2`` covariances, and
+    on a numpy X only where that is about a pass: see
+    ``_plan._coupled_costs_passes``), dense X, no L1 term.
     """
 
     mean: np.ndarray | None  # None: no intercept, no centring

@@ -59,7 +59,8 @@ CONJUGATE_SCORE_ARRAYS = 3
 SUBSPACE_HISTORY = 2
 SUBSPACE_SCORE_ARRAYS = 2 * SUBSPACE_HISTORY + 6
 # The multinomial Hessian with the classes coupled costs K^2 times the
-# covariance: only up to this many coefficients.
+# covariance, K times its blocks class by class: only up to this many
+# coefficients, and only where it costs about a pass (see SMALL_METRIC).
 MAX_COUPLED_COEFFICIENTS = 256
 # Its blocks class by class keep K (m, m) blocks and their inverses: only up
 # to this many entries in all (32 MiB each).
@@ -300,23 +301,28 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     takes many.
 
     Binary: the Hessian there. Multinomial: the Hessian with the classes
-    coupled where it is small enough, else its blocks class by class (they
-    see that a class predicted with certainty needs long steps where two
-    confused ones need short) on a numpy X, else one metric for all classes.
-    Each costs one pass over X, or over a sample of its rows. None with
+    coupled where it is small enough, and on a numpy X only where it costs
+    about a pass (see :func:`_coupled_costs_passes`), else its blocks class
+    by class (they see that a class predicted with certainty needs long
+    steps where two confused ones need short) on a numpy X, else one metric
+    for all classes. Each costs about a pass over X, or over a sample of its
+    rows, or more where it is measured less often. None with
     offsets: those metrics are measured from X's rows alone, where the
     scores need their offsets too.
     """
     if objective.shifted:
         return plan
     m = objective.n_features + objective.fit_intercept
+    blocks = objective.backend.dense and (
+        objective.n_outputs * m * m <= MAX_CLASS_BLOCK_ENTRIES
+    )
     if objective.n_outputs == 1:
         remeasured: Remeasured = "curvature"
-    elif objective.n_coefficients <= MAX_COUPLED_COEFFICIENTS:
-        remeasured = "class_coupled"
-    elif objective.backend.dense and (
-        objective.n_outputs * m * m <= MAX_CLASS_BLOCK_ENTRIES
+    elif objective.n_coefficients <= MAX_COUPLED_COEFFICIENTS and not (
+        blocks and _coupled_costs_passes(objective)
     ):
+        remeasured = "class_coupled"
+    elif blocks:
         remeasured = "class_blocks"
     else:
         remeasured = "curvature"
@@ -333,6 +339,17 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
         remetric_factor=SMALL_REMETRIC_FACTOR if often else REMETRIC_FACTOR,
         finish_within=0.0 if stride > 1 else FINISH_WITHIN,
     )
+
+
+def _coupled_costs_passes(objective: LogisticObjective) -> bool:
+    """Whether the multinomial Hessian with the classes coupled costs many
+    passes over X: more than ``SMALL_METRIC`` coefficients, on every row
+    (``metric_stride`` 1). Its blocks class by class cost K times less:
+    their steps, though more, take less time in all to the default tol
+    (the benchmarks' drawn shapes); near the minimum the coupled Hessian's
+    Newton steps catch up."""
+    size = objective.n_coefficients
+    return size > SMALL_METRIC and metric_stride(objective.backend, size) == 1
 
 
 def _remeasured_sparse(plan: FitPlan, objective: LogisticObjective) -> FitPlan:

@@ -76,6 +76,25 @@ def test_the_metric_measured_again_follows_the_number_of_coefficients(
     assert plan.remeasured == remeasured
 
 
+@pytest.mark.parametrize(
+    ("n_samples", "remeasured", "stride"),
+    [(200, "class_blocks", 1), (40_000, "class_coupled", 2)],
+)
+def test_the_classes_are_coupled_where_their_hessian_costs_about_a_pass(
+    rng, n_samples, remeasured, stride
+):
+    # 5 classes of 21 coefficients: more than SMALL_METRIC coupled. On every
+    # row of a small X that costs many passes (its blocks do not); on a
+    # sample of a tall X's rows, about one.
+    plan = make_plan(
+        objective(rng, n_samples=n_samples, n_features=20, n_outputs=5),
+        "auto",
+        "nesterov",
+    )
+    assert (plan.remeasured, plan.remeasured_stride) == (remeasured, stride)
+    assert plan.remetric_factor == SMALL_REMETRIC_FACTOR
+
+
 def test_one_hot_sparse_X_keeps_each_features_covariance(rng):
     X = one_hot(rng, n_samples=80)
     plan = make_plan(make_objective(rng, 1, X=X), "auto", "nesterov")
