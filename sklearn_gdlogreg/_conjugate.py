@@ -197,18 +197,20 @@ def _subspace_minimum(at: Subspace, k: int, rounding: float) -> np.ndarray:
             first = decrement
         if not decrement > _DECREMENT_FRACTION * first:
             break
-        t = 1.0
+        # The whole step is mostly taken: its derivatives come with its
+        # value, for the next step; a halved one's are taken once it passes.
+        t, trial = 1.0, at(alpha + step)
         for _ in range(_HALVINGS):
-            trial = at(alpha + t * step, False)[0]
-            if trial <= value - _ARMIJO * t * decrement or (
-                t == 1.0 and decrement <= rounding and trial <= value + rounding
+            if trial[0] <= value - _ARMIJO * t * decrement or (
+                t == 1.0 and decrement <= rounding and trial[0] <= value + rounding
             ):
                 break
             t /= 2
+            trial = at(alpha + t * step, False)
         else:
             break
         alpha = alpha + t * step
-        value, grad, hessian = at(alpha)
+        value, grad, hessian = trial if t == 1.0 else at(alpha)
     return alpha
 
 
