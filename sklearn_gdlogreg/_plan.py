@@ -290,7 +290,30 @@ def make_plan(
     plan = _remeasured(replace(plan, metric="full", metric_stride=stride), objective)
     if start is not None and objective.split(start)[0].any():
         plan = replace(plan, measure_at_start=True)
+    if _momentum_costs_more_than_it_saves(plan, objective):
+        plan = replace(plan, accelerated=False)
     return plan
+
+
+def _momentum_costs_more_than_it_saves(
+    plan: FitPlan, objective: LogisticObjective
+) -> bool:
+    """Whether a fit takes plain steps where momentum was asked for: steps
+    in the full metric, measured again at the curvature (a Hessian, or its
+    class blocks), on an X in memory or on a device that keeps no scores
+    (``plan.conjugate`` False: X is narrow next to the scores). Plain steps
+    in a metric that close to the curvature take about as many iterations
+    as accelerated ones, and each evaluates one point where momentum
+    evaluates two; on such an X a point's pointwise loss costs about as
+    much as its share of the read, so plain steps take about half the
+    time. Row chunks held elsewhere (Dask, not measured) keep momentum."""
+    return (
+        plan.accelerated
+        and not plan.conjugate
+        and plan.metric == "full"
+        and plan.remeasured != "none"
+        and objective.backend.products
+    )
 
 
 def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:

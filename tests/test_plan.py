@@ -23,6 +23,7 @@ from sklearn_gdlogreg._plan import (
     SMALL_REMETRIC_FACTOR,
     FitPlan,
     _mismatch,
+    _momentum_costs_more_than_it_saves,
     first_geometry,
     make_plan,
     remeasure,
@@ -107,6 +108,24 @@ def test_class_blocks_in_place_of_the_coupled_hessian_reach_its_minimum(rng):
     np.testing.assert_allclose(
         ours.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-8
     )
+
+
+@pytest.mark.parametrize("n_outputs", [1, 4])
+def test_narrow_dense_X_takes_plain_steps_in_the_remeasured_metric(rng, n_outputs):
+    # Its scores (3 arrays of 8 bytes a sample and class) are neither a
+    # tenth of X (40 bytes a row) nor 2 MiB: no conjugate directions, and in
+    # the full metric measured again at the curvature, no momentum (a
+    # second point a pass for about as many iterations).
+    narrow = objective(rng, n_samples=100_000, n_features=5, n_outputs=n_outputs)
+    plan = make_plan(narrow, "auto", "nesterov")
+    assert (plan.metric, plan.conjugate, plan.keep_scores) == ("full", False, False)
+    assert plan.remeasured != "none"
+    assert not plan.accelerated
+    # Without a metric measured again (its bound alone), momentum stays.
+    bound_only = dataclasses.replace(plan, accelerated=True, remeasured="none")
+    assert not _momentum_costs_more_than_it_saves(bound_only, narrow)
+    # A small X keeps its scores: conjugate directions, which need momentum.
+    assert make_plan(objective(rng, n_outputs=n_outputs), "auto", "nesterov").conjugate
 
 
 def test_one_hot_sparse_X_keeps_each_features_covariance(rng):
