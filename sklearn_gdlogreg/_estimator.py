@@ -104,9 +104,10 @@ class GradientDescentLogisticRegression(
         minimum along its line (found from the kept scores, reading no data;
         on a wide dense ``X`` in memory, the minimum over the span of the
         last steps and gradients). Where such an ``X`` is dense but too
-        narrow for its scores to be kept (at most 256 features), the steps
-        are taken in the metric measured again at the curvature (the
-        Hessian, or its blocks class by class) and take no momentum: in a
+        narrow for its scores to be kept (at most 256 features; no
+        offsets), the steps are taken in the metric measured again at the
+        curvature (the Hessian, or its blocks class by class) and take no
+        momentum: in a
         metric that close to the Hessian they need about as many iterations
         without it, each evaluating one point where momentum evaluates two.
         Dask chunks keep no scores, and keep the momentum.
