@@ -39,7 +39,7 @@ class ClassCoupledMetric:
     (never, from the zero start). For a few coefficients only
     (``_plan.MAX_COUPLED_COEFFICIENTS``; it costs ``K^2`` covariances, and
     on a numpy X only where that is about a pass: see
-    ``_plan._coupled_costs_passes``), dense X, no L1 term.
+    ``_plan._costs_about_a_pass``), dense X, no L1 term.
     """
 
     mean: np.ndarray | None  # None: no intercept, no centring

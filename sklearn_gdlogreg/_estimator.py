@@ -107,9 +107,9 @@ class GradientDescentLogisticRegression(
         narrow for its scores to be kept (at most 256 features; no
         offsets), the steps are taken in the metric measured again at the
         curvature (the Hessian, or its blocks class by class) and take no
-        momentum: in a
-        metric that close to the Hessian they need about as many iterations
-        without it, each evaluating one point where momentum evaluates two.
+        momentum: in a metric that close to the Hessian they need about as
+        many iterations without it, each evaluating one point where momentum
+        evaluates two.
         Dask chunks keep no scores, and keep the momentum.
     C : float, default=1.0
         Inverse of the regularisation strength, as in ``LogisticRegression``.

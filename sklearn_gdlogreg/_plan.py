@@ -327,7 +327,7 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
 
     Binary: the Hessian there. Multinomial: the Hessian with the classes
     coupled where it is small enough, and on a numpy X only where it costs
-    about a pass (see :func:`_coupled_costs_passes`), else its blocks class
+    about a pass (see :func:`_costs_about_a_pass`), else its blocks class
     by class (they see that a class predicted with certainty needs long
     steps where two confused ones need short) on a numpy X, else one metric
     for all classes. Each costs about a pass over X, or over a sample of its
@@ -343,8 +343,9 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     )
     if objective.n_outputs == 1:
         remeasured: Remeasured = "curvature"
-    elif objective.n_coefficients <= MAX_COUPLED_COEFFICIENTS and not (
-        blocks and _coupled_costs_passes(objective)
+    elif objective.n_coefficients <= MAX_COUPLED_COEFFICIENTS and (
+        # K times its blocks' cost: only where that is about a pass.
+        not blocks or _costs_about_a_pass(objective, objective.n_coefficients)
     ):
         remeasured = "class_coupled"
     elif blocks:
@@ -356,7 +357,7 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     # The Hessian or its blocks (not the shared metric) of few coefficients,
     # or of a sample of the rows, costs about a pass: measured more often.
     exact = remeasured != "curvature" or objective.n_outputs == 1
-    often = exact and (size <= SMALL_METRIC or stride > 1)
+    often = exact and _costs_about_a_pass(objective, size)
     return replace(
         plan,
         remeasured=remeasured,
@@ -366,15 +367,15 @@ def _remeasured(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     )
 
 
-def _coupled_costs_passes(objective: LogisticObjective) -> bool:
-    """Whether the multinomial Hessian with the classes coupled costs many
-    passes over X: more than ``SMALL_METRIC`` coefficients, on every row
-    (``metric_stride`` 1). Its blocks class by class cost K times less:
+def _costs_about_a_pass(objective: LogisticObjective, size: int) -> bool:
+    """Whether a Hessian (or its blocks) of ``size`` coefficients costs about
+    a pass over X: at most ``SMALL_METRIC`` of them, or measured on a sample
+    of the rows (``metric_stride``). The classes' coupled Hessian costs K
+    times its blocks, so where it does not, a numpy X measures the blocks:
     their steps, though more, take less time in all to the default tol
     (the benchmarks' drawn shapes); near the minimum the coupled Hessian's
     Newton steps catch up."""
-    size = objective.n_coefficients
-    return size > SMALL_METRIC and metric_stride(objective.backend, size) == 1
+    return size <= SMALL_METRIC or metric_stride(objective.backend, size) > 1
 
 
 def _remeasured_sparse(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
