@@ -28,6 +28,7 @@ from numbers import Real
 from typing import Any, cast
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -291,16 +292,24 @@ class MemoryInput:
     def fit_data(
         self, checker, X, y, sample_weight, class_weight, offset=None
     ) -> FitData:
+        # A dense X's values are checked by the fit's first read of it, the
+        # moments of its columns (see _backends' Backend._assert_finite),
+        # not by a read of their own, unless some weight is zero: a row of
+        # weight zero does not reach the moments.
+        dense = not sp.issparse(X)
         X, y = validate_data(
             checker,
             X,
             on_host(y),
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
+            ensure_all_finite=not dense,
         )
         codes, weights, classes, total, exponent = encode_on_host(
             y, on_host(sample_weight), X.dtype, class_weight
         )
+        if dense and not weights.all():
+            assert_all_finite(X, input_name="X", estimator_name=type(checker).__name__)
         offset = check_offset(on_host(offset), X.shape[0], len(classes), X.dtype)
         labels = codes if offset is None else OffsetLabels(codes, offset)
         return FitData(

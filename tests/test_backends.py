@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_gdlogreg._backends._blocks as row_blocks
+import sklearn_gdlogreg._backends._moments as _moments
 from conftest import one_hot
 from sklearn_gdlogreg._backends import backend_for, counted_passes
 
@@ -78,8 +79,10 @@ def weighted_reference(X, weights):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("covariance", [False, True])
-@pytest.mark.parametrize("blocks", ["many", "one"])
-def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance, blocks):
+@pytest.mark.parametrize("blocks", ["many", "one", "one in slices"])
+def test_moments_match_numpy_over_many_blocks(
+    rng, monkeypatch, dtype, covariance, blocks
+):
     # Means far from zero and scales far apart: the merge must not cancel.
     X = (
         rng.normal(size=(301, 5)) * [1, 1e3, 1e-3, 1, 5] + [0, 300, -7, 1e4, 0]
@@ -87,8 +90,11 @@ def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance, blocks):
     weights = rng.uniform(size=301)
     weights[:40] = 0  # whole blocks of zero weight are skipped
     weights /= weights.sum()
-    # "one": the default blocks, of which this X fills one.
+    # "one": the default blocks, of which this X fills one; "in slices": its
+    # sums of squares taken a few rows at a time (the fewest a slice takes).
     block_bytes = 7 * 8 * X.shape[1] if blocks == "many" else None
+    if blocks == "one in slices":
+        monkeypatch.setattr(_moments, "_SQUARES_BYTES", 0)
     mean, spread, _ = backend_for(X, block_bytes).column_moments(weights, covariance)
     ref_mean, ref_cov = weighted_reference(X.astype(np.float64), weights)
     rtol = 1e-10 if dtype == np.float64 else 1e-4
@@ -111,8 +117,10 @@ def test_moments_match_numpy_over_many_blocks(rng, dtype, covariance, blocks):
 @pytest.mark.parametrize(
     ("dtype", "magnitude"), [(np.float64, 1e150), (np.float32, 1e20)]
 )
-def test_moments_of_huge_features_do_not_overflow(rng, dtype, magnitude):
-    # float32 squares of 1e20 overflow; the moments fall back to float64.
+def test_moments_of_huge_features_do_not_overflow(rng, monkeypatch, dtype, magnitude):
+    # float32 squares of 1e20 overflow; the moments fall back to float64,
+    # in each slice of the sums of squares (a few rows each here).
+    monkeypatch.setattr(_moments, "_SQUARES_BYTES", 0)
     X = (rng.normal(size=(50, 2)) * magnitude).astype(dtype)
     weights = np.full(50, 1 / 50)
     with np.errstate(all="raise"):

@@ -26,6 +26,33 @@ def test_nan_or_inf_in_X(data):
             Estimator().fit(X_bad, y)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("weights", ["none", "zero at the bad row", "zero elsewhere"])
+def test_nan_or_inf_anywhere_in_a_large_X(dtype, bad, weights):
+    # A dense X's values are checked by the moments of its columns, the
+    # fit's first read of it (in row blocks, in threads), where no weight is
+    # zero: a bad value in any block, wide or tall, gets scikit-learn's
+    # error, as does one in a row of weight zero, and X is left as it was.
+    rng = np.random.default_rng(0)
+    for shape in [(40_000, 30), (600, 3000)]:
+        for row in (0, shape[0] - 1):
+            X = rng.normal(size=shape).astype(dtype)
+            y = rng.integers(0, 2, size=shape[0])
+            X[row, -1] = bad
+            sample_weight = None if weights == "none" else np.ones(shape[0])
+            if weights != "none":
+                sample_weight[row if weights.endswith("bad row") else 1 - row] = 0
+            copied = X.copy()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # no RuntimeWarning on the way
+                with pytest.raises(
+                    ValueError, match=r"^Input X contains (NaN|infinity)"
+                ):
+                    Estimator().fit(X, y, sample_weight=sample_weight)
+            np.testing.assert_array_equal(X, copied)
+
+
 def test_one_class_only(data):
     X, _ = data
     with pytest.raises(ValueError, match="one class"):

@@ -30,6 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.validation import assert_all_finite
 
 from .._array_api import host_dtype, like, namespace, to_numpy
 from ._blocks import (
@@ -167,8 +168,19 @@ class Backend:
             raise ValueError("covariance=True needs a dense X")
         parts = partial(self._moments, weights, covariance, reweight)
         return _checked_moments(
-            parts, self.shape[1], self._moments_dtype, covariance, reweight is not None
+            parts,
+            self.shape[1],
+            self._moments_dtype,
+            covariance,
+            reweight is not None,
+            self._assert_finite,
         )
+
+    def _assert_finite(self) -> None:
+        """Raise scikit-learn's ``ValueError`` where X holds a NaN or an
+        infinity: asked where X's moments are not finite. A dense X in
+        memory is not checked before (``_inputs.MemoryInput.fit_data``): its
+        first moments are its check; other kinds were checked."""
 
     def information_matrix(
         self,
@@ -298,15 +310,18 @@ class HostBackend(Backend):
         )
 
     def _moments(self, weights, covariance, reweight, precision) -> list:
-        # A dense block is centred in a copy: small blocks. A sparse block's
-        # summary costs a few arrays of n_features besides its entries (its
-        # means, spreads and their merge), which small blocks of a wide X
-        # would repeat many times: the linear pass's blocks.
-        default = _BLOCK_BYTES // 2 if self.sparse else _SMALL_BLOCK_BYTES
-        block_bytes = self.block_bytes or default
-        if covariance:
-            # Each thread holds its (n_features, n_features) sums: smaller blocks.
-            block_bytes //= 4
+        # A block's summary costs a few arrays of n_features besides its
+        # entries (its means, spreads and their merge), which small blocks of
+        # a wide X would repeat many times: the linear pass's blocks (a dense
+        # one squared in slices, see _moments._sums_and_squares). Sparse
+        # blocks take half, their entries' squares a copy.
+        block_bytes = self.block_bytes or _BLOCK_BYTES
+        if self.sparse:
+            block_bytes //= 2
+        elif covariance:
+            # A dense block is centred in a copy, and each thread holds its
+            # (n_features, n_features) sums: small blocks.
+            block_bytes = (self.block_bytes or _SMALL_BLOCK_BYTES) // 4
         return [
             _moments(
                 self.X, weights, covariance, precision, block_bytes, reweight, True
@@ -384,6 +399,9 @@ class DenseBackend(HostBackend):
     """A numpy array in memory."""
 
     dense = True
+
+    def _assert_finite(self) -> None:
+        assert_all_finite(self.X, input_name="X")
 
     def rows(self, stride: int) -> Backend:
         if stride == 1:

@@ -30,6 +30,13 @@ from ._blocks import (
 # reweight(X_block, weights_block) -> the block's weights for column_moments.
 Reweight = Callable[[Any, Any], Any]
 
+# A numpy block's sums of squares are taken in slices of this many bytes,
+# so that the squares' temporary stays in a core's cache, and of at least
+# this many rows: a slice's products have a fixed cost, which slices of a
+# row or two of a very wide X would repeat for every row (see
+# _sums_and_squares).
+_SQUARES_BYTES, _SQUARES_MIN_ROWS = 2**19, 8
+
 
 def _checked_moments(
     summaries: Callable[[Any], list],
@@ -37,16 +44,21 @@ def _checked_moments(
     dtype,
     covariance: bool,
     reweighted: bool,
+    assert_finite: Callable[[], None],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """The backends' ``column_moments`` from the parts ``summaries(precision)``
     of one read of X (``_moments``), in X's precision ``dtype`` or, where
     its squares over- or underflow, in float64; ``reweighted``: the weights
-    came from a ``Reweight``, and a total weight of zero gives zeros."""
+    came from a ``Reweight``, and a total weight of zero gives zeros.
+    ``assert_finite()`` raises where X holds a NaN or an infinity: asked
+    where the moments are not finite, before they are summed again."""
     # Summaries in X's precision, or in float64 where their squares over-
     # or underflow it.
     for precision in dict.fromkeys((dtype, np.float64)):
         mean, spread, seen = _merge_moments(summaries(precision), covariance)
-        overflow = not np.isfinite(spread).all()
+        overflow = not (np.isfinite(spread).all() and np.isfinite(mean).all())
+        if overflow:  # a NaN or an infinity in X, or squares too large
+            assert_finite()
         underflow = _underflowed(mean, spread, seen, covariance, precision)
         if not (overflow or underflow.any()):
             break
@@ -180,13 +192,18 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
             spread[lost] = _centred_spread(X_b[:, lost], w_b, weight_b, mean_b[lost])
         return mean_b, np.maximum(spread, 0.0)
     xp = namespace(X_b)
-    if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
-        X_b = astype(X_b, host_dtype(w_b))
-        X_b_T = X_b.T
+    if covariance or xp is not np:
+        if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
+            X_b = astype(X_b, host_dtype(w_b))
+            X_b_T = X_b.T
     if covariance:
         return _centred_moments(X_b, X_b_T, w_b, weight_b, covariance)
-    mean_b = _host64(X_b_T @ w_b) / weight_b
-    squares = _host64(w_b @ xp.square(X_b))
+    if xp is np:
+        sums, squares = _sums_and_squares(X_b, w_b)
+        mean_b = sums / weight_b
+    else:
+        mean_b = _host64(X_b_T @ w_b) / weight_b
+        squares = _host64(w_b @ xp.square(X_b))
     spread_b = squares - weight_b * mean_b**2
     # (NaN where squares that overflowed cancelled: centred too.)
     lost = _lost(spread_b, squares, host_dtype(w_b))
@@ -196,6 +213,29 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
             columns, columns.T, w_b, weight_b, covariance
         )
     return mean_b, np.maximum(spread_b, 0.0)
+
+
+def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray):
+    """The weighted sums and sums of squares of a numpy block's columns, in
+    float64, in slices of ``_SQUARES_BYTES``: each slice is read from memory
+    once, for its sums, and squared in a temporary that stays in the cache
+    for its sums of squares (a block's summary and merge cost arrays of
+    n_features, so the blocks are large; see ``NumpyBackend._moments``).
+    Each slice is summed in ``w_b``'s precision (float64 for float32 data
+    whose squares would overflow)."""
+    d = X_b.shape[1]
+    rows = max(_SQUARES_MIN_ROWS, _SQUARES_BYTES // max(1, d * X_b.itemsize))
+    sums, squares = np.zeros(d), np.zeros(d)
+    square = None
+    for start in range(0, X_b.shape[0], rows):
+        X_s = X_b[start : start + rows].astype(w_b.dtype, copy=False)
+        w_s = w_b[start : start + rows]
+        sums += w_s @ X_s
+        if square is None or square.shape != X_s.shape:
+            square = np.empty_like(X_s)
+        np.square(X_s, out=square)
+        squares += w_s @ square
+    return sums, squares
 
 
 def _lost(spread: np.ndarray, squares: np.ndarray, dtype) -> np.ndarray:
