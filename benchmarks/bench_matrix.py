@@ -169,6 +169,7 @@ CASES = [
     Case("dense 300k x 100 float32", _dense(300_000, 100, dtype=np.float32)),
     Case("raw unscaled 100k x 20", _raw()),
     Case("correlated 100k x 100, C=100", _correlated(), C=100.0),
+    Case("correlated wide 10k x 800", _correlated(10_000, 800)),
     Case("dense 20 classes 100k x 50", _dense(100_000, 50, classes=20)),
     Case("dense wide 20k x 2000", _dense(20_000, 2000)),
     Case("dense wider 5k x 4000", _dense(5_000, 4000), reference="lbfgs"),

@@ -103,7 +103,10 @@ class GradientDescentLogisticRegression(
         metric plus a multiple of the last step, each step the exact
         minimum along its line (found from the kept scores, reading no data;
         on a wide dense ``X`` in memory, the minimum over the span of the
-        last steps and gradients). Where such an ``X`` is dense but too
+        last steps and gradients, in the variances' metric corrected along
+        the few directions where the features' common factors make the
+        Hessian bound curve far more than elsewhere, found by a sketch of a
+        sample of the rows). Where such an ``X`` is dense but too
         narrow for its scores to be kept (at most 256 features; no
         offsets), the steps are taken in the metric measured again at the
         curvature (the Hessian, or its blocks class by class) and take no

@@ -149,6 +149,103 @@ class FullMetric:
         return self.std * (self.cholesky @ (self.cholesky.T @ (self.std * v)))
 
 
+@dataclass(frozen=True)
+class LowRankMetric:
+    """The diagonal of the Hessian bound, corrected along the few directions
+    in which the bound curves far more than in the rest (the features'
+    common factors): in standardised units ``I + U (curvatures - 1) U^T``,
+    ``U`` orthonormal, ``curvatures`` relative to the rest's. A wide X's
+    strongly correlated features make a few such directions, along which
+    steps in the diagonal metric overshoot while they crawl in all others;
+    this metric is the diagonal one elsewhere (see :func:`sketched_spikes`)."""
+
+    full: ClassVar[bool] = False
+
+    scale: np.ndarray  # (n_features, 1), float64: the diagonal metric's
+    basis: np.ndarray  # (n_features, r), orthonormal, standardised units
+    curvatures: np.ndarray  # (r,), each above 1
+
+    @cached_property
+    def _std(self) -> np.ndarray:
+        return np.sqrt(self.scale)
+
+    def _times(self, v: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        """``(I + U (factors - 1) U^T) v`` for standardised rows ``v``."""
+        return v + self.basis @ ((factors - 1)[:, None] * (self.basis.T @ v))
+
+    def solve(self, v: np.ndarray) -> np.ndarray:
+        return self._times(v / self._std, 1 / self.curvatures) / self._std
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        return self._times(v * self._std, self.curvatures) * self._std
+
+
+# A sketch of the Hessian bound (see sketched_spikes) looks for at most this
+# many directions, on about SKETCH_ROWS_PER_DIRECTION rows of X a direction:
+# common factors are few, and they stand far above the sampling noise of so
+# many rows (the sketch costs about four products of that sample with a
+# few columns).
+SKETCH_DIRECTIONS, SKETCH_ROWS_PER_DIRECTION = 16, 32
+# A direction corrects the diagonal metric only where the bound curves at
+# least this many times more along it than in the rest.
+SPIKE = 2.0
+
+
+def sketched_spikes(
+    objective: LogisticObjective, mean: np.ndarray | None, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The directions in which the Hessian bound in standardised units,
+    ``S^-1/2 (cov + l2 / c) S^-1/2`` (``S`` the diagonal ``scale``, of
+    ``Geometry``), curves at least ``SPIKE`` times more than in the rest,
+    and those curvatures over the rest's: ``(U, curvatures)`` of
+    :class:`LowRankMetric`, or None where there are none.
+
+    A randomised Nyström approximation of the bound (Frangella, Tropp and
+    Udell, 2023) from ``SKETCH_DIRECTIONS`` random directions, on evenly
+    spaced rows of a numpy X (views, no copy): the covariance of a sample
+    estimates X's, and a metric shapes the steps without moving the
+    minimum. The rest's curvature is the sketch's smallest eigenvalue (their
+    preconditioner's). Seeded: the same metric on every run.
+    """
+    backend = objective.backend
+    n, d = backend.shape
+    k = min(SKETCH_DIRECTIONS, d)
+    stride = max(1, n // (SKETCH_ROWS_PER_DIRECTION * k))
+    X = backend.X[::stride]
+    weights = np.asarray(objective.weights[::stride], dtype=np.float64)
+    if not weights.sum() > 0:
+        return None
+    weights = weights / weights.sum()
+    std = np.sqrt(scale[:, 0])
+    omega = np.random.default_rng(0).standard_normal((d, k))
+    scaled = omega / std[:, None]  # the directions in X's units
+    Z = (X @ scaled.astype(X.dtype)).astype(np.float64)
+    if mean is not None:
+        Z -= mean @ scaled
+    Z *= weights[:, None]
+    covariance = (Z.T.astype(X.dtype) @ X).T.astype(np.float64)
+    if mean is not None:
+        covariance -= np.outer(mean, Z.sum(axis=0))
+    Y = covariance + (objective.l2_diagonal() / objective.curvature)[:, None] * scaled
+    Y /= std[:, None]
+    # Nystrom's stable form: a small shift, a Cholesky factor, an SVD.
+    shift = np.sqrt(d) * np.finfo(np.float64).eps * np.linalg.norm(Y)
+    Y += shift * omega
+    core = omega.T @ Y
+    try:
+        lower = np.linalg.cholesky((core + core.T) / 2)
+    except np.linalg.LinAlgError:
+        return None
+    B = scipy.linalg.solve_triangular(lower, Y.T, lower=True).T
+    U, sigma, _ = np.linalg.svd(B, full_matrices=False)
+    curvatures = np.maximum(sigma**2 - shift, 0.0)
+    rest = curvatures[-1]
+    spikes = curvatures > SPIKE * rest
+    if not (rest > 0 and spikes.any()):
+        return None
+    return U[:, spikes], curvatures[spikes] / rest
+
+
 # Below this, the curvature that a group of exclusive columns leaves to the
 # direction raising all of them at once (see ExclusiveGroups) is taken as
 # this: it is the penalty's alone, and rounding must not make it negative.
@@ -311,6 +408,8 @@ class Geometry:
             # definite, the diagonal one), and X's exact scale.
             rows = metric_.rows if metric_.rows.full else geometry.rows
             geometry = replace(geometry, rows=rows)
+        if metric == "low_rank":
+            return geometry.with_spikes(objective)
         return geometry.grouped(groups) if metric == "groups" else geometry
 
     @classmethod
@@ -345,6 +444,15 @@ class Geometry:
             return None
         geometry = cls._from_moments(objective, dtype, mean, moments, curvature, full)
         return geometry.grouped(groups) if metric == "groups" else geometry
+
+    def with_spikes(self, objective: LogisticObjective) -> Geometry:
+        """This (diagonal) geometry corrected along the directions in which
+        the Hessian bound curves far more than in the rest, where there are
+        any (:class:`LowRankMetric`, :func:`sketched_spikes`)."""
+        spikes = sketched_spikes(objective, self.mean, self.scale)
+        if spikes is None:
+            return self
+        return replace(self, rows=LowRankMetric(self.scale, *spikes))
 
     def grouped(self, groups: Sequence[int]) -> Geometry:
         """This geometry with the covariance kept within the groups of

@@ -98,7 +98,7 @@ GROWTH = 1.25
 # there steps grow by GROWTH.
 GROWTH_ON_LINE = 1e3
 
-Metric = Literal["diagonal", "full", "groups"]
+Metric = Literal["diagonal", "full", "groups", "low_rank"]
 Remeasured = Literal["none", "curvature", "class_coupled", "class_blocks"]
 
 
@@ -285,6 +285,8 @@ def make_plan(
             plan = replace(plan, metric="groups", groups=tuple(bounds))
         return _remeasured_sparse(plan, objective)
     if objective.n_features > MAX_DECORRELATED_FEATURES:
+        if plan.history and type(objective.backend.X) is np.ndarray:
+            plan = replace(plan, metric="low_rank")
         return plan
     stride = metric_stride(objective.backend, objective.n_coefficients)
     plan = _remeasured(replace(plan, metric="full", metric_stride=stride), objective)

@@ -11,10 +11,13 @@ from conftest import coef_shape, make_objective, one_hot
 from sklearn_gdlogreg._backends import backend_for
 from sklearn_gdlogreg._class_metrics import ClassBlockMetric, ClassCoupledMetric
 from sklearn_gdlogreg._metrics import (
+    SPIKE,
     ExclusiveGroups,
     Geometry,
+    LowRankMetric,
     _cholesky_with_jitter,
     metric_rows,
+    sketched_spikes,
 )
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import make_plan, metric_stride
@@ -334,3 +337,79 @@ def tall_objective(rng, n_outputs):
     X = rng.normal(size=(40_000, 3)) * [1, 10, 0.1] + [0, 5, 0]
     X = np.column_stack([X, X[:, 0] + 0.1 * X[:, 1]])
     return make_objective(rng, n_outputs, X=X, l2=1e-4)
+
+
+def factor_objective(rng, n_outputs, n_samples=600, n_features=40, factors=2, **params):
+    """Features that share a few strong common factors (correlations about
+    0.9), on different scales and offsets: the Hessian bound in
+    standardised units curves far more along ``factors`` directions."""
+    common = rng.normal(size=(n_samples, factors)) @ rng.normal(
+        size=(factors, n_features)
+    )
+    X = 3 * common + rng.normal(size=(n_samples, n_features))
+    X = X * rng.uniform(0.1, 10, n_features) + rng.uniform(-5, 5, n_features)
+    return make_objective(rng, n_outputs, X=X, **params)
+
+
+def standardised_bound(obj, geometry):
+    """The Hessian bound in the geometry's standardised units, exactly."""
+    X = obj.backend.X
+    mean = geometry.mean if geometry.mean is not None else np.zeros(X.shape[1])
+    centred = X - mean
+    covariance = centred.T @ (centred * obj.weights[:, None])
+    bound = covariance + np.diag(obj.l2_diagonal() / obj.curvature)
+    std = np.sqrt(geometry.scale[:, 0])
+    return bound / std[:, None] / std[None, :]
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_low_rank_metric_is_a_metric_and_its_inverse(rng, n_outputs, fit_intercept):
+    obj = factor_objective(rng, n_outputs, fit_intercept=fit_intercept)
+    geometry = Geometry.for_objective(obj, np.float64, metric="low_rank")
+    assert isinstance(geometry.rows, LowRankMetric)
+    v = rng.normal(size=(obj.n_features, n_outputs))
+    np.testing.assert_allclose(
+        geometry.rows.solve(geometry.rows.apply(v)), v, rtol=1e-10
+    )
+    # As test_geometry_is_a_metric_and_its_inverse: inner(P g, v) = <g, v>.
+    g, v = rng.normal(size=(2, *coef_shape(obj)))
+    if n_outputs > 1:
+        v -= v.mean(axis=1, keepdims=True)
+    direction = geometry.direction(g)
+    np.testing.assert_allclose(geometry.inner(direction, v), np.vdot(g, v), rtol=1e-10)
+    assert geometry.inner(v, v) > 0
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_sketch_finds_the_common_factors(rng, fit_intercept):
+    # The directions the sketch keeps (the factors', and those of the rest
+    # that curve SPIKE times more than the sketch's least) span the bound's
+    # top eigenvectors, and the factors' curvatures stand to each other as
+    # the bound's top eigenvalues do. Without an intercept the columns'
+    # means are not centred away: their direction is one more.
+    obj = factor_objective(rng, 1, factors=2, fit_intercept=fit_intercept)
+    spikes = 2 if fit_intercept else 3
+    diagonal = Geometry.for_objective(obj, np.float64)
+    basis, curvatures = sketched_spikes(obj, diagonal.mean, diagonal.scale)
+    assert basis.shape[1] >= spikes and np.all(curvatures > SPIKE)
+    eigenvalues, vectors = np.linalg.eigh(standardised_bound(obj, diagonal))
+    cosines = np.linalg.svd(vectors[:, -spikes:].T @ basis, compute_uv=False)
+    assert cosines.min() > 0.99
+    np.testing.assert_allclose(
+        curvatures[1] / curvatures[0], eigenvalues[-2] / eigenvalues[-1], rtol=0.05
+    )
+    assert curvatures[spikes - 1] > 10 * curvatures[spikes:].max(initial=SPIKE)
+
+
+def test_sketch_of_uncorrelated_features_keeps_the_diagonal(rng):
+    # Independent features: no direction curves SPIKE times more than the
+    # rest (the sample's own spread of curvatures stays below that), so
+    # the geometry keeps the diagonal metric and its steps.
+    obj = make_objective(rng, 1, X=rng.normal(size=(2000, 300)) * 3 + 1)
+    assert SPIKE > 1
+    diagonal = Geometry.for_objective(obj, np.float64)
+    assert sketched_spikes(obj, diagonal.mean, diagonal.scale) is None
+    geometry = Geometry.for_objective(obj, np.float64, metric="low_rank")
+    assert not isinstance(geometry.rows, LowRankMetric)
+    np.testing.assert_array_equal(geometry.rows.scale, diagonal.rows.scale)
