@@ -185,7 +185,7 @@ class LowRankMetric:
 # common factors are few, and they stand far above the sampling noise of so
 # many rows (the sketch costs about four products of that sample with a
 # few columns).
-SKETCH_DIRECTIONS, SKETCH_ROWS_PER_DIRECTION = 16, 32
+SKETCH_DIRECTIONS, SKETCH_ROWS_PER_DIRECTION = 16, 16
 # A direction corrects the diagonal metric only where the bound curves at
 # least this many times more along it than in the rest.
 SPIKE = 2.0
@@ -237,13 +237,17 @@ def sketched_spikes(
     except np.linalg.LinAlgError:
         return None
     B = scipy.linalg.solve_triangular(lower, Y.T, lower=True).T
-    U, sigma, _ = np.linalg.svd(B, full_matrices=False)
-    curvatures = np.maximum(sigma**2 - shift, 0.0)
+    # B's left singular vectors and values, from its (k, k) Gram matrix.
+    squares, V = np.linalg.eigh(B.T @ B)
+    squares, V = squares[::-1], V[:, ::-1]
+    curvatures = np.maximum(squares - shift, 0.0)
     rest = curvatures[-1]
     spikes = curvatures > SPIKE * rest
     if not (rest > 0 and spikes.any()):
         return None
-    return U[:, spikes], curvatures[spikes] / rest
+    # Orthonormal to rounding (the metric and its inverse are exact pairs).
+    U = np.linalg.qr(B @ (V[:, spikes] / np.sqrt(squares[spikes])))[0]
+    return U, curvatures[spikes] / rest
 
 
 # Below this, the curvature that a group of exclusive columns leaves to the
