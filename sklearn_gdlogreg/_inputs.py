@@ -294,21 +294,20 @@ class MemoryInput:
     ) -> FitData:
         # A dense X's values are checked by the fit's first read of it, the
         # moments of its columns (see _backends' Backend._assert_finite),
-        # not by a read of their own, unless some weight is zero: a row of
-        # weight zero does not reach the moments.
-        dense = not sp.issparse(X)
+        # not by a read of their own, unless some weight is zero (a row of
+        # weight zero does not reach the moments); a sparse X's here.
         X, y = validate_data(
             checker,
             X,
             on_host(y),
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
-            ensure_all_finite=not dense,
+            ensure_all_finite=False,
         )
         codes, weights, classes, total, exponent = encode_on_host(
             y, on_host(sample_weight), X.dtype, class_weight
         )
-        if dense and not weights.all():
+        if sp.issparse(X) or not weights.all():
             assert_all_finite(X, input_name="X", estimator_name=type(checker).__name__)
         offset = check_offset(on_host(offset), X.shape[0], len(classes), X.dtype)
         labels = codes if offset is None else OffsetLabels(codes, offset)

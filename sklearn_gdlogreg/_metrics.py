@@ -20,7 +20,6 @@ from functools import cached_property
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-import scipy.linalg
 
 from ._backends import Backend
 from ._objective import LogisticObjective
@@ -36,6 +35,13 @@ def metric_rows(objective: LogisticObjective, stride: int) -> tuple[Backend, Any
     return objective.backend.rows(stride), objective.weights[::stride]
 
 
+# The metrics' linear algebra is numpy's: scipy's LAPACK and BLAS come in a
+# second OpenBLAS (scipy's wheels bundle their own), whose threads, left
+# spinning after a call, take the cores from numpy's BLAS threads and slow
+# the fit's products with X for a long while after (the CHANGELOG has the
+# figures).
+
+
 def _cholesky_with_jitter(matrix: np.ndarray):
     """``matrix + jitter * I`` and its lower Cholesky factor, with the smallest
     jitter (from 1e-10, times 100 up to 1e-2) that makes it positive definite.
@@ -47,10 +53,12 @@ def _cholesky_with_jitter(matrix: np.ndarray):
     for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
         jittered = matrix.copy()
         jittered.flat[:: matrix.shape[0] + 1] += jitter
-        # LAPACK's, called directly: numpy's wrapper adds a fixed cost that
-        # dominates on small matrices. info > 0: not positive definite.
-        factor, info = scipy.linalg.lapack.dpotrf(jittered, lower=1)
-        if info == 0:
+        # numpy's LAPACK, not scipy's (see the note above).
+        try:
+            factor = np.linalg.cholesky(jittered)
+        except np.linalg.LinAlgError:  # not positive definite
+            continue
+        if np.isfinite(factor).all():
             return jittered, factor
     return None, None
 
@@ -59,10 +67,10 @@ def _scaled_inverse(cholesky: np.ndarray, std: np.ndarray) -> np.ndarray:
     """``(diag(std) C diag(std))^-1`` from the lower Cholesky factor of the
     unit-diagonal ``C``: made once per metric, so that each step is one
     product (a solve's call costs more, on small data, than a pass over X)."""
-    # LAPACK's triangular inverse, called directly: numpy's general inverse
-    # ignores the triangle, and its and scipy's wrappers add a fixed cost
-    # that dominates on small matrices.
-    lower_inverse, _ = scipy.linalg.lapack.dtrtri(cholesky, lower=1)
+    # numpy's inverse, not scipy's triangular one (see the note above
+    # _cholesky_with_jitter): it ignores the triangle, at a cost small next
+    # to the covariance's.
+    lower_inverse = np.linalg.inv(cholesky)
     inverse = lower_inverse.T @ lower_inverse
     inverse /= std[:, None]
     inverse /= std[None, :]
@@ -75,9 +83,9 @@ def _soft_threshold(v: np.ndarray, threshold) -> np.ndarray:
 
 class RowMetric(Protocol):
     """A metric of W's rows, the same in every class's column: what a
-    ``Geometry`` steps in once its centring is applied around it. Three
-    kinds: :class:`DiagonalMetric`, :class:`FullMetric` and
-    :class:`ExclusiveGroups`."""
+    ``Geometry`` steps in once its centring is applied around it. Four
+    kinds: :class:`DiagonalMetric`, :class:`FullMetric`,
+    :class:`ExclusiveGroups` and :class:`LowRankMetric`."""
 
     # Whether the metric holds the features' whole covariance (the plan
     # measures it again as the fit converges only then).
@@ -180,15 +188,33 @@ class LowRankMetric:
         return self._times(v * self._std, self.curvatures) * self._std
 
 
-# A sketch of the Hessian bound (see sketched_spikes) looks for at most this
-# many directions, on about SKETCH_ROWS_PER_DIRECTION rows of X a direction:
-# common factors are few, and they stand far above the sampling noise of so
-# many rows (the sketch costs about four products of that sample with a
-# few columns).
-SKETCH_DIRECTIONS, SKETCH_ROWS_PER_DIRECTION = 16, 16
+# A sketch of the Hessian bound (see sketched_spikes) looks for at most
+# SKETCH_DIRECTIONS directions, on as many runs of as many rows of X, evenly
+# spaced: common factors are few, and they stand far above the sampling
+# noise of so many rows (the sketch costs two products of that sample with
+# as many columns).
+SKETCH_DIRECTIONS = 16
+# It holds about SKETCH_ARRAYS arrays of (n_features, SKETCH_DIRECTIONS):
+# taken where they are at most a tenth of X.
+SKETCH_ARRAYS = 4
 # A direction corrects the diagonal metric only where the bound curves at
-# least this many times more along it than in the rest.
-SPIKE = 2.0
+# least SPIKE times more along it than in the rest: twice the spread that a
+# sample of 256 rows alone gives the top curvatures of independent features
+# (widest where there are about as many features: Marchenko and Pastur's
+# law), far below common factors'. The rest's curvature is
+# taken as at least SMALLEST_REST (in standardised units, where the
+# diagonal is one: the full metric's least jitter, see
+# _cholesky_with_jitter), so that no ratio grows from rounding alone.
+SPIKE, SMALLEST_REST = 4.0, 1e-10
+
+
+def _sample_runs(n: int, k: int) -> list[slice]:
+    """``k`` runs of ``k`` rows each, evenly spaced over ``n`` rows (all of
+    them where ``n <= k^2``): views of X in either order that BLAS takes
+    without a copy, as every k-th row of an F-ordered X is not."""
+    if n <= k * k:
+        return [slice(0, n)]
+    return [slice(start, start + k) for start in np.linspace(0, n - k, k).astype(int)]
 
 
 def sketched_spikes(
@@ -198,52 +224,60 @@ def sketched_spikes(
     ``S^-1/2 (cov + l2 / c) S^-1/2`` (``S`` the diagonal ``scale``, of
     ``Geometry``), curves at least ``SPIKE`` times more than in the rest,
     and those curvatures over the rest's: ``(U, curvatures)`` of
-    :class:`LowRankMetric`, or None where there are none.
+    :class:`LowRankMetric`, or None where there are none (or where its
+    arrays would not be small next to X: ``SKETCH_ARRAYS``).
 
     A randomised Nyström approximation of the bound (Frangella, Tropp and
     Udell, 2023) from ``SKETCH_DIRECTIONS`` random directions, on evenly
-    spaced rows of a numpy X (views, no copy): the covariance of a sample
-    estimates X's, and a metric shapes the steps without moving the
+    spaced runs of the rows of a numpy X (views, no copy): the covariance of
+    a sample estimates X's, and a metric shapes the steps without moving the
     minimum. The rest's curvature is the sketch's smallest eigenvalue (their
     preconditioner's). Seeded: the same metric on every run.
     """
     backend = objective.backend
     n, d = backend.shape
     k = min(SKETCH_DIRECTIONS, d)
-    stride = max(1, n // (SKETCH_ROWS_PER_DIRECTION * k))
-    X = backend.X[::stride]
-    weights = np.asarray(objective.weights[::stride], dtype=np.float64)
-    if not weights.sum() > 0:
+    if 10 * SKETCH_ARRAYS * d * k * 8 > backend.nbytes:
         return None
-    weights = weights / weights.sum()
+    runs = _sample_runs(n, k)
+    weights = [np.asarray(objective.weights[run], dtype=np.float64) for run in runs]
+    total = sum(float(w.sum()) for w in weights)
+    if not total > 0:
+        return None
     std = np.sqrt(scale[:, 0])
     omega = np.random.default_rng(0).standard_normal((d, k))
     scaled = omega / std[:, None]  # the directions in X's units
-    Z = (X @ scaled.astype(X.dtype)).astype(np.float64)
-    if mean is not None:
-        Z -= mean @ scaled
-    Z *= weights[:, None]
-    covariance = (Z.T.astype(X.dtype) @ X).T.astype(np.float64)
-    if mean is not None:
-        covariance -= np.outer(mean, Z.sum(axis=0))
-    Y = covariance + (objective.l2_diagonal() / objective.curvature)[:, None] * scaled
+    Y = (objective.l2_diagonal() / objective.curvature)[:, None] * scaled
+    sketch = scaled.astype(backend.X.dtype)
+    for run, w in zip(runs, weights, strict=True):
+        X = backend.X[run]
+        Z = (X @ sketch).astype(np.float64)
+        if mean is not None:
+            Z -= mean @ scaled
+        Z *= (w / total)[:, None]
+        Y += (Z.T.astype(X.dtype) @ X).T
+        if mean is not None:
+            Y -= np.outer(mean, Z.sum(axis=0))
+    del scaled, sketch
     Y /= std[:, None]
-    # Nystrom's stable form: a small shift, a Cholesky factor, an SVD.
+    # Nystrom's stable form: a small shift, a Cholesky factor, the Gram
+    # matrix's eigenvectors for the singular vectors.
     shift = np.sqrt(d) * np.finfo(np.float64).eps * np.linalg.norm(Y)
     Y += shift * omega
     core = omega.T @ Y
+    del omega
     try:
         lower = np.linalg.cholesky((core + core.T) / 2)
     except np.linalg.LinAlgError:
         return None
-    B = scipy.linalg.solve_triangular(lower, Y.T, lower=True).T
-    # B's left singular vectors and values, from its (k, k) Gram matrix.
+    B = np.linalg.solve(lower, Y.T).T  # numpy's, not scipy's: see _cholesky_with_jitter
+    del Y
     squares, V = np.linalg.eigh(B.T @ B)
     squares, V = squares[::-1], V[:, ::-1]
     curvatures = np.maximum(squares - shift, 0.0)
-    rest = curvatures[-1]
+    rest = max(curvatures[-1], SMALLEST_REST)
     spikes = curvatures > SPIKE * rest
-    if not (rest > 0 and spikes.any()):
+    if not spikes.any():
         return None
     # Orthonormal to rounding (the metric and its inverse are exact pairs).
     U = np.linalg.qr(B @ (V[:, spikes] / np.sqrt(squares[spikes])))[0]
@@ -331,8 +365,10 @@ class Geometry:
       diagonal of the Hessian bound, divided by the curvature constant);
     - the metric of W's rows (``rows``, a ``RowMetric``): the diagonal of
       the Hessian bound ``cov + l2 / curvature`` (:class:`DiagonalMetric`),
-      the whole of it (:class:`FullMetric`, decorrelation), or its blocks of
-      one-hot encoded columns (:class:`ExclusiveGroups`).
+      the whole of it (:class:`FullMetric`, decorrelation), its blocks of
+      one-hot encoded columns (:class:`ExclusiveGroups`), or the diagonal
+      corrected along the few directions where the bound curves far more
+      than in the rest (:class:`LowRankMetric`, wide correlated features).
 
     A step ``coef - t * direction(grad)`` is then plain gradient descent with
     step ``t`` on the transformed problem: with the diagonal metric, on data
@@ -378,13 +414,16 @@ class Geometry:
 
         ``metric`` is ``"diagonal"`` (the variances), ``"full"`` (the
         Hessian bound: the curvature bound times the weighted covariance of
-        X, plus ``l2``; dense X, no L1 term) or ``"groups"`` (the covariance
+        X, plus ``l2``; dense X, no L1 term), ``"groups"`` (the covariance
         within the groups of exclusive columns between ``groups``' bounds,
-        see ``ExclusiveGroups``; a sparse X, an intercept, no L1 term): the
-        fit's plan says which (``_plan.make_plan``). ``moments``, if given,
-        keeps the columns' moments for the next geometry of the same X and
-        weights (their penalty aside, the moments are all a geometry reads
-        X for): a path of Cs reads X once.
+        see ``ExclusiveGroups``; a sparse X, an intercept, no L1 term) or
+        ``"low_rank"`` (the variances, corrected along the directions a
+        sketch of a sample of the rows finds: see :meth:`with_spikes`; a
+        numpy X, no L1 term): the fit's plan says which
+        (``_plan.make_plan``). ``moments``, if given, keeps the columns'
+        moments for the next geometry of the same X and weights (their
+        penalty aside, the moments are all a geometry reads X for, besides
+        the sketch): a path of Cs reads X once.
         """
         full = metric == "full"
         sampled = full and stride > 1  # the full metric from a sample of the rows

@@ -45,8 +45,9 @@ SMALL_KEPT_SCORES = 2**21
 # fewer of them: the point's, the direction's, and one more (a point's along
 # the line, or the residual), besides the pointwise step's slices.
 CONJUGATE_SCORE_ARRAYS = 3
-# Where the metric stays the first diagonal bound (a dense X past the full
-# metric's width: no metric is measured again), each conjugate step
+# Where the metric stays the first one, the diagonal bound or its low-rank
+# correction (a dense X past the full metric's width: no metric is
+# measured again), each conjugate step
 # minimises the objective over the span of the gradient in the metric and
 # the last SUBSPACE_HISTORY steps and gradients in the metric, not over one
 # line: the steps then follow the curvature's changes along the way, as one
@@ -114,8 +115,11 @@ class FitPlan:
     # metric, or the constant learning_rate.
     first_step: float
     # The first metric: the features' variances ("diagonal"), their whole
-    # covariance ("full", decorrelating), or the covariance within groups of
-    # one-hot columns ("groups", whose bounds are ``groups``).
+    # covariance ("full", decorrelating), the covariance within groups of
+    # one-hot columns ("groups", whose bounds are ``groups``), or the
+    # variances corrected along the few directions where the Hessian bound
+    # curves far more than in the rest ("low_rank": a wide numpy X whose
+    # steps minimise over a subspace; see _metrics.sketched_spikes).
     metric: Metric = "diagonal"
     groups: tuple[int, ...] = ()
     # The full metric's rows: every k-th of a tall X.
@@ -221,8 +225,9 @@ def takes_conjugate_directions(objective: LogisticObjective) -> bool:
 
 def _keeps_a_subspace(objective: LogisticObjective) -> bool:
     """Whether conjugate steps minimise over a subspace of earlier steps
-    and gradients (see ``SUBSPACE_HISTORY``): a dense X in memory whose
-    metric is diagonal (past ``MAX_DECORRELATED_FEATURES``), where its
+    and gradients (see ``SUBSPACE_HISTORY``): a dense X in memory past
+    ``MAX_DECORRELATED_FEATURES`` (its metric the variances, or their
+    low-rank correction on a numpy X: see ``make_plan``), where its
     ``SUBSPACE_SCORE_ARRAYS`` arrays of scores take at most a tenth of X."""
     backend = objective.backend
     if not (backend.dense and objective.n_features > MAX_DECORRELATED_FEATURES):
@@ -260,7 +265,10 @@ def make_plan(
     :func:`takes_conjugate_directions`), the steps follow conjugate
     directions, each to its line's minimum (``_conjugate``), or on a wide
     dense X each to the minimum of a span of earlier steps and gradients
-    (see ``SUBSPACE_HISTORY``). A constant
+    (see ``SUBSPACE_HISTORY``), on a numpy X in the variances' metric
+    corrected along the directions where the features' common factors
+    make the Hessian bound curve far more than elsewhere (``"low_rank"``,
+    see ``_metrics.sketched_spikes``). A constant
     ``learning_rate`` stays plain gradient descent on the standardised
     problem (the notebook's).
     """

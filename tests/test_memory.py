@@ -5,6 +5,8 @@ reports its allocations to it), must stay under 10% of X's size. What it does
 allocate is a few arrays of length n_samples (labels, weights; 9 to 17 bytes
 a sample) and temporaries the size of one block of rows (about 2 MiB), so X
 needs a few hundred bytes a row and some tens of MiB for the 10% to hold.
+(The moments read blocks of 8 MiB, but square and centre them in slices of
+512 KiB.)
 """
 
 import tracemalloc
@@ -48,10 +50,18 @@ def make_X(kind, rng):
         return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
     elif kind.startswith("wide"):  # 600 features: the scores are kept
         X = rng.normal(size=(n_samples // 3, 600)).astype(np.dtype(kind[-7:]))
+        if "correlated" in kind:  # common factors: the low-rank metric's sketch
+            X += 3 * rng.normal(size=(X.shape[0], 3)) @ rng.normal(size=(3, 600))
+    elif kind == "short and wide":  # the sketch's arrays would not be small
+        X = rng.normal(size=(500, 24_000))
     else:
         X = rng.normal(size=(n_samples, 200)).astype(np.dtype(kind[:7]))
         if kind.endswith("F"):
             X = np.asfortranarray(X)
+        if kind.endswith("constant part"):  # centred in slices of the blocks
+            y = X @ rng.normal(scale=0.1, size=200) + rng.normal(size=n_samples) > 0
+            X += 1e4
+            return X, y.astype(int)
     y = X @ rng.normal(scale=0.1, size=X.shape[1]) + rng.normal(size=X.shape[0]) > 0
     return X, y.astype(int)
 
@@ -68,6 +78,9 @@ def make_X(kind, rng):
         "3 classes, 80 features",
         "wide float64",
         "wide float32",
+        "wide correlated float64",
+        "float64, a large constant part",
+        "short and wide",
     ],
 )
 def test_peak_memory_of_fit_is_under_a_tenth_of_X(kind):

@@ -140,7 +140,7 @@ def test_one_hot_sparse_X_keeps_each_features_covariance(rng):
     assert make_plan(text, "auto", "nesterov").metric == "diagonal"
 
 
-def test_wide_dense_X_keeps_the_scores_with_the_diagonal_metric(rng):
+def test_wide_dense_X_keeps_the_scores_in_the_low_rank_metric(rng):
     # ... corrected along the common factors the sketch finds, if any (see
     # test_metrics' low-rank tests): on a numpy X, where the steps minimise
     # over a subspace; plain steps (solver="gd") keep the diagonal.

@@ -5,9 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
+import sklearn_gdlogreg._backends._kinds as _kinds
+import sklearn_gdlogreg._inputs as _inputs
 from sklearn_gdlogreg import GradientDescentLogisticRegression as Estimator
 
 
@@ -29,11 +32,20 @@ def test_nan_or_inf_in_X(data):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("weights", ["none", "zero at the bad row", "zero elsewhere"])
-def test_nan_or_inf_anywhere_in_a_large_X(dtype, bad, weights):
+def test_nan_or_inf_anywhere_in_a_large_X(monkeypatch, dtype, bad, weights):
     # A dense X's values are checked by the moments of its columns, the
-    # fit's first read of it (in row blocks, in threads), where no weight is
-    # zero: a bad value in any block, wide or tall, gets scikit-learn's
-    # error, as does one in a row of weight zero, and X is left as it was.
+    # fit's first read of it (here in blocks of 64 KiB, in threads), where
+    # no weight is zero (else up front, as a sparse X's): a bad value in any
+    # block, of a wide or a tall X, gets scikit-learn's error, and X is left
+    # as it was.
+    monkeypatch.setattr(_kinds, "_BLOCK_BYTES", 2**16)
+    checked_up_front = []
+    check = _inputs.assert_all_finite
+    monkeypatch.setattr(
+        _inputs,
+        "assert_all_finite",
+        lambda *args, **kwargs: checked_up_front.append(1) or check(*args, **kwargs),
+    )
     rng = np.random.default_rng(0)
     for shape in [(40_000, 30), (600, 3000)]:
         for row in (0, shape[0] - 1):
@@ -44,13 +56,23 @@ def test_nan_or_inf_anywhere_in_a_large_X(dtype, bad, weights):
             if weights != "none":
                 sample_weight[row if weights.endswith("bad row") else 1 - row] = 0
             copied = X.copy()
+            checked_up_front.clear()
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # no RuntimeWarning on the way
                 with pytest.raises(
                     ValueError, match=r"^Input X contains (NaN|infinity)"
                 ):
                     Estimator().fit(X, y, sample_weight=sample_weight)
+            assert bool(checked_up_front) == (weights != "none")
             np.testing.assert_array_equal(X, copied)
+
+
+def test_nan_in_a_sparse_X_is_checked_up_front():
+    X = sp.random(200, 30, density=0.2, format="csr", random_state=0)
+    X.data[5] = np.nan
+    y = np.arange(200) % 2
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        Estimator().fit(X, y)
 
 
 def test_one_class_only(data):

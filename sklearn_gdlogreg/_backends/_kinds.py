@@ -178,9 +178,10 @@ class Backend:
 
     def _assert_finite(self) -> None:
         """Raise scikit-learn's ``ValueError`` where X holds a NaN or an
-        infinity: asked where X's moments are not finite. A dense X in
-        memory is not checked before (``_inputs.MemoryInput.fit_data``): its
-        first moments are its check; other kinds were checked."""
+        infinity: asked where X's moments are not finite. A dense numpy X
+        is not checked before (``_inputs.MemoryInput.fit_data``): its first
+        moments are its check; every other kind of X was checked (a sparse
+        X in memory, device arrays and Dask chunks by their adapters)."""
 
     def information_matrix(
         self,

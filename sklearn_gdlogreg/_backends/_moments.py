@@ -14,7 +14,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from .._array_api import astype, host_dtype, like, namespace
@@ -36,6 +35,9 @@ Reweight = Callable[[Any, Any], Any]
 # row or two of a very wide X would repeat for every row (see
 # _sums_and_squares).
 _SQUARES_BYTES, _SQUARES_MIN_ROWS = 2**19, 8
+# A rank-one update of a covariance (_add_outer) adds this many entries at
+# a time.
+_OUTER_ENTRIES = 2**13
 
 
 def _checked_moments(
@@ -149,12 +151,15 @@ def _merge_moments(parts, covariance: bool):
 
 
 def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
-    """``matrix += alpha * outer(v, v)`` in place, without an (n, n) temporary
-    (BLAS ``dger`` on the transpose: a symmetric update, F-ordered there)."""
-    if matrix.flags.c_contiguous and matrix.dtype == np.float64:
-        scipy.linalg.blas.dger(alpha, v, v, a=matrix.T, overwrite_a=True)
-    else:
-        matrix += alpha * np.outer(v, v)
+    """``matrix += alpha * outer(v, v)`` in place, a few rows at a time (so
+    that no (n, n) temporary is made). Not scipy's BLAS ``dger``: scipy's
+    OpenBLAS is a second one next to numpy's, whose threads, left spinning
+    after a call, slow numpy's products with X long after (see the note
+    above ``_metrics._cholesky_with_jitter``)."""
+    scaled = alpha * v
+    rows = max(1, _OUTER_ENTRIES // max(1, v.shape[0]))
+    for start in range(0, v.shape[0], rows):
+        matrix[start : start + rows] += np.outer(scaled[start : start + rows], v)
 
 
 def _cancelled(dtype) -> float:
@@ -207,12 +212,32 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     spread_b = squares - weight_b * mean_b**2
     # (NaN where squares that overflowed cancelled: centred too.)
     lost = _lost(spread_b, squares, host_dtype(w_b))
-    if lost.size:
-        columns = X_b[:, lost] if xp is np else xp.take(X_b, like(lost, X_b), axis=1)
+    if lost.size and xp is np:
+        mean_b[lost], spread_b[lost], _ = _centred_in_slices(X_b, w_b, lost)
+    elif lost.size:
+        columns = xp.take(X_b, like(lost, X_b), axis=1)
         mean_b[lost], spread_b[lost] = _centred_moments(
             columns, columns.T, w_b, weight_b, covariance
         )
     return mean_b, np.maximum(spread_b, 0.0)
+
+
+def _centred_in_slices(X_b: np.ndarray, w_b: np.ndarray, lost: np.ndarray):
+    """The merged ``(mean, spread, weight)`` of a numpy block's ``lost``
+    columns, each slice of rows centred in a copy (``_centred_moments``):
+    slices of ``_SQUARES_BYTES`` of those columns, so that the copies stay
+    small next to the block's."""
+    rows = max(_SQUARES_MIN_ROWS, _SQUARES_BYTES // max(1, lost.size * X_b.itemsize))
+    parts = []
+    for start in range(0, X_b.shape[0], rows):
+        w_s = w_b[start : start + rows]
+        weight_s = float(np.sum(w_s, dtype=np.float64))
+        if weight_s > 0:
+            columns = X_b[start : start + rows, lost].astype(w_b.dtype, copy=False)
+            parts.append(
+                (*_centred_moments(columns, columns.T, w_s, weight_s, False), weight_s)
+            )
+    return _merge_moments(parts, False)
 
 
 def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray):
@@ -220,7 +245,7 @@ def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray):
     float64, in slices of ``_SQUARES_BYTES``: each slice is read from memory
     once, for its sums, and squared in a temporary that stays in the cache
     for its sums of squares (a block's summary and merge cost arrays of
-    n_features, so the blocks are large; see ``NumpyBackend._moments``).
+    n_features, so the blocks are large; see ``HostBackend._moments``).
     Each slice is summed in ``w_b``'s precision (float64 for float32 data
     whose squares would overflow)."""
     d = X_b.shape[1]
