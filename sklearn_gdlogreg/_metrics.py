@@ -189,7 +189,7 @@ class LowRankMetric:
 
 
 # A sketch of the Hessian bound (see sketched_spikes) looks for at most
-# SKETCH_DIRECTIONS directions, on as many runs of as many rows of X, evenly
+# SKETCH_DIRECTIONS directions, on about its square of rows of X, evenly
 # spaced: common factors are few, and they stand far above the sampling
 # noise of so many rows (the sketch costs two products of that sample with
 # as many columns).
@@ -208,12 +208,16 @@ SKETCH_ARRAYS = 4
 SPIKE, SMALLEST_REST = 4.0, 1e-10
 
 
-def _sample_runs(n: int, k: int) -> list[slice]:
-    """``k`` runs of ``k`` rows each, evenly spaced over ``n`` rows (all of
-    them where ``n <= k^2``): views of X in either order that BLAS takes
-    without a copy, as every k-th row of an F-ordered X is not."""
+def _sample_runs(X: np.ndarray, k: int) -> list[slice]:
+    """About ``k^2`` evenly spaced rows of ``X`` (all of them where it has
+    no more), as views that BLAS takes without a copy: every m-th row of a
+    C-ordered X, in one product; ``k`` runs of ``k`` rows of another (every
+    m-th row of an F-ordered X is no BLAS layout)."""
+    n = X.shape[0]
     if n <= k * k:
         return [slice(0, n)]
+    if X.flags.c_contiguous:
+        return [slice(0, n, n // (k * k))]
     return [slice(start, start + k) for start in np.linspace(0, n - k, k).astype(int)]
 
 
@@ -229,17 +233,17 @@ def sketched_spikes(
 
     A randomised Nyström approximation of the bound (Frangella, Tropp and
     Udell, 2023) from ``SKETCH_DIRECTIONS`` random directions, on evenly
-    spaced runs of the rows of a numpy X (views, no copy): the covariance of
+    spaced rows of a numpy X (views, no copy: :func:`_sample_runs`): the covariance of
     a sample estimates X's, and a metric shapes the steps without moving the
     minimum. The rest's curvature is the sketch's smallest eigenvalue (their
     preconditioner's). Seeded: the same metric on every run.
     """
     backend = objective.backend
-    n, d = backend.shape
+    d = backend.shape[1]
     k = min(SKETCH_DIRECTIONS, d)
     if 10 * SKETCH_ARRAYS * d * k * 8 > backend.nbytes:
         return None
-    runs = _sample_runs(n, k)
+    runs = _sample_runs(backend.X, k)
     weights = [np.asarray(objective.weights[run], dtype=np.float64) for run in runs]
     total = sum(float(w.sum()) for w in weights)
     if not total > 0:
@@ -247,18 +251,24 @@ def sketched_spikes(
     std = np.sqrt(scale[:, 0])
     omega = np.random.default_rng(0).standard_normal((d, k))
     scaled = omega / std[:, None]  # the directions in X's units
-    Y = (objective.l2_diagonal() / objective.curvature)[:, None] * scaled
     sketch = scaled.astype(backend.X.dtype)
+    centre = None if mean is None else mean @ scaled
+    # The weighted, centred covariance times the directions, as (k, d): each
+    # run's product added whole (C-ordered), the centring's part once.
+    product = np.zeros((k, d))
+    summed = np.zeros(k)
     for run, w in zip(runs, weights, strict=True):
         X = backend.X[run]
         Z = (X @ sketch).astype(np.float64)
-        if mean is not None:
-            Z -= mean @ scaled
+        if centre is not None:
+            Z -= centre
         Z *= (w / total)[:, None]
-        Y += (Z.T.astype(X.dtype) @ X).T
-        if mean is not None:
-            Y -= np.outer(mean, Z.sum(axis=0))
-    del scaled, sketch
+        product += Z.T.astype(X.dtype) @ X
+        summed += Z.sum(axis=0)
+    Y = product.T + (objective.l2_diagonal() / objective.curvature)[:, None] * scaled
+    del product, scaled, sketch
+    if mean is not None:
+        Y -= np.outer(mean, summed)
     Y /= std[:, None]
     # Nystrom's stable form: a small shift, a Cholesky factor, the Gram
     # matrix's eigenvectors for the singular vectors.
@@ -270,7 +280,9 @@ def sketched_spikes(
         lower = np.linalg.cholesky((core + core.T) / 2)
     except np.linalg.LinAlgError:
         return None
-    B = np.linalg.solve(lower, Y.T).T  # numpy's, not scipy's: see _cholesky_with_jitter
+    # Y lower^-T, through the (k, k) inverse (numpy's: see the note above
+    # _cholesky_with_jitter).
+    B = Y @ np.linalg.inv(lower).T
     del Y
     squares, V = np.linalg.eigh(B.T @ B)
     squares, V = squares[::-1], V[:, ::-1]
