@@ -119,7 +119,7 @@ class FitPlan:
     # one-hot columns ("groups", whose bounds are ``groups``), or the
     # variances corrected along the few directions where the Hessian bound
     # curves far more than in the rest ("low_rank": a wide numpy X whose
-    # steps minimise over a subspace; see _metrics.sketched_spikes).
+    # steps minimise over a subspace; see _low_rank.sketched_spikes).
     metric: Metric = "diagonal"
     groups: tuple[int, ...] = ()
     # The full metric's rows: every k-th of a tall X.
@@ -268,7 +268,7 @@ def make_plan(
     (see ``SUBSPACE_HISTORY``), on a numpy X in the variances' metric
     corrected along the directions where the features' common factors
     make the Hessian bound curve far more than elsewhere (``"low_rank"``,
-    see ``_metrics.sketched_spikes``). A constant
+    see ``_low_rank.sketched_spikes``). A constant
     ``learning_rate`` stays plain gradient descent on the standardised
     problem (the notebook's).
     """

@@ -10,14 +10,12 @@ import scipy.sparse as sp
 from conftest import coef_shape, make_objective, one_hot
 from sklearn_gdlogreg._backends import backend_for
 from sklearn_gdlogreg._class_metrics import ClassBlockMetric, ClassCoupledMetric
+from sklearn_gdlogreg._low_rank import SPIKE, LowRankMetric, sketched_spikes
 from sklearn_gdlogreg._metrics import (
-    SPIKE,
     ExclusiveGroups,
     Geometry,
-    LowRankMetric,
     _cholesky_with_jitter,
     metric_rows,
-    sketched_spikes,
 )
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import make_plan, metric_stride

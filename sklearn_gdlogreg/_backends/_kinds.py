@@ -316,10 +316,10 @@ class HostBackend(Backend):
         # a wide X would repeat many times: the linear pass's blocks (a dense
         # one squared in slices, see _moments._sums_and_squares). Sparse
         # blocks take half, their entries' squares a copy.
-        block_bytes = self.block_bytes or _BLOCK_BYTES
-        if self.sparse:
-            block_bytes //= 2
-        elif covariance:
+        block_bytes = self.block_bytes or (
+            _BLOCK_BYTES // 2 if self.sparse else _BLOCK_BYTES
+        )
+        if covariance:
             # A dense block is centred in a copy, and each thread holds its
             # (n_features, n_features) sums: small blocks.
             block_bytes = (self.block_bytes or _SMALL_BLOCK_BYTES) // 4

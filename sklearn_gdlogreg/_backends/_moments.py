@@ -227,7 +227,7 @@ def _centred_in_slices(X_b: np.ndarray, w_b: np.ndarray, lost: np.ndarray):
     columns, each slice of rows centred in a copy (``_centred_moments``):
     slices of ``_SQUARES_BYTES`` of those columns, so that the copies stay
     small next to the block's."""
-    rows = max(_SQUARES_MIN_ROWS, _SQUARES_BYTES // max(1, lost.size * X_b.itemsize))
+    rows = _slice_rows(lost.size, X_b.itemsize)
     parts = []
     for start in range(0, X_b.shape[0], rows):
         w_s = w_b[start : start + rows]
@@ -240,6 +240,11 @@ def _centred_in_slices(X_b: np.ndarray, w_b: np.ndarray, lost: np.ndarray):
     return _merge_moments(parts, False)
 
 
+def _slice_rows(n_columns: int, itemsize: int) -> int:
+    """The rows of a slice of ``n_columns`` (see ``_SQUARES_BYTES``)."""
+    return max(_SQUARES_MIN_ROWS, _SQUARES_BYTES // max(1, n_columns * itemsize))
+
+
 def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray):
     """The weighted sums and sums of squares of a numpy block's columns, in
     float64, in slices of ``_SQUARES_BYTES``: each slice is read from memory
@@ -249,7 +254,7 @@ def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray):
     Each slice is summed in ``w_b``'s precision (float64 for float32 data
     whose squares would overflow)."""
     d = X_b.shape[1]
-    rows = max(_SQUARES_MIN_ROWS, _SQUARES_BYTES // max(1, d * X_b.itemsize))
+    rows = _slice_rows(d, X_b.itemsize)
     sums, squares = np.zeros(d), np.zeros(d)
     square = None
     for start in range(0, X_b.shape[0], rows):
