@@ -16,6 +16,7 @@ from ._metrics import (
     _centred_coef,
     _centred_grad,
     _inverse_or_none,
+    _inverses_or_none,
     _uncentred_step,
     metric_rows,
 )
@@ -160,13 +161,11 @@ class ClassBlockMetric:
         )
         blocks *= stride
         blocks[:, np.arange(m), np.arange(m)] += _penalty(objective)
-        inverses = []
-        for block in (*blocks, blocks.sum(0)):
-            inverse = _inverse_or_none(block)
-            if inverse is None:
-                return None
-            inverses.append(inverse)
-        return cls(center, blocks, np.stack(inverses[:-1]), inverses[-1])
+        inverses = _inverses_or_none(blocks)
+        total_inverse = None if inverses is None else _inverse_or_none(blocks.sum(0))
+        if inverses is None or total_inverse is None:
+            return None
+        return cls(center, blocks, inverses, total_inverse)
 
     def direction(self, grad: np.ndarray) -> np.ndarray:
         """Each class's block solved, less the same change to every class."""

@@ -35,9 +35,10 @@ returns a ``_solver.SolverResult``.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -56,12 +57,37 @@ if TYPE_CHECKING:  # the plan's module imports this one
     from ._plan import FitPlan
 
 
+class Line(Protocol):
+    """The objective along a line ``coef - t direction``: its slope at
+    ``t``, its curvature at ``t = 0`` (None where unknown), and the
+    residual of its point at ``t`` where the last slope made it there
+    (:meth:`SlopedProblem.residual`'s; else None)."""
+
+    curvature: float | None
+
+    def __call__(self, t: float) -> float: ...
+
+    def residual_at(self, t: float) -> Any: ...
+
+
 class SlopedProblem(ScoredProblem, Protocol):
-    """A :class:`_solver.ScoredProblem` that gives the slope of its objective
-    along a line ``coef - t direction`` as a function of ``t``, and its
-    value, gradient and Hessian on a subspace ``coef - sum_a alpha_a
-    directions[a]`` as a function of ``alpha``, from the scores of ``coef``
-    and of the directions (reading no data)."""
+    """A :class:`_solver.ScoredProblem` that gives its objective along a
+    line ``coef - t direction`` (:class:`Line`), and its value, gradient
+    and Hessian on a subspace ``coef - sum_a alpha_a directions[a]`` as a
+    function of ``alpha``, from the scores of ``coef`` and of the
+    directions (reading no data). ``residual(scores)`` is what the value
+    and gradient at a point take from its scores (reading no data), and
+    what a line may take for its curvature (and then keep its slopes')."""
+
+    def residual(self, scores: np.ndarray) -> Any: ...
+
+    def value_and_grad_at(
+        self,
+        coef: np.ndarray,
+        scores: np.ndarray,
+        grad: bool = True,
+        residual: Any = None,
+    ) -> tuple[float, np.ndarray | None]: ...
 
     def line_slope(
         self,
@@ -69,7 +95,8 @@ class SlopedProblem(ScoredProblem, Protocol):
         scores: np.ndarray,
         direction: np.ndarray,
         direction_scores: np.ndarray,
-    ) -> Callable[[float], float]: ...
+        residual: Any = None,
+    ) -> Line: ...
 
     def subspace(
         self,
@@ -111,7 +138,10 @@ _EDGE = 1e-3
 
 
 def _line_minimum(
-    line_slope: Callable[[float], float], start_slope: float, guess: float
+    line_slope: Callable[[float], float],
+    start_slope: float,
+    guess: float,
+    start_curvature: float | None = None,
 ) -> float:
     """The step ``t > 0`` that minimises a convex objective along a line
     (``line_slope(t)``: its slope at ``t``, non-decreasing), to within
@@ -122,7 +152,14 @@ def _line_minimum(
     ``_EDGE``). A slope that is not finite (an overflow, far out) counts as
     uphill. With no step uphill in ``_MAX_SLOPES`` (an objective still
     falling, as with no penalty on separable data), the last step tried;
-    else the end of the bracket whose slope is nearer zero."""
+    else the end of the bracket whose slope is nearer zero.
+
+    With ``start_curvature`` (the slope's derivative at ``t = 0``), the
+    second step tried is the root of the quadratic slope through the start's
+    slope and curvature and the first step's slope (see
+    :func:`_modelled_root`), where it has one on the side of the first step
+    that the minimum is: the secant then mostly falls short, as the
+    curvature of a logistic loss mostly falls along a line."""
     target = _SLOPE_FRACTION * -start_slope
     low, low_slope = 0.0, start_slope
     high, high_slope = np.inf, np.inf
@@ -141,7 +178,13 @@ def _line_minimum(
         secant = np.nan
         if np.isfinite(s) and s != last_slope:
             secant = t - s * (t - last) / (s - last_slope)
+        root = np.nan
+        if last == 0.0 and start_curvature is not None and np.isfinite(s):
+            root = _modelled_root(start_slope, start_curvature, t, s)
         last, last_slope = t, s
+        if low < root < high:
+            t = min(root, _REACH * low) if np.isinf(high) else root
+            continue
         if np.isinf(high):  # no step uphill yet: reach further
             if not secant > low:
                 t = 2 * low
@@ -157,6 +200,21 @@ def _line_minimum(
     if np.isinf(high) or abs(low_slope) <= abs(high_slope):
         return low
     return high
+
+
+def _modelled_root(slope: float, curvature: float, t: float, slope_t: float) -> float:
+    """The smallest positive root of the quadratic ``slope + curvature u +
+    a u^2`` that is ``slope_t`` at ``u = t`` (``slope`` negative,
+    ``curvature`` positive), NaN where it has none."""
+    if not (curvature > 0 and math.isfinite(curvature) and t > 0):
+        return math.nan
+    a = (slope_t - slope - curvature * t) / t**2
+    discriminant = curvature**2 - 4 * a * slope
+    if not discriminant >= 0:
+        return math.nan
+    # The root in the form that does not cancel as a goes to 0 (-slope /
+    # curvature, Newton's step).
+    return -2 * slope / (curvature + math.sqrt(discriminant))
 
 
 # The subspace (see conjugate_gradients' ``plan.history``) is minimised by
@@ -297,8 +355,14 @@ def conjugate_gradients(
     """
     coef = coef0
     scores = problem.scores(coef)
-    value, grad = problem.value_and_grad_at(coef, scores)
+    # The point's residual, kept for the next line where the plan says so
+    # (plan.line_residuals; a subspace makes its own).
+    keep_residual = plan.line_residuals and not plan.history
+    residual = problem.residual(scores)
+    value, grad = problem.value_and_grad_at(coef, scores, residual=residual)
     assert grad is not None
+    if not keep_residual:
+        residual = None
     history = [value]
     optimality = geometry.optimality(coef, grad)
     metric: StepMetric = geometry
@@ -359,13 +423,18 @@ def conjugate_gradients(
                 status = "stalled"
                 break
             direction_scores = problem.scores(direction)
-            line_slope = problem.line_slope(coef, scores, direction, direction_scores)
-            length = metric.inner(direction, direction)
-            step = _line_minimum(
-                line_slope, start_slope, _ratio(-start_slope, curvature * length, step)
+            line = problem.line_slope(
+                coef, scores, direction, direction_scores, residual
             )
+            del residual
+            length = metric.inner(direction, direction)
+            # The Newton step of the line's curvature at its start, else
+            # the last line's (see the docstring).
+            guess = _ratio(-start_slope, curvature * length, step)
+            if line.curvature is not None:
+                guess = _ratio(-start_slope, line.curvature, guess)
+            step = _line_minimum(line, start_slope, guess, line.curvature)
             curvature = _ratio(-start_slope, step * length, curvature)
-            del line_slope
             new_coef = coef - step * direction
             new_scores = direction_scores
             new_scores *= -step
@@ -374,8 +443,14 @@ def conjugate_gradients(
             # comes (they are made again in the rare case that the step is
             # not taken).
             del direction_scores, scores
+            residual = line.residual_at(step)
+            del line
             from_gradient_alone = direction is metric_grad
-        new_value, new_grad = problem.value_and_grad_at(new_coef, new_scores)
+        new_value, new_grad = problem.value_and_grad_at(
+            new_coef, new_scores, residual=residual
+        )
+        if not keep_residual:
+            residual = None
         if (
             new_grad is None
             or not np.isfinite(new_value)
@@ -390,6 +465,7 @@ def conjugate_gradients(
             # gradient, at the same point.
             if not plan.history:
                 scores = problem.scores(coef)
+                residual = problem.residual(scores) if keep_residual else None
             direction = last_metric_grad = None
             steps.clear()
             gradients.clear()
@@ -410,6 +486,9 @@ def conjugate_gradients(
             # gradient_descent (None: no such metric here, the first one).
             first_in_use = metric is geometry
             metric = geometry
+            # The point's residual goes before the metric's arrays come
+            # (the next line tries the step the metric gives first).
+            residual = None
             update = remetric(coef)
             if update is not None:
                 metric = update[0]

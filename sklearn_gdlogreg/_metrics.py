@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import numpy as np
 
@@ -43,6 +43,9 @@ def metric_rows(objective: LogisticObjective, stride: int) -> tuple[Backend, Any
 # figures).
 
 
+_JITTERS = (1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
+
+
 def _cholesky_with_jitter(matrix: np.ndarray):
     """``matrix + jitter * I`` and its lower Cholesky factor, with the smallest
     jitter (from 1e-10, times 100 up to 1e-2) that makes it positive definite.
@@ -51,7 +54,7 @@ def _cholesky_with_jitter(matrix: np.ndarray):
     number; exactly collinear columns make it singular. (None, None) if it
     fails.
     """
-    for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+    for jitter in _JITTERS:
         jittered = matrix.copy()
         jittered.flat[:: matrix.shape[0] + 1] += jitter
         # numpy's LAPACK, not scipy's (see the note above).
@@ -563,3 +566,38 @@ def _inverse_or_none(matrix: np.ndarray) -> np.ndarray | None:
         return None
     _, cholesky = _cholesky_with_jitter(matrix / std[:, None] / std[None, :])
     return None if cholesky is None else _scaled_inverse(cholesky, std)
+
+
+def _inverses_or_none(matrices: np.ndarray) -> np.ndarray | None:
+    """:func:`_inverse_or_none` of each of a stack of matrices (shape ``(K,
+    m, m)``), None where one has none: in one call of each of numpy's
+    batched factorisations (K calls cost more than the small matrices'
+    arithmetic), each matrix alone where one needs more than the first
+    jitter."""
+    std = np.sqrt(np.diagonal(matrices, axis1=1, axis2=2))
+    if not ((std > 0).all() and np.isfinite(matrices).all()):
+        return None
+    # Each stack freed once used: K blocks can be large next to the steps'
+    # arrays (see _plan.MAX_CLASS_BLOCK_ENTRIES).
+    jittered = matrices / std[:, :, None]
+    jittered /= std[:, None, :]
+    m = matrices.shape[1]
+    jittered[:, np.arange(m), np.arange(m)] += _JITTERS[0]
+    try:
+        factors = np.linalg.cholesky(jittered)
+    except np.linalg.LinAlgError:  # one is not positive definite
+        factors = None
+    del jittered
+    if factors is None or not np.isfinite(factors).all():
+        del factors
+        inverses = [_inverse_or_none(matrix) for matrix in matrices]
+        if any(inverse is None for inverse in inverses):
+            return None
+        return np.stack(cast(list, inverses))
+    lower_inverses = np.linalg.inv(factors)
+    del factors
+    inverses = np.matmul(lower_inverses.transpose(0, 2, 1), lower_inverses)
+    del lower_inverses
+    inverses /= std[:, :, None]
+    inverses /= std[:, None, :]
+    return inverses

@@ -43,7 +43,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import _layout
-from ._array_api import copied, like, namespace, to_numpy
+from ._array_api import copied, like, namespace, to_numpy, vdot
 from ._backends import (
     Backend,
     HostBackend,
@@ -228,16 +228,27 @@ class LogisticObjective:
         Z += like(b, Z)
         return Z
 
+    def residual(self, scores) -> tuple[Any, Any]:
+        """The loss sum and the residual ``R`` (see the module's docstring)
+        of ``scores`` (not modified): their pointwise step, which reads
+        nothing of X."""
+        return pointwise_in_slices(
+            self._pointwise, copied(scores), self._labels(), self.weights
+        )
+
     def value_and_grad_at(
-        self, coef: np.ndarray, scores: np.ndarray, grad: bool = True
+        self,
+        coef: np.ndarray,
+        scores: np.ndarray,
+        grad: bool = True,
+        residual: tuple[Any, Any] | None = None,
     ) -> tuple[float, np.ndarray | None]:
         """Objective (without the L1 term) at ``coef``, whose scores are
         ``scores`` (not modified), and its gradient if ``grad``: the value
-        reads nothing of X, the gradient reads it once (``X^T R``)."""
+        reads nothing of X, the gradient reads it once (``X^T R``).
+        ``residual``: the scores' :meth:`residual`, where it is at hand."""
         W, _ = self.split(coef)
-        loss, R = pointwise_in_slices(
-            self._pointwise, copied(scores), self._labels(), self.weights
-        )
+        loss, R = self.residual(scores) if residual is None else residual
         value = float(loss) + self._l2_value(W)
         if not grad:
             return value, None
@@ -250,7 +261,7 @@ class LogisticObjective:
             gradient[:d] = backend.transposed_product(R.T).T
         gradient[:d] += self._l2_rows() * W
         if self.fit_intercept:
-            gradient[d] = to_numpy(namespace(R).sum(R, axis=0))
+            gradient[d] = to_numpy(_column_sums(R))
         return value, gradient
 
     def line_slope(
@@ -259,42 +270,14 @@ class LogisticObjective:
         scores: np.ndarray,
         direction: np.ndarray,
         direction_scores: np.ndarray,
-    ) -> Callable[[float], float]:
-        """The slope of the objective (without the L1 term) along the line
-        ``coef - t direction``, as a function of ``t``: ``coef``'s scores are
-        ``scores``, the direction's (``X dW + db``) ``direction_scores``
-        (neither modified). Each call reads nothing of X:
-        ``-<R, direction_scores> - l2 sum_j f_j <W_j - t dW_j, dW_j>`` for
-        the residual ``R`` of the scores ``scores - t direction_scores``
-        (``_loss.binary_slope``, ``multinomial_slope``), in slices of
-        ``_LINE_SLICE_BYTES`` on the host (their temporaries stay small next
-        to the two arrays of scores the line holds), at once on a device."""
-        W, _ = self.split(coef)
-        dW, _ = self.split(direction)
-        scaled = self._l2_rows() * dW
-        at_coef, along = float(np.vdot(scaled, W)), float(np.vdot(scaled, dW))
-        labels, weights = self._labels(), self.weights
-        slope_of = binary_slope if self.n_outputs == 1 else multinomial_slope
-        n = scores.shape[0]
-        rows = n
-        if self.backend.host:
-            rows = max(1, _LINE_SLICE_BYTES * n // max(1, scores.nbytes))
-        parts = [(slice(start, start + rows), ...) for start in range(0, n, rows)]
-
-        def slope(t: float) -> float:
-            total = along * t - at_coef
-            with np.errstate(over="ignore"):  # exp overflows far out: see binary_slope
-                for part in parts:  # (... : the standard's indexing of rows)
-                    Z = direction_scores[part] * -t
-                    Z += scores[part]
-                    y = labels[part]
-                    if isinstance(y, OffsetLabels):
-                        Z += y.offset
-                        y = y.y
-                    total += slope_of(Z, direction_scores[part], y, weights[part])
-            return total
-
-        return slope
+        residual: Any = None,
+    ) -> Line:
+        """The objective (without the L1 term) along the line ``coef - t
+        direction``: see :class:`Line`. ``coef``'s scores are ``scores``,
+        the direction's (``X dW + db``) ``direction_scores`` (neither
+        modified); ``residual``, where given, ``coef``'s residual (see
+        :meth:`residual`), for the line's curvature at its start."""
+        return Line(self, coef, scores, direction, direction_scores, residual)
 
     def subspace(
         self,
@@ -328,10 +311,6 @@ class LogisticObjective:
         codes = labels.y if isinstance(labels, OffsetLabels) else labels
         k = len(directions)
 
-        def per_weight(v: np.ndarray) -> np.ndarray:
-            """``v / s``, 0 where ``s`` is (such rows add nothing)."""
-            return np.divide(v, weights, out=np.zeros_like(v), where=weights > 0)
-
         def at(alpha: np.ndarray, derivatives: bool = True):
             Z = scores.copy()
             for a in range(k):
@@ -345,7 +324,7 @@ class LogisticObjective:
             grad -= [float(np.vdot(R, Z_a)) for Z_a in direction_scores]
             if R.ndim == 1:  # |R| = s (1 - q), q the true class's probability
                 curvature = np.abs(R)
-                curvature *= 1 - per_weight(curvature)
+                curvature *= 1 - _per_weight(curvature, weights)
             else:  # s P = R + s onehot(y)
                 curvature = R
                 curvature[np.arange(R.shape[0]), codes] += weights
@@ -354,7 +333,7 @@ class LogisticObjective:
             for a in range(k):
                 weighted = curvature * direction_scores[a]
                 if R.ndim > 1:
-                    means.append(per_weight(weighted.sum(axis=1)))
+                    means.append(_per_weight(weighted.sum(axis=1), weights))
                 for b in range(a + 1):
                     entry = float(np.vdot(weighted, direction_scores[b]))
                     if means:
@@ -454,3 +433,138 @@ class LogisticObjective:
         if self.l1 == 0:
             return 0.0
         return float((self.l1_thresholds() * np.abs(self.split(coef)[0])).sum())
+
+
+class Line:
+    """The objective (without the L1 term) of a :class:`LogisticObjective`
+    along the line ``coef - t direction``, from the scores of ``coef`` and
+    of the direction (neither modified): nothing of X is read.
+
+    Called with ``t``, its slope there: ``-<R, direction_scores> - l2 sum_j
+    f_j <W_j - t dW_j, dW_j>`` for the residual ``R`` of the scores
+    ``scores - t direction_scores``: by default from the scores in slices
+    of ``_LINE_SLICE_BYTES`` on the host (``_loss.binary_slope``,
+    ``multinomial_slope``: no loss; each slice's temporaries small next to
+    the two arrays of scores the line holds), at once on a device.
+
+    Given ``coef``'s residual (a multinomial line, where the plan keeps
+    residuals: ``_plan.FitPlan.line_residuals``), each slope makes the
+    whole residual there and keeps the last (a third array of scores): the
+    softmax is most of a slope's cost, and the line's minimum is mostly its
+    last slope, whose residual the gradient there then takes
+    (:meth:`residual_at`) without another softmax. ``curvature`` is then
+    the objective's second derivative along the line at its start (else
+    None): ``sum_i s_i (p_i . D_i^2 - (p_i . D_i)^2)`` with ``s p = R + s
+    onehot(y)``, plus the penalty's, for ``D`` the direction's scores: a
+    few products of the scores' size, no exponential. Its Newton step is
+    the line's first step tried.
+    """
+
+    def __init__(self, objective, coef, scores, direction, direction_scores, residual):
+        self._objective = objective
+        self._scores, self._direction_scores = scores, direction_scores
+        W, _ = objective.split(coef)
+        dW, _ = objective.split(direction)
+        scaled = objective._l2_rows() * dW
+        self._at_coef = float(np.vdot(scaled, W))
+        self._along = float(np.vdot(scaled, dW))
+        n = scores.shape[0]
+        rows = n
+        if objective.backend.host:
+            rows = max(1, _LINE_SLICE_BYTES * n // max(1, scores.nbytes))
+        # (... : the standard's indexing of rows)
+        self._parts = [(slice(start, start + rows), ...) for start in range(0, n, rows)]
+        # Given the start's residual (multinomial), the residuals of the
+        # slopes are made whole and the last kept: t, loss, R.
+        self._keeps = residual is not None and objective.n_outputs > 1
+        self._kept: tuple[float, Any, Any] | None = None
+        self.curvature = self._curvature(residual[1]) if self._keeps else None
+
+    def __call__(self, t: float) -> float:
+        objective, D = self._objective, self._direction_scores
+        total = self._along * t - self._at_coef
+        if self._keeps:
+            self._kept = None  # before the next residual is made
+            loss, R = self._residual(t)
+            self._kept = (t, loss, R)
+            return total - vdot(R, D)
+        labels, weights = objective._labels(), objective.weights
+        slope_of = binary_slope if objective.n_outputs == 1 else multinomial_slope
+        with np.errstate(over="ignore"):  # exp overflows far out: see binary_slope
+            for part in self._parts:
+                Z = D[part] * -t
+                Z += self._scores[part]
+                y = labels[part]
+                if isinstance(y, OffsetLabels):
+                    Z += y.offset
+                    y = y.y
+                total += slope_of(Z, D[part], y, weights[part])
+        return total
+
+    def residual_at(self, t: float) -> tuple[Any, Any] | None:
+        """The loss sum and residual of the line's point at ``t`` where the
+        last slope was there (a multinomial line's), else None: the
+        residual is then made from the point's scores (see
+        :meth:`LogisticObjective.residual`), once the line's are gone."""
+        kept, self._kept = self._kept, None
+        if kept is not None and kept[0] == t:
+            return kept[1], kept[2]
+        return None
+
+    def _residual(self, t: float) -> tuple[Any, Any]:
+        """The loss sum and residual of the scores ``scores - t
+        direction_scores``."""
+        objective = self._objective
+        Z = self._direction_scores * -t
+        Z += self._scores
+        return pointwise_in_slices(
+            objective._pointwise, Z, objective._labels(), objective.weights
+        )
+
+    def _curvature(self, R) -> float:
+        """See the class's docstring; in slices as the slopes."""
+        objective, D = self._objective, self._direction_scores
+        weights = objective.weights
+        labels = objective._labels()
+        codes = labels.y if isinstance(labels, OffsetLabels) else labels
+        xp = namespace(R)
+        total = self._along
+        for part in self._parts:
+            R_p, D_p, s_p = R[part], D[part], weights[part]
+            # s p = R + s onehot(y): a = s p . d and b = s p . d^2, row by
+            # row, and the curvature is sum_i b_i - a_i^2 / s_i.
+            true = xp.take_along_axis(D_p, codes[part][:, None], axis=1)[:, 0]
+            weighted_true = s_p * true
+            RD = R_p * D_p
+            a = _row_sums(RD)
+            a += weighted_true
+            RD *= D_p
+            total += float(xp.sum(RD)) + vdot(weighted_true, true)
+            total -= vdot(a, _per_weight(a, s_p))
+        return total
+
+
+def _per_weight(v, s):
+    """``v / s``, 0 where the weight ``s`` is (such rows add nothing)."""
+    xp = namespace(v)
+    if xp is np:
+        return np.divide(v, s, out=np.zeros_like(v), where=s > 0)
+    return xp.where(s > 0, v / xp.where(s > 0, s, 1), 0)
+
+
+def _row_sums(A):
+    """The sums of ``A``'s rows: a product with ones in numpy, whose
+    reductions along short rows are slow."""
+    xp = namespace(A)
+    if xp is np:
+        return A @ np.ones(A.shape[1], dtype=A.dtype)
+    return xp.sum(A, axis=1)
+
+
+def _column_sums(A):
+    """The sums of ``A``'s columns (a scalar for a vector): a product with
+    ones in numpy, far faster than its reduction across rows."""
+    xp = namespace(A)
+    if xp is np:
+        return np.ones(A.shape[0], dtype=A.dtype) @ A
+    return xp.sum(A, axis=0)

@@ -152,6 +152,11 @@ class FitPlan:
     # and this many earlier steps and gradients in the metric (0: over the
     # line of one conjugate direction). See SUBSPACE_HISTORY.
     history: int = 0
+    # ... or where each step is the minimum along a line, whether the line
+    # takes the point's residual (its curvature there gives the first step
+    # tried) and keeps its last slope's (the gradient there takes it): see
+    # lines_keep_residuals.
+    line_residuals: bool = False
     # How far an accepted step may grow (see GROWTH and GROWTH_ON_LINE).
     growth: float = GROWTH
     growth_on_line: float = GROWTH_ON_LINE
@@ -223,6 +228,20 @@ def takes_conjugate_directions(objective: LogisticObjective) -> bool:
     )
 
 
+def lines_keep_residuals(objective: LogisticObjective) -> bool:
+    """Whether conjugate lines keep residuals (``FitPlan.line_residuals``):
+    multinomial, where the softmax is most of a slope's cost (a binary
+    slope costs a few operations a row), on an X whose
+    ``CONJUGATE_SCORE_ARRAYS`` arrays of scores, the residual among them,
+    are small (``SMALL_KEPT_SCORES``): on a larger X the slopes take the
+    scores in slices, and the line holds two."""
+    backend = objective.backend
+    held = CONJUGATE_SCORE_ARRAYS * backend.shape[0] * objective.n_outputs
+    return (
+        objective.n_outputs > 1 and held * backend.dtype.itemsize <= SMALL_KEPT_SCORES
+    )
+
+
 def _keeps_a_subspace(objective: LogisticObjective) -> bool:
     """Whether conjugate steps minimise over a subspace of earlier steps
     and gradients (see ``SUBSPACE_HISTORY``): a dense X in memory past
@@ -286,6 +305,8 @@ def make_plan(
         plan = replace(plan, keep_scores=True, conjugate=True)
         if _keeps_a_subspace(objective):
             plan = replace(plan, history=SUBSPACE_HISTORY)
+        else:
+            plan = replace(plan, line_residuals=lines_keep_residuals(objective))
     if objective.backend.sparse:
         backend = objective.backend
         bounds = backend.exclusive_column_groups() if objective.fit_intercept else []

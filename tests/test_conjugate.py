@@ -104,6 +104,49 @@ def test_the_slope_along_a_line_is_the_objectives_derivative(
     np.testing.assert_array_equal(direction_scores, kept[1])
 
 
+@pytest.mark.parametrize("variant", ["plain", "offsets", "zero weights"])
+def test_a_line_given_the_residual_keeps_its_last_and_knows_its_curvature(
+    rng, variant, monkeypatch
+):
+    """A multinomial line given its start's residual: the same slopes, its
+    curvature at the start is the slope's derivative there, and the residual
+    it keeps is the one the scores at its last step give."""
+    _, _, _, objective = text_objective(rng, 3)
+    n = objective.backend.shape[0]
+    if variant == "offsets":
+        labels = OffsetLabels(objective.y, rng.normal(size=(n, 3)))
+        objective = dataclasses.replace(objective, y=labels, shifted=True)
+    elif variant == "zero weights":
+        weights = objective.weights.copy()
+        weights[::3] = 0.0
+        objective = dataclasses.replace(objective, weights=weights / weights.sum())
+    shape = (objective.n_features + 1, 3)
+    coef, direction = rng.normal(size=shape), rng.normal(size=shape)
+    scores, direction_scores = objective.scores(coef), objective.scores(direction)
+    kept = scores.copy(), direction_scores.copy()
+    residual = objective.residual(scores)
+    plain = objective.line_slope(coef, scores, direction, direction_scores)
+    # The slopes' residuals whole, the start's curvature in slices.
+    monkeypatch.setattr(objective_module, "_LINE_SLICE_BYTES", 64)
+    line = objective.line_slope(coef, scores, direction, direction_scores, residual)
+    assert plain.curvature is None
+    h = 1e-5
+    central = (line(h) - line(-h)) / (2 * h)
+    assert line.curvature == pytest.approx(central, rel=1e-6)
+    for t in (0.0, 0.3, -0.2, 1e3):
+        assert line(t) == pytest.approx(plain(t), rel=1e-12, abs=1e-15)
+    loss, R = line.residual_at(1e3)
+    expected = objective.residual(scores - 1e3 * direction_scores)
+    assert loss == pytest.approx(expected[0], rel=1e-12)
+    np.testing.assert_allclose(R, expected[1], rtol=1e-12, atol=1e-18)
+    # Once: and none at a step the last slope was not at.
+    assert line.residual_at(1e3) is None
+    line(0.5)
+    assert line.residual_at(0.25) is None
+    np.testing.assert_array_equal(scores, kept[0])
+    np.testing.assert_array_equal(direction_scores, kept[1])
+
+
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("variant", ["plain", "offsets", "zero weights"])
 def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
@@ -166,6 +209,30 @@ def test_the_line_minimum_is_the_slopes_root(guess):
     # Within the slope's tolerance over its derivative (4 at the minimum).
     assert t == pytest.approx(2, abs=1.01 * _SLOPE_FRACTION)
     assert len(calls) <= _MAX_SLOPES + 1
+
+
+@pytest.mark.parametrize("curvature", [0.3, 2.0])
+def test_the_line_minimum_from_the_start_curvature_models_the_slope(curvature):
+    """Given the slope's derivative at the start, the second step tried is
+    the root of the quadratic through it and the first step's slope: a
+    quadratic slope's root, found in two slopes (the secant would take
+    more), from a first step short of the root or past it."""
+    calls = []
+
+    def slope(t):  # the curvature falls along the line: root at t = 2
+        calls.append(t)
+        return (t - 2) * (curvature - 0.05 * (t + 2))
+
+    start = slope(0.0)  # its derivative at 0 is the curvature
+    for guess in (1.0, 3.0):
+        calls.clear()
+        t = _line_minimum(slope, start, guess, curvature)
+        assert t == pytest.approx(2, rel=1e-9)
+        assert len(calls) == 2
+    calls.clear()
+    t = _line_minimum(slope, start, 1.0)  # the secant's steps
+    assert abs(slope(t)) <= _SLOPE_FRACTION * -start * (1 + 1e-12)
+    assert len(calls) > 3
 
 
 def test_the_line_minimum_counts_an_overflow_as_uphill():

@@ -15,6 +15,8 @@ from sklearn_gdlogreg._metrics import (
     ExclusiveGroups,
     Geometry,
     _cholesky_with_jitter,
+    _inverse_or_none,
+    _inverses_or_none,
     metric_rows,
 )
 from sklearn_gdlogreg._objective import LogisticObjective
@@ -216,6 +218,23 @@ def finite_difference_hessian(obj, coef, h=1e-5):
         minus = obj.value_and_grad(coef - step)[1]
         columns.append(((plus - minus) / (2 * h)).ravel())
     return np.array(columns).T
+
+
+def test_batched_inverses_are_each_matrixs_own(rng):
+    """The inverses of a stack, in one batched call, are each matrix's
+    ``_inverse_or_none``, also where one needs more jitter (each alone)
+    or has none."""
+    A = rng.normal(size=(4, 30, 6))
+    matrices = np.einsum("kni,knj->kij", A, A)
+    expected = np.stack([_inverse_or_none(matrix) for matrix in matrices])
+    np.testing.assert_allclose(_inverses_or_none(matrices), expected, rtol=1e-10)
+    matrices[1, :, 0] = matrices[1, :, 1]  # two equal columns: singular
+    matrices[1, 0, :] = matrices[1, 1, :]
+    expected = np.stack([_inverse_or_none(matrix) for matrix in matrices])
+    np.testing.assert_allclose(_inverses_or_none(matrices), expected, rtol=1e-10)
+    matrices[2, 3, 3] = 0.0
+    assert _inverse_or_none(matrices[2]) is None
+    assert _inverses_or_none(matrices) is None
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])

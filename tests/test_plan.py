@@ -276,6 +276,24 @@ def test_a_tall_X_measures_its_metrics_on_a_sample_of_the_rows(rng):
     assert make_plan(wide, "auto", "nesterov").remetric_factor == REMETRIC_FACTOR
 
 
+@pytest.mark.parametrize(
+    "n_samples, n_classes, expected",
+    [(300, 3, True), (300, 2, False), (40_000, 3, False)],
+)
+def test_lines_keep_residuals_of_small_multinomial_scores(
+    rng, n_samples, n_classes, expected
+):
+    """Multinomial lines keep residuals where the arrays of scores held are
+    small; binary ones, and larger scores, take their slopes in slices."""
+    n_outputs = 1 if n_classes == 2 else n_classes
+    obj = objective(rng, n_samples=n_samples, n_features=200, n_outputs=n_outputs)
+    plan = make_plan(obj, "auto", "nesterov")
+    assert plan.conjugate and not plan.history
+    assert plan.line_residuals is expected
+    held = CONJUGATE_SCORE_ARRAYS * n_samples * n_outputs * 8
+    assert expected == (n_classes > 2 and held <= SMALL_KEPT_SCORES)
+
+
 def test_describe_names_every_field(rng):
     plan = make_plan(objective(rng), "auto", "nesterov")
     text = plan.describe()

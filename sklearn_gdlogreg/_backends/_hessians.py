@@ -246,7 +246,12 @@ def _class_block_sums(
     """
     summed = partial(_class_blocks, weights, probabilities, center, units)
     # A block's weighted rows, every class's, are K times the block.
-    parts = _host_threads.map_groups(X, _coupled_block_bytes(n_classes), summed)
+    # A block's temporaries, each thread's: U (with units, in float32), one
+    # class's scaled rows, and the probabilities and curvatures (2 K floats
+    # a row, next to U's m).
+    m = X.shape[1] + 1
+    block_bytes = _SMALL_BLOCK_BYTES * m // (4 * (m + 2 * n_classes))
+    parts = _host_threads.map_groups(X, block_bytes, summed)
     total = parts[0]
     for part in parts[1:]:
         total += part  # in place: K (m, m) sums can be large next to X's blocks
@@ -265,11 +270,12 @@ def _class_blocks(weights, probabilities, center, units, blocks):
     float64; the products in float32 with ``units``)."""
     total = None
     for rows, X_b, _ in blocks:
-        U = _augmented(X_b, center, center is not None)
         P = np.asarray(probabilities(X_b), dtype=np.float64)
         curvature = weights[rows][:, None] * P * (1 - P)
-        if units is not None:
-            U = (U / units).astype(np.float32)
+        if units is None:
+            U = _augmented(X_b, center, center is not None)
+        else:
+            U = _scaled_rows(X_b, center, units)
             curvature = curvature.astype(np.float32)
         grams = _class_grams(U, curvature)
         if total is None:
@@ -280,13 +286,32 @@ def _class_blocks(weights, probabilities, center, units, blocks):
     return total
 
 
+def _scaled_rows(X_b: np.ndarray, center, units: np.ndarray) -> np.ndarray:
+    """``_augmented``'s ``U`` (an intercept's 1 where ``center`` is given)
+    divided by ``units``, in float32: each entry centred in float64 and
+    rounded once, with no float64 copy of the block."""
+    d = X_b.shape[1]
+    U = np.empty((X_b.shape[0], units.shape[0]), dtype=np.float32)
+    if center is None:
+        np.divide(X_b, units[:d], out=U[:, :d], casting="same_kind")
+        return U
+    np.subtract(X_b, center, out=U[:, :d], casting="same_kind")
+    U[:, :d] /= units[:d].astype(np.float32)
+    U[:, d] = 1 / units[d]
+    return U
+
+
 def _class_grams(U, C):
-    """``U^T diag(C[:, k]) U`` for each column k of ``C``: an array of shape
-    ``(K, m, m)``, in U's namespace. All in one product rather than K
-    smaller ones (one call, and BLAS runs a larger product closer to its
-    peak): ``(U^T [c_1 U, ..., c_K U])[i, k m + j]`` is the k-th's
-    ``(i, j)``."""
+    """``U^T diag(C[:, k]) U`` for each column k of ``C`` (non-negative): an
+    array of shape ``(K, m, m)``, in U's namespace. Each the Gram matrix of
+    U's rows scaled by ``sqrt(C[:, k])``: BLAS's symmetric product, half
+    the multiplications of a general one, with one scaled copy of U at a
+    time."""
     xp = namespace(U)
-    (n, m), K = U.shape, C.shape[1]
-    weighted = xp.reshape(U[:, None, :] * C[:, :, None], (n, K * m))
-    return xp.permute_dims(xp.reshape(U.T @ weighted, (m, K, m)), (1, 0, 2))
+    roots = xp.sqrt(C)
+    grams = []
+    for k in range(C.shape[1]):
+        V = U * roots[:, k : k + 1]
+        grams.append(V.T @ V)
+        del V
+    return xp.stack(grams)
