@@ -104,13 +104,25 @@ class SlopedProblem(ScoredProblem, Protocol):
         scores: np.ndarray,
         directions: Sequence[np.ndarray],
         direction_scores: Sequence[np.ndarray],
+        residual: Any = None,
     ) -> Subspace: ...
 
 
-# at(alpha, derivatives=True) -> (value, gradient, Hessian) on a subspace,
-# the gradient and Hessian None where derivatives is False (see
-# SlopedProblem.subspace).
-Subspace = Callable[..., "tuple[float, np.ndarray | None, np.ndarray | None]"]
+class Subspace(Protocol):
+    """The objective on a subspace: called with ``alpha``, its value,
+    gradient and Hessian there (the gradient and Hessian None where
+    ``derivatives`` is False); the scores of the step to its point at
+    ``alpha`` (the point's are those plus the start's), and the residual
+    there where the last call with derivatives was at ``alpha``
+    (:meth:`SlopedProblem.residual`'s; else None)."""
+
+    def __call__(
+        self, alpha: np.ndarray, derivatives: bool = True
+    ) -> tuple[float, np.ndarray | None, np.ndarray | None]: ...
+
+    def step_scores(self, alpha: np.ndarray) -> Any: ...
+
+    def residual_at(self, alpha: np.ndarray) -> Any: ...
 
 
 # The line is minimised until the slope there is this small next to the
@@ -208,8 +220,10 @@ def _modelled_root(slope: float, curvature: float, t: float, slope_t: float) -> 
     ``curvature`` positive), NaN where it has none."""
     if not (curvature > 0 and math.isfinite(curvature) and t > 0):
         return math.nan
-    a = (slope_t - slope - curvature * t) / t**2
-    discriminant = curvature**2 - 4 * a * slope
+    # Products, not powers: Python's floats overflow to inf there, where a
+    # power raises (far out, or a curvature that is noise next to the slope).
+    a = ((slope_t - slope) / t - curvature) / t
+    discriminant = curvature * curvature - 4 * a * slope
     if not discriminant >= 0:
         return math.nan
     # The root in the form that does not cancel as a goes to 0 (-slope /
@@ -232,7 +246,7 @@ _DEPENDENT = 1e-12
 
 def _subspace_minimum(at: Subspace, k: int, rounding: float) -> np.ndarray:
     """The ``alpha`` that minimises a convex objective on a subspace of
-    ``k`` directions (``at``: see :data:`Subspace`), from ``alpha = 0``, to
+    ``k`` directions (``at``: see :class:`Subspace`), from ``alpha = 0``, to
     within ``_DECREMENT_FRACTION`` of the first Newton decrement: Newton
     steps, each halved until it lowers the value as Armijo's rule asks,
     over the directions of positive curvature (an eigendecomposition of
@@ -345,8 +359,14 @@ def conjugate_gradients(
     of floating-point precision). The first step tried along a line is the
     minimum of the quadratic of the curvature the last line measured, per
     squared length in the metric (along the first line, and after a new
-    metric, the step the plan or the metric gives: a Newton step in it); a
-    subspace is minimised by Newton steps in it (``_subspace_minimum``).
+    metric, the step the plan or the metric gives: a Newton step in it);
+    where the plan keeps residuals (``plan.line_residuals``), the Newton
+    step of the line's own curvature at its start, and the second step
+    tried the root of the quadratic slope through that curvature and the
+    first step's slope (see :func:`_line_minimum`). A subspace is minimised
+    by Newton steps in it (``_subspace_minimum``), from the point's
+    residual (kept from its gradient), and the gradient at its minimum
+    takes the last Newton step's residual.
     ``remetric`` is asked for a new metric on ``plan``'s schedule
     (``remetric_factor``, ``finish_within``, ``measure_at_start``); the
     directions then start again from the gradient in it. The reported
@@ -355,9 +375,9 @@ def conjugate_gradients(
     """
     coef = coef0
     scores = problem.scores(coef)
-    # The point's residual, kept for the next line where the plan says so
-    # (plan.line_residuals; a subspace makes its own).
-    keep_residual = plan.line_residuals and not plan.history
+    # The point's residual, kept for the next subspace (its start), or the
+    # next line where the plan says so (plan.line_residuals).
+    keep_residual = bool(plan.history) or plan.line_residuals
     residual = problem.residual(scores)
     value, grad = problem.value_and_grad_at(coef, scores, residual=residual)
     assert grad is not None
@@ -369,6 +389,7 @@ def conjugate_gradients(
     schedule = Schedule(plan, tol, remetric, optimality)
     step, n_iter = plan.first_step, 0
     if remetric is not None and schedule.at_start(optimality):
+        residual = None  # as for a new metric below
         update = remetric(coef)
         if update is not None:
             metric, step = update[0], update[1] or step
@@ -402,13 +423,17 @@ def conjugate_gradients(
                 scores,
                 [vector for vector, _ in directions],
                 [vector_scores for _, vector_scores in directions],
+                residual,
             )
+            del residual
             alpha = _subspace_minimum(subspace, len(directions), rounding)
-            del subspace
-            moved, moved_scores = _combined(directions, alpha)
+            moved = _combined([vector for vector, _ in directions], alpha)
             del directions
             new_coef = coef + moved
-            new_scores = scores + moved_scores
+            moved_scores = subspace.step_scores(alpha)
+            new_scores = moved_scores + scores  # as the subspace's (see Subspace)
+            residual = subspace.residual_at(alpha)
+            del subspace
             step = float(alpha[0])
             from_gradient_alone = not steps and not gradients
         else:
@@ -445,6 +470,8 @@ def conjugate_gradients(
             del direction_scores, scores
             residual = line.residual_at(step)
             del line
+            if keep_residual and residual is None:  # for the next line
+                residual = problem.residual(new_scores)
             from_gradient_alone = direction is metric_grad
         new_value, new_grad = problem.value_and_grad_at(
             new_coef, new_scores, residual=residual
@@ -463,9 +490,11 @@ def conjugate_gradients(
             # A line search that found no minimum along a conjugate
             # direction (or a subspace none in it): start again from the
             # gradient, at the same point.
+            residual = None  # the rejected point's
             if not plan.history:
                 scores = problem.scores(coef)
-                residual = problem.residual(scores) if keep_residual else None
+            if keep_residual:
+                residual = problem.residual(scores)
             direction = last_metric_grad = None
             steps.clear()
             gradients.clear()
@@ -513,14 +542,9 @@ def conjugate_gradients(
     )
 
 
-def _combined(
-    directions: list[tuple[np.ndarray, np.ndarray]], alpha: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The step ``-sum_a alpha_a d_a`` and its scores, of the subspace's
-    ``directions`` (each a direction and its scores)."""
-    moved = np.zeros_like(directions[0][0])
-    moved_scores = np.zeros_like(directions[0][1])
-    for a, (direction, scores) in zip(alpha, directions, strict=True):
+def _combined(directions: list[np.ndarray], alpha: np.ndarray) -> np.ndarray:
+    """The step ``-sum_a alpha_a d_a`` of the subspace's ``directions``."""
+    moved = np.zeros_like(directions[0])
+    for a, direction in zip(alpha, directions, strict=True):
         moved -= float(a) * direction
-        moved_scores -= scores.dtype.type(a) * scores
-    return moved, moved_scores
+    return moved

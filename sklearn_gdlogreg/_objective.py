@@ -35,7 +35,7 @@ The pointwise losses are ``_loss``'s; the metrics the solver steps in are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any, cast
@@ -285,64 +285,14 @@ class LogisticObjective:
         scores: np.ndarray,
         directions: Sequence[np.ndarray],
         direction_scores: Sequence[np.ndarray],
-    ) -> Callable[..., tuple[float, np.ndarray | None, np.ndarray | None]]:
+        residual: Any = None,
+    ) -> Subspace:
         """The objective (without the L1 term) on the subspace ``coef -
-        sum_a alpha_a directions[a]``, as a function of ``alpha`` (float64,
-        one per direction): ``at(alpha)`` gives its value, gradient and
-        Hessian there (``at(alpha, False)``: its value, and None for both).
-        ``coef``'s scores are ``scores``, each direction's
-        ``direction_scores[a]`` (none modified). Each call reads nothing of
-        X: the loss of the scores ``scores - sum_a alpha_a
-        direction_scores[a]``, its gradient ``-<R, direction_scores[a]>``,
-        and its Hessian from the residual ``R`` (binary: ``s p (1 - p)``;
-        multinomial: ``s (diag(p) - p p^T)``, row by row), about k^2
-        products of the scores' size for k directions, plus the penalty's
-        (a Gram matrix of the directions, made once)."""
-        W, _ = self.split(coef)
-        dWs = [self.split(direction)[0] for direction in directions]
-        scaled = [self._l2_rows() * dW for dW in dWs]
-        # The penalty at coef - sum_a alpha_a d_a is
-        # base - alpha . at_coef + alpha^T gram alpha / 2.
-        base = self._l2_value(W)
-        at_coef = np.array([float(np.vdot(a, W)) for a in scaled])
-        gram = np.array([[float(np.vdot(a, dW)) for dW in dWs] for a in scaled])
-        gram = (gram + gram.T) / 2  # symmetric to the last bit
-        labels, weights, pointwise = self._labels(), self.weights, self._pointwise
-        codes = labels.y if isinstance(labels, OffsetLabels) else labels
-        k = len(directions)
-
-        def at(alpha: np.ndarray, derivatives: bool = True):
-            Z = scores.copy()
-            for a in range(k):
-                Z -= scores.dtype.type(alpha[a]) * direction_scores[a]
-            loss, R = pointwise_in_slices(pointwise, Z, labels, weights)
-            value = float(loss) + base - float(alpha @ at_coef)
-            value += 0.5 * float(alpha @ gram @ alpha)
-            if not derivatives:
-                return value, None, None
-            grad = gram @ alpha - at_coef
-            grad -= [float(np.vdot(R, Z_a)) for Z_a in direction_scores]
-            if R.ndim == 1:  # |R| = s (1 - q), q the true class's probability
-                curvature = np.abs(R)
-                curvature *= 1 - _per_weight(curvature, weights)
-            else:  # s P = R + s onehot(y)
-                curvature = R
-                curvature[np.arange(R.shape[0]), codes] += weights
-            hessian = gram.copy()
-            means: list[np.ndarray] = []  # multinomial: p . d_a, row by row
-            for a in range(k):
-                weighted = curvature * direction_scores[a]
-                if R.ndim > 1:
-                    means.append(_per_weight(weighted.sum(axis=1), weights))
-                for b in range(a + 1):
-                    entry = float(np.vdot(weighted, direction_scores[b]))
-                    if means:
-                        entry -= float(means[a] @ (means[b] * weights))
-                    hessian[a, b] += entry
-                    hessian[b, a] += entry if a != b else 0.0
-            return value, grad, hessian
-
-        return at
+        sum_a alpha_a directions[a]``: see :class:`Subspace`. ``coef``'s
+        scores are ``scores``, each direction's ``direction_scores[a]``
+        (none modified); ``residual``, where given, ``coef``'s (see
+        :meth:`residual`)."""
+        return Subspace(self, coef, scores, directions, direction_scores, residual)
 
     @property
     def _pointwise(self) -> Pointwise:
@@ -531,16 +481,17 @@ class Line:
         total = self._along
         for part in self._parts:
             R_p, D_p, s_p = R[part], D[part], weights[part]
-            # s p = R + s onehot(y): a = s p . d and b = s p . d^2, row by
-            # row, and the curvature is sum_i b_i - a_i^2 / s_i.
-            true = xp.take_along_axis(D_p, codes[part][:, None], axis=1)[:, 0]
-            weighted_true = s_p * true
-            RD = R_p * D_p
+            # With s p = R + s onehot(y), the curvature is each row's
+            # variance of d under p, s (p . d^2 - (p . d)^2): that of d less
+            # the true class's d, whose onehot part is then zero (and whose
+            # rounding is the small residual's, not s d_y^2's):
+            # a = R . d', b = R . d'^2, the row's sum b - a^2 / s.
+            true = xp.take_along_axis(D_p, codes[part][:, None], axis=1)
+            shifted = D_p - true
+            RD = R_p * shifted
             a = _row_sums(RD)
-            a += weighted_true
-            RD *= D_p
-            total += float(xp.sum(RD)) + vdot(weighted_true, true)
-            total -= vdot(a, _per_weight(a, s_p))
+            RD *= shifted
+            total += float(xp.sum(RD)) - vdot(a, _per_weight(a, s_p))
         return total
 
 
@@ -568,3 +519,97 @@ def _column_sums(A):
     if xp is np:
         return np.ones(A.shape[0], dtype=A.dtype) @ A
     return xp.sum(A, axis=0)
+
+
+class Subspace:
+    """The objective (without the L1 term) of a :class:`LogisticObjective`
+    on the subspace ``coef - sum_a alpha_a directions[a]``, as a function
+    of ``alpha`` (float64, one per direction), from the scores of ``coef``
+    and of the directions (none modified): nothing of X is read.
+
+    Called with ``alpha``, its value, gradient and Hessian there (with
+    ``derivatives=False``: its value, and None for both): the loss of the
+    scores ``scores + step_scores(alpha)``, its gradient ``-<R,
+    direction_scores[a]>``, and its Hessian from the residual ``R``
+    (binary: ``s p (1 - p)``; multinomial: ``s (diag(p) - p p^T)``, row by
+    row), about k^2 products of the scores' size for k directions, plus
+    the penalty's (a Gram matrix of the directions, made once). At ``alpha
+    = 0`` it takes ``coef``'s residual where one is given (once: it is not
+    held after); the residual of the last call with derivatives is kept for
+    :meth:`residual_at` (the subspace's minimum is mostly such a call's
+    point), dropped as the next such call starts.
+    """
+
+    def __init__(self, objective, coef, scores, directions, direction_scores, residual):
+        self._objective = objective
+        self._scores, self._direction_scores = scores, direction_scores
+        self._start = residual
+        W, _ = objective.split(coef)
+        dWs = [objective.split(direction)[0] for direction in directions]
+        scaled = [objective._l2_rows() * dW for dW in dWs]
+        # The penalty at coef - sum_a alpha_a d_a is
+        # base - alpha . at_coef + alpha^T gram alpha / 2.
+        self._base = objective._l2_value(W)
+        self._at_coef = np.array([float(np.vdot(a, W)) for a in scaled])
+        gram = np.array([[float(np.vdot(a, dW)) for dW in dWs] for a in scaled])
+        self._gram = (gram + gram.T) / 2  # symmetric to the last bit
+        self._kept: tuple[np.ndarray, Any, Any] | None = None  # alpha, loss, R
+
+    def step_scores(self, alpha: np.ndarray) -> np.ndarray:
+        """The scores of the step ``-sum_a alpha_a directions[a]`` (a new
+        array): the point at ``alpha`` has the scores ``step_scores(alpha)
+        + scores``, to the last bit those its value was measured at."""
+        M = np.zeros_like(self._scores)
+        for a, D_a in enumerate(self._direction_scores):
+            M -= M.dtype.type(alpha[a]) * D_a
+        return M
+
+    def residual_at(self, alpha: np.ndarray) -> tuple[Any, Any] | None:
+        """The loss sum and residual of the point at ``alpha`` where the
+        last call with derivatives was there, else None."""
+        kept, self._kept = self._kept, None
+        if kept is not None and np.array_equal(kept[0], alpha):
+            return kept[1], kept[2]
+        return None
+
+    def __call__(self, alpha: np.ndarray, derivatives: bool = True):
+        objective = self._objective
+        labels, weights = objective._labels(), objective.weights
+        if derivatives:
+            self._kept = None  # before the next residual is made
+        if self._start is not None and not alpha.any():
+            loss, R = self._start
+            self._start = None  # kept below, if at all
+        else:
+            Z = self.step_scores(alpha)
+            Z += self._scores
+            loss, R = pointwise_in_slices(objective._pointwise, Z, labels, weights)
+        gram, at_coef = self._gram, self._at_coef
+        value = float(loss) + self._base - float(alpha @ at_coef)
+        value += 0.5 * float(alpha @ gram @ alpha)
+        if not derivatives:
+            return value, None, None
+        self._kept = (alpha.copy(), loss, R)
+        D = self._direction_scores
+        grad = gram @ alpha - at_coef
+        grad -= [float(np.vdot(R, D_a)) for D_a in D]
+        if R.ndim == 1:  # |R| = s (1 - q), q the true class's probability
+            curvature = np.abs(R)
+            curvature *= 1 - _per_weight(curvature, weights)
+        else:  # s P = R + s onehot(y), in a copy: R is kept
+            codes = labels.y if isinstance(labels, OffsetLabels) else labels
+            curvature = R.copy()
+            curvature[np.arange(R.shape[0]), codes] += weights
+        hessian = gram.copy()
+        means: list[np.ndarray] = []  # multinomial: p . d_a, row by row
+        for a in range(len(D)):
+            weighted = curvature * D[a]
+            if R.ndim > 1:
+                means.append(_per_weight(weighted.sum(axis=1), weights))
+            for b in range(a + 1):
+                entry = float(np.vdot(weighted, D[b]))
+                if means:
+                    entry -= float(means[a] @ (means[b] * weights))
+                hessian[a, b] += entry
+                hessian[b, a] += entry if a != b else 0.0
+        return value, grad, hessian

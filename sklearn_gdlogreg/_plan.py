@@ -52,11 +52,13 @@ CONJUGATE_SCORE_ARRAYS = 3
 # the last SUBSPACE_HISTORY steps and gradients in the metric, not over one
 # line: the steps then follow the curvature's changes along the way, as one
 # direction and its last cannot. That holds 2 SUBSPACE_HISTORY more arrays
-# of scores, and its Newton steps' temporaries (the point's along the
-# span, a weighted direction, the curvature's): SUBSPACE_SCORE_ARRAYS in
-# all, taken where they are at most a tenth of X. Its Newton steps cost
-# about k^2 products of the scores' size (k = 2 SUBSPACE_HISTORY + 1
-# directions), small next to a read of such an X.
+# of scores, the last Newton step's residual (the span's start's, then the
+# one the gradient at its minimum takes), and the Newton steps'
+# temporaries (the point's along the span, a weighted direction, the
+# curvature's): SUBSPACE_SCORE_ARRAYS in all, taken where they are at most
+# a tenth of X. Its Newton steps cost about k^2 products of the scores'
+# size (k = 2 SUBSPACE_HISTORY + 1 directions), small next to a read of
+# such an X.
 SUBSPACE_HISTORY = 2
 SUBSPACE_SCORE_ARRAYS = 2 * SUBSPACE_HISTORY + 6
 # The multinomial Hessian with the classes coupled costs K^2 times the

@@ -19,6 +19,7 @@ from sklearn_gdlogreg._conjugate import (
     _MAX_SLOPES,
     _SLOPE_FRACTION,
     _line_minimum,
+    _modelled_root,
     _subspace_minimum,
 )
 from sklearn_gdlogreg._objective import LogisticObjective
@@ -147,6 +148,29 @@ def test_a_line_given_the_residual_keeps_its_last_and_knows_its_curvature(
     np.testing.assert_array_equal(direction_scores, kept[1])
 
 
+def test_a_lines_curvature_keeps_its_digits_where_predictions_are_confident(rng):
+    """Rows whose true class is predicted with confidence add a curvature
+    far below their weight times their direction's size: in float32 the
+    line's curvature is still float64's to float32's precision."""
+    _, _, _, objective = text_objective(rng, 3)
+    shape = (objective.n_features + 1, 3)
+    coef, direction = rng.normal(size=shape), rng.normal(size=shape)
+    curvatures = []
+    for dtype in (np.float64, np.float32):
+        X = objective.backend.X.astype(dtype)
+        at = dataclasses.replace(objective, backend=backend_for(X))
+        scores = at.scores(coef)
+        # Margins of about 20: each row's curvature about 2e-9 of its weight.
+        margins = np.zeros_like(scores)
+        margins[np.arange(scores.shape[0]), at.y] = 20.0
+        scores = (margins + 1e-3 * scores).astype(dtype)
+        line = at.line_slope(
+            coef, scores, direction, at.scores(direction), at.residual(scores)
+        )
+        curvatures.append(line.curvature - line._along)
+    assert curvatures[1] == pytest.approx(curvatures[0], rel=1e-3)
+
+
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("variant", ["plain", "offsets", "zero weights"])
 def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
@@ -190,6 +214,30 @@ def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
             second = (at(alpha + h * unit)[1] - at(alpha - h * unit)[1]) / (2 * h)
             np.testing.assert_allclose(hessian[a], second, rtol=1e-5, atol=1e-8)
         np.testing.assert_array_equal(hessian, hessian.T)
+    # Given the point's residual, alpha = 0 takes it (unmodified); the last
+    # call with derivatives keeps its residual, that of the scores of its
+    # step plus the point's.
+    residual = objective.residual(scores)
+    given = residual[1].copy()
+    started = objective.subspace(coef, scores, directions, direction_scores, residual)
+    at_zero, from_scores = started(np.zeros(3)), at(np.zeros(3))
+    assert at_zero[0] == pytest.approx(from_scores[0], rel=1e-14)
+    np.testing.assert_allclose(at_zero[1], from_scores[1], rtol=1e-12)
+    np.testing.assert_allclose(at_zero[2], from_scores[2], rtol=1e-12)
+    np.testing.assert_array_equal(residual[1], given)
+    alpha = np.array([0.3, -0.2, 0.1])
+    combined = scores - sum(a * Z for a, Z in zip(alpha, direction_scores, strict=True))
+    step_scores = started.step_scores(alpha)
+    np.testing.assert_allclose(step_scores + scores, combined, rtol=1e-12)
+    started(alpha)
+    started(2 * alpha, False)  # no derivatives: the last residual stays
+    loss, R = started.residual_at(alpha)
+    expected = objective.residual(started.step_scores(alpha) + scores)
+    assert loss == expected[0]
+    np.testing.assert_array_equal(R, expected[1])
+    assert started.residual_at(alpha) is None  # once
+    started(alpha)
+    assert started.residual_at(2 * alpha) is None
     for array, copy in zip([scores, *direction_scores], kept, strict=True):
         np.testing.assert_array_equal(array, copy)
 
@@ -233,6 +281,22 @@ def test_the_line_minimum_from_the_start_curvature_models_the_slope(curvature):
     t = _line_minimum(slope, start, 1.0)  # the secant's steps
     assert abs(slope(t)) <= _SLOPE_FRACTION * -start * (1 + 1e-12)
     assert len(calls) > 3
+
+
+@pytest.mark.parametrize(
+    "slope, curvature, t, slope_t",
+    [
+        (-1.0, 1e200, 1e200, -0.5),
+        (-1.0, 1.0, 1e-170, -1.0),
+        (-1e300, 1e-300, 1.0, 1e300),
+    ],
+)
+def test_the_modelled_root_of_extreme_slopes_is_a_number_or_nan(
+    slope, curvature, t, slope_t
+):
+    # Far out, or a curvature that is noise next to the slope: no exception.
+    root = _modelled_root(slope, curvature, t, slope_t)
+    assert np.isnan(root) or root >= 0
 
 
 def test_the_line_minimum_counts_an_overflow_as_uphill():

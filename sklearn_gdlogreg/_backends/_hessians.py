@@ -245,7 +245,6 @@ def _class_block_sums(
     which shape the steps of a fit and do not move its minimum.
     """
     summed = partial(_class_blocks, weights, probabilities, center, units)
-    # A block's weighted rows, every class's, are K times the block.
     # A block's temporaries, each thread's: U (with units, in float32), one
     # class's scaled rows, and the probabilities and curvatures (2 K floats
     # a row, next to U's m).
@@ -288,16 +287,22 @@ def _class_blocks(weights, probabilities, center, units, blocks):
 
 def _scaled_rows(X_b: np.ndarray, center, units: np.ndarray) -> np.ndarray:
     """``_augmented``'s ``U`` (an intercept's 1 where ``center`` is given)
-    divided by ``units``, in float32: each entry centred in float64 and
-    rounded once, with no float64 copy of the block."""
-    d = X_b.shape[1]
-    U = np.empty((X_b.shape[0], units.shape[0]), dtype=np.float32)
-    if center is None:
-        np.divide(X_b, units[:d], out=U[:, :d], casting="same_kind")
-        return U
-    np.subtract(X_b, center, out=U[:, :d], casting="same_kind")
-    U[:, :d] /= units[:d].astype(np.float32)
-    U[:, d] = 1 / units[d]
+    divided by ``units``, in float32: each entry centred and divided in
+    float64 (whatever X's scale, the quotients are of order one) and rounded
+    once, in slices of rows whose float64 copies stay small next to the
+    block."""
+    n, d = X_b.shape
+    U = np.empty((n, units.shape[0]), dtype=np.float32)
+    rows = max(1, _SMALL_BLOCK_BYTES // (16 * 8 * max(1, d)))
+    for start in range(0, n, rows):
+        part = slice(start, start + rows)
+        scaled = X_b[part].astype(np.float64)
+        if center is not None:
+            scaled -= center
+        scaled /= units[:d]
+        U[part, :d] = scaled
+    if center is not None:
+        U[:, d] = 1 / units[d]
     return U
 
 
