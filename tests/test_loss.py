@@ -58,3 +58,26 @@ def test_multinomial_pointwise_float32_matches_float64_for_large_scores(rng, sca
     assert np.isfinite(loss32) and np.isfinite(R32).all()
     np.testing.assert_allclose(loss32, loss64, rtol=1e-5)
     np.testing.assert_allclose(R32, R64, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "columns of a wider array"])
+def test_multinomial_pointwise_is_the_same_in_any_layout(rng, layout):
+    """The true classes' entries are taken from flat indices of C-ordered
+    scores, from rows and columns in any other layout: the same loss and
+    residual, ``s (softmax(Z) - onehot(y))``."""
+    Z = rng.normal(size=(60, 4))
+    y = rng.randint(4, size=60)
+    s = rng.uniform(0, 1, size=60)
+    if layout == "F":
+        scores = np.asfortranarray(Z)
+    elif layout == "C":
+        scores = Z.copy()
+    else:
+        wide = np.zeros((60, 9))
+        wide[:, 2:6] = Z
+        scores = wide[:, 2:6]
+    loss, R = multinomial_pointwise(scores, y, s)
+    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    expected_loss = s @ (np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(60), y])
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    np.testing.assert_allclose(R, s[:, None] * (P - np.eye(4)[y]), atol=1e-15)
