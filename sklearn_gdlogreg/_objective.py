@@ -232,9 +232,12 @@ class LogisticObjective:
         """The loss sum and the residual ``R`` (see the module's docstring)
         of ``scores`` (not modified): their pointwise step, which reads
         nothing of X."""
-        return pointwise_in_slices(
-            self._pointwise, copied(scores), self._labels(), self.weights
-        )
+        return self._residual_into(copied(scores))
+
+    def _residual_into(self, Z) -> tuple[Any, Any]:
+        """:meth:`residual` of the scores ``Z``, the residual written into
+        ``Z`` (a new array of the caller's)."""
+        return pointwise_in_slices(self._pointwise, Z, self._labels(), self.weights)
 
     def value_and_grad_at(
         self,
@@ -464,12 +467,9 @@ class Line:
     def _residual(self, t: float) -> tuple[Any, Any]:
         """The loss sum and residual of the scores ``scores - t
         direction_scores``."""
-        objective = self._objective
         Z = self._direction_scores * -t
         Z += self._scores
-        return pointwise_in_slices(
-            objective._pointwise, Z, objective._labels(), objective.weights
-        )
+        return self._objective._residual_into(Z)
 
     def _curvature(self, R) -> float:
         """See the class's docstring; in slices as the slopes."""
@@ -583,7 +583,7 @@ class Subspace:
         else:
             Z = self.step_scores(alpha)
             Z += self._scores
-            loss, R = pointwise_in_slices(objective._pointwise, Z, labels, weights)
+            loss, R = objective._residual_into(Z)
         gram, at_coef = self._gram, self._at_coef
         value = float(loss) + self._base - float(alpha @ at_coef)
         value += 0.5 * float(alpha @ gram @ alpha)
