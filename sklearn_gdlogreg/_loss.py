@@ -124,19 +124,27 @@ def multinomial_pointwise(Z, y, s):
     return loss, E
 
 
+def row_sums(A):
+    """The sums of ``A``'s rows: a product with ones in numpy, whose
+    reductions along short rows are slow."""
+    xp = namespace(A)
+    if xp is np:
+        return A @ np.ones(A.shape[1], dtype=A.dtype)
+    return xp.sum(A, axis=1)
+
+
 def _row_exponentials(Z):
     """``(E, sum_E, shift)`` of a numpy block: ``E = exp(Z - shift)`` and its
     row sums, ``shift`` the row maximum where it must be subtracted (see
     :func:`_multinomial_pointwise_numpy`), else None (no shift)."""
-    ones = np.ones(Z.shape[1], dtype=Z.dtype)
     info = np.finfo(Z.dtype)
     shift = None
     E = np.exp(Z)  # overflow to inf: no warning in a pass (see Pointwise)
-    sum_E = E @ ones
+    sum_E = row_sums(E)
     if not (info.tiny <= sum_E.min() and sum_E.max() <= info.max):
         shift = Z.max(axis=1)
         np.exp(Z - shift[:, None], out=E)
-        sum_E = E @ ones
+        sum_E = row_sums(E)
     return E, sum_E, shift
 
 
@@ -203,7 +211,7 @@ def multinomial_slope(Z, D, y, s) -> float:
     if xp is np:
         E, sum_E, _ = _row_exponentials(Z)
         E *= D
-        along = E @ np.ones(E.shape[1], dtype=E.dtype)  # sum_k E_k D_k, by row
+        along = row_sums(E)  # sum_k E_k D_k, by row
         true = D[np.arange(D.shape[0]), y]
         return float(s @ true) - float((s / sum_E) @ along)
     E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))

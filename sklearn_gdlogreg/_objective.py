@@ -61,6 +61,7 @@ from ._loss import (
     curvature_weights,
     multinomial_pointwise,
     multinomial_slope,
+    row_sums,
 )
 
 # The slope along a line (LogisticObjective.line_slope) takes the scores
@@ -489,7 +490,7 @@ class Line:
             true = xp.take_along_axis(D_p, codes[part][:, None], axis=1)
             shifted = D_p - true
             RD = R_p * shifted
-            a = _row_sums(RD)
+            a = row_sums(RD)
             RD *= shifted
             total += float(xp.sum(RD)) - vdot(a, _per_weight(a, s_p))
         return total
@@ -501,15 +502,6 @@ def _per_weight(v, s):
     if xp is np:
         return np.divide(v, s, out=np.zeros_like(v), where=s > 0)
     return xp.where(s > 0, v / xp.where(s > 0, s, 1), 0)
-
-
-def _row_sums(A):
-    """The sums of ``A``'s rows: a product with ones in numpy, whose
-    reductions along short rows are slow."""
-    xp = namespace(A)
-    if xp is np:
-        return A @ np.ones(A.shape[1], dtype=A.dtype)
-    return xp.sum(A, axis=1)
 
 
 def _column_sums(A):
