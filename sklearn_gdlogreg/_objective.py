@@ -597,7 +597,7 @@ class Subspace:
         for a in range(len(D)):
             weighted = curvature * D[a]
             if R.ndim > 1:
-                means.append(_per_weight(weighted.sum(axis=1), weights))
+                means.append(_per_weight(row_sums(weighted), weights))
             for b in range(a + 1):
                 entry = float(np.vdot(weighted, D[b]))
                 if means:
