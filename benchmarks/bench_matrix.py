@@ -142,8 +142,10 @@ def _text(n=50_000, d=30_000, classes=2, words=80, fmt="csr"):
     return make
 
 
-def _one_hot(n=200_000, columns=20, levels=50, fmt="csr"):
-    """20 categorical columns of 50 levels each (Zipf frequencies), one-hot."""
+def _one_hot(n=200_000, columns=20, levels=50, fmt="csr", classes=2):
+    """20 categorical columns of 50 levels each (Zipf frequencies), one-hot;
+    with more classes, their priors falling geometrically from the
+    commonest to a hundred times rarer."""
 
     def make():
         rng = np.random.RandomState(4)
@@ -153,8 +155,13 @@ def _one_hot(n=200_000, columns=20, levels=50, fmt="csr"):
         indptr = np.arange(0, n * columns + 1, columns)
         d = columns * levels
         X = sp.csr_matrix((np.ones(n * columns), indices, indptr), shape=(n, d))
-        effects = rng.normal(size=d) * 0.5
-        y = (X @ effects + rng.logistic(size=n) > 0).astype(int)
+        if classes == 2:
+            effects = rng.normal(size=d) * 0.5
+            y = (X @ effects + rng.logistic(size=n) > 0).astype(int)
+        else:
+            priors = np.log(0.01) * np.linspace(0, 1, classes)
+            scores = X @ (rng.normal(size=(d, classes)) * 0.5) + priors
+            y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
         return X.asformat(fmt), y
 
     return make
@@ -177,6 +184,11 @@ CASES = [
     Case("sparse text 10 classes", _text(classes=10), reference="lbfgs"),
     Case("sparse one-hot 200k x 1000", _one_hot()),
     Case("sparse one-hot CSC", _one_hot(fmt="csc")),
+    Case(
+        "sparse one-hot 12 classes 30k x 288",
+        _one_hot(30_000, columns=24, levels=12, classes=12),
+        reference="lbfgs",
+    ),
 ]
 
 
