@@ -7,8 +7,9 @@ default settings, then both at ``tol=1e-8``, and prints:
 - ``default`` and ``tol=1e-8``: our best wall time divided by lbfgs's best;
 - ``gap``: each fit's objective (the same formula for every model,
   ``LogisticRegression``'s divided by ``C * n``) relative to a tight reference
-  (newton-cholesky at ``tol=1e-12`` on dense data and one-hot data, lbfgs at
-  ``tol=1e-12`` on sparse text and the widest data; or the best of all fits
+  (newton-cholesky at ``tol=1e-12`` on dense data and binary one-hot data,
+  lbfgs at ``tol=1e-12`` on sparse text, one-hot data of many classes and the
+  widest data; or the best of all fits
   where that reference stalls, as newton-cholesky does on raw data), for ours
   and for lbfgs;
 - ``ok``: whether ours is no slower than lbfgs and its gap at most the larger
@@ -143,9 +144,9 @@ def _text(n=50_000, d=30_000, classes=2, words=80, fmt="csr"):
 
 
 def _one_hot(n=200_000, columns=20, levels=50, fmt="csr", classes=2):
-    """20 categorical columns of 50 levels each (Zipf frequencies), one-hot;
-    with more classes, their priors falling geometrically from the
-    commonest to a hundred times rarer."""
+    """``columns`` categorical columns of ``levels`` levels each (Zipf
+    frequencies), one-hot; with more classes, their priors falling
+    geometrically from the commonest to a hundred times rarer."""
 
     def make():
         rng = np.random.RandomState(4)
@@ -159,8 +160,8 @@ def _one_hot(n=200_000, columns=20, levels=50, fmt="csr", classes=2):
             effects = rng.normal(size=d) * 0.5
             y = (X @ effects + rng.logistic(size=n) > 0).astype(int)
         else:
-            priors = np.log(0.01) * np.linspace(0, 1, classes)
-            scores = X @ (rng.normal(size=(d, classes)) * 0.5) + priors
+            log_priors = np.log(0.01) * np.linspace(0, 1, classes)
+            scores = X @ (rng.normal(size=(d, classes)) * 0.5) + log_priors
             y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
         return X.asformat(fmt), y
 
