@@ -161,19 +161,33 @@ def _multinomial_pointwise_numpy(Z, y, s):
     log_norm = np.log(sum_E)
     if shift is not None:
         log_norm += shift
-    n, K = E.shape
-    # The true classes' entries as flat indices of C-ordered arrays: numpy
-    # indexes a flat array several times faster than rows and columns. (E
-    # has Z's layout, which may be Fortran's.)
-    true = np.arange(0, n * K, K) + y
-    ordered = Z.flags.c_contiguous and E.flags.c_contiguous
-    loss = s @ (log_norm - (np.take(Z, true) if ordered else Z[np.arange(n), y]))
+    # E has Z's layout, which may be Fortran's.
+    flat = _flat_true(Z, y) if E.flags.c_contiguous else None
+    loss = s @ (log_norm - _true_entries(Z, y, flat))
     E *= (s / sum_E)[:, None]  # s P
-    if ordered:
-        E.reshape(-1)[true] -= s  # s (P - onehot(y)), in place: a view
+    if flat is not None:
+        E.reshape(-1)[flat] -= s  # s (P - onehot(y)), in place: a view
     else:
-        E[np.arange(n), y] -= s
+        E[np.arange(E.shape[0]), y] -= s
     return loss, E
+
+
+def _flat_true(A, y):
+    """The flat indices of the true classes' entries of a C-ordered numpy
+    ``A`` (one row per sample), else None: numpy indexes a flat array
+    several times faster than rows and columns."""
+    if not A.flags.c_contiguous:
+        return None
+    n, K = A.shape
+    return np.arange(0, n * K, K) + y
+
+
+def _true_entries(A, y, flat):
+    """The true classes' entries of a numpy ``A``, by ``flat`` (see
+    :func:`_flat_true`) where given, else by rows and columns."""
+    if flat is None:
+        return A[np.arange(A.shape[0]), y]
+    return np.take(A, flat)
 
 
 def binary_slope(z, d, y, s) -> float:
@@ -212,7 +226,7 @@ def multinomial_slope(Z, D, y, s) -> float:
         E, sum_E, _ = _row_exponentials(Z)
         E *= D
         along = row_sums(E)  # sum_k E_k D_k, by row
-        true = D[np.arange(D.shape[0]), y]
+        true = _true_entries(D, y, _flat_true(D, y))
         return float(s @ true) - float((s / sum_E) @ along)
     E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
     along = xp.sum(E * D, axis=1) / xp.sum(E, axis=1)
