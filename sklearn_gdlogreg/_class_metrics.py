@@ -1,6 +1,8 @@
 """The multinomial Hessian at a point as a step metric: all classes coupled
 (:class:`ClassCoupledMetric`) or class by class (:class:`ClassBlockMetric`),
-centred as every metric is (``_metrics``' helpers)."""
+centred as every metric is (``_metrics``' helpers); on a sparse X, each
+class's block modelled by the diagonal or one-hot groups metric
+(:class:`ClassCurvatureMetric`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 from ._backends import DenseBackend
 from ._loss import _probabilities
 from ._metrics import (
+    Geometry,
     _centred_coef,
     _centred_grad,
     _inverse_or_none,
@@ -182,6 +185,82 @@ class ClassBlockMetric:
         # C^T B v is the sum of B v over the classes (C: each class alike).
         summed_u, summed_v = Bu.sum(axis=1), Bv.sum(axis=1)
         return float(np.vdot(cu, Bv) - summed_u @ self.total_inverse @ summed_v)
+
+    def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
+        return coef  # no L1 term
+
+
+@dataclass(frozen=True)
+class ClassCurvatureMetric:
+    """The multinomial Hessian's diagonal blocks at a point, one per class,
+    each modelled as the metric of a sparse X models the Hessian: its
+    diagonal, or its blocks of one-hot columns (``Geometry``'s
+    ``"diagonal"`` and ``"groups"`` metrics).
+
+    The metric shared by all classes (``Geometry.at_curvature``) weights
+    every class's columns by one mean curvature per sample. Where the
+    classes' priors differ, or some are predicted with confidence, a class's
+    coefficients curve many times less than that mean says, and the shared
+    metric's steps are as many times too short for them. Class k's metric is
+    ``Geometry``'s of X's moments weighted by ``s_i p_ik (1 - p_ik)``, the
+    curvature of class k's scores alone, centred on its own mean: the
+    diagonal (or one-hot blocks) of the Hessian's block k, ``X^T diag(s p_k
+    (1 - p_k)) X + l2``. As :class:`ClassBlockMetric` does, the steps leave
+    out the same change to every class, which the loss does not see. All
+    classes' moments come from one read of X
+    (``Backend.class_column_moments``); no L1 term. A step of 1 is a Newton
+    step in each class's metric.
+    """
+
+    classes: tuple[Geometry, ...]
+
+    @classmethod
+    def at(
+        cls,
+        objective: LogisticObjective,
+        dtype,
+        coef: np.ndarray,
+        metric: str = "diagonal",
+        groups=(),
+    ) -> ClassCurvatureMetric | None:
+        """The metric at ``coef`` (``metric``, ``groups``: the first
+        metric's kind, see ``Geometry.at_class_curvatures``); None where a
+        class's curvature is zero."""
+        classes = Geometry.at_class_curvatures(objective, dtype, coef, metric, groups)
+        return None if classes is None else cls(tuple(classes))
+
+    @property
+    def hessian_diagonal(self) -> np.ndarray:
+        """Each class's ``Geometry.hessian_diagonal``, one column each."""
+        return np.hstack([geometry.hessian_diagonal for geometry in self.classes])
+
+    def direction(self, grad: np.ndarray) -> np.ndarray:
+        """Each class's Newton step in its metric, less the same change to
+        every class: of W, each class's intercept keeping its own centring,
+        then of the intercepts (the classes' centres differ, so their
+        intercepts' steps need not sum to zero, and the loss does not see
+        that sum either)."""
+        step = np.hstack(
+            [
+                geometry.direction(grad[:, k : k + 1].astype(np.float64))
+                / geometry.curvature
+                for k, geometry in enumerate(self.classes)
+            ]
+        )
+        d = self.classes[0].scale.shape[0]
+        common = step[:d].mean(axis=1)
+        step[:d] -= common[:, None]
+        if self.classes[0].mean is not None:  # c_k = b_k + mean_k @ W_k kept
+            step[d] += np.array([geometry.mean @ common for geometry in self.classes])
+            step[d] -= step[d].mean()
+        return step.astype(grad.dtype, copy=False)
+
+    def inner(self, u: np.ndarray, v: np.ndarray) -> float:
+        """The sum of each class's inner product in its metric."""
+        return sum(
+            geometry.curvature * geometry.inner(u[:, k : k + 1], v[:, k : k + 1])
+            for k, geometry in enumerate(self.classes)
+        )
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
         return coef  # no L1 term

@@ -271,6 +271,19 @@ def curvature_weights(W, b, X_b, s):
     return astype(h, host_dtype(s))
 
 
+def class_curvature_weights(W, b, X_b, s):
+    """``s_i p_ik (1 - p_ik)``, one column per class k: weights ``s`` times
+    the curvature of the multinomial loss at ``(W, b)`` in class k's score
+    alone, the diagonal of the softmax's Hessian ``diag(p) - p p^T`` (numpy
+    rows ``X_b``; one product). The Hessian's diagonal block of class k's
+    coefficients is ``X^T diag(s p_k (1 - p_k)) X + l2``."""
+    P = softmax(_scores(W, b, X_b))
+    H = 1 - P
+    H *= P
+    H *= s[:, None]
+    return H
+
+
 def _probabilities(W, b, X_b):
     """The softmax of ``X_b @ W + b``, in X_b's namespace."""
     return softmax(_scores(W, b, X_b))

@@ -365,6 +365,42 @@ class Geometry:
         geometry = cls._from_moments(objective, dtype, mean, moments, curvature, full)
         return geometry.grouped(groups) if metric == "groups" else geometry
 
+    @classmethod
+    def at_class_curvatures(
+        cls,
+        objective: LogisticObjective,
+        dtype,
+        coef: np.ndarray,
+        metric: str = "diagonal",
+        groups: Sequence[int] = (),
+    ) -> list[Geometry] | None:
+        """``at_curvature``'s diagonal or groups metric of each class's
+        curvature at ``coef`` (multinomial): the moments of X weighted by
+        ``s_i p_ik (1 - p_ik)`` (see ``_loss.class_curvature_weights``),
+        each class's centred on its own mean, all from one read of X (see
+        ``_class_metrics.ClassCurvatureMetric``). None where a class's
+        curvature is zero (that class predicted with certainty)."""
+        moments = objective.backend.class_column_moments(
+            objective.weights, objective.class_curvatures_at(coef)
+        )
+        geometries = []
+        for mean, variances, curvature in moments:
+            if not curvature > 0:
+                return None
+            geometry = cls._from_moments(
+                objective, dtype, mean, variances, curvature, False
+            )
+            geometries.append(
+                geometry.grouped(groups) if metric == "groups" else geometry
+            )
+        return geometries
+
+    @property
+    def hessian_diagonal(self) -> np.ndarray:
+        """The diagonal the metric gives the Hessian of W's rows, (d, 1):
+        its scale in the Hessian's units (times its curvature)."""
+        return self.scale * self.curvature
+
     def with_spikes(self, objective: LogisticObjective) -> Geometry:
         """This (diagonal) geometry corrected along the directions in which
         the Hessian bound curves far more than in the rest, where there are

@@ -58,6 +58,7 @@ from ._loss import (
     MULTINOMIAL_CURVATURE,
     binary_pointwise,
     binary_slope,
+    class_curvature_weights,
     curvature_weights,
     multinomial_pointwise,
     multinomial_slope,
@@ -336,6 +337,13 @@ class LogisticObjective:
         """
         W, b = self.split(coef)
         return partial(curvature_weights, W, b)
+
+    def class_curvatures_at(self, coef: np.ndarray) -> Reweight:
+        """Each class's curvature of the multinomial loss at ``coef``, as
+        ``Backend.class_column_moments`` takes it: each sample's weight
+        times ``p_k (1 - p_k)`` (see ``_loss.class_curvature_weights``)."""
+        W, b = self.split(coef)
+        return partial(class_curvature_weights, W, b)
 
     @property
     def proximal(self) -> bool:

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from ._backends import Backend
-from ._class_metrics import ClassBlockMetric, ClassCoupledMetric
+from ._class_metrics import ClassBlockMetric, ClassCoupledMetric, ClassCurvatureMetric
 from ._conjugate import conjugate_gradients
 from ._metrics import Geometry
 from ._objective import LogisticObjective
@@ -102,7 +102,9 @@ GROWTH = 1.25
 GROWTH_ON_LINE = 1e3
 
 Metric = Literal["diagonal", "full", "groups", "low_rank"]
-Remeasured = Literal["none", "curvature", "class_coupled", "class_blocks"]
+Remeasured = Literal[
+    "none", "curvature", "class_coupled", "class_blocks", "class_curvature"
+]
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,8 @@ class FitPlan:
     # converges: none, the curvature of the loss there (binary: the Hessian;
     # multinomial: one metric for all classes; a sparse X: the first
     # metric's kind at the curvature, see RESHAPED), or the multinomial
-    # Hessian with the classes coupled, or its blocks class by class.
+    # Hessian with the classes coupled, or its blocks class by class, or on
+    # a sparse X the first metric's kind at each class's curvature.
     remeasured: Remeasured = "none"
     remeasured_stride: int = 1
     # ... each time the optimality has shrunk by this factor, until it is
@@ -430,7 +433,7 @@ def _remeasured_sparse(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
         return plan
     return replace(
         plan,
-        remeasured="curvature",
+        remeasured="curvature" if objective.n_outputs == 1 else "class_curvature",
         remetric_factor=SMALL_REMETRIC_FACTOR,
         finish_within=0.0,
         keep_momentum=True,
@@ -474,12 +477,17 @@ def _reshaping(objective: LogisticObjective, dtype, geometry: Geometry, plan: Fi
     metric at the curvature where its diagonal differs from the one in use
     in shape, by ``RESHAPED`` at least; else the one in use, with its step,
     and none is measured again."""
-    in_use, settled = geometry, False
+    in_use: Geometry | ClassCurvatureMetric = geometry
+    settled = False
 
     def remetric(coef):
         nonlocal in_use, settled
-        metric = None
-        if not settled:
+        metric: Geometry | ClassCurvatureMetric | None = None
+        if not settled and plan.remeasured == "class_curvature":
+            metric = ClassCurvatureMetric.at(
+                objective, dtype, coef, metric=plan.metric, groups=plan.groups
+            )
+        elif not settled:
             metric = Geometry.at_curvature(
                 objective, dtype, coef, metric=plan.metric, groups=plan.groups
             )
@@ -487,16 +495,17 @@ def _reshaping(objective: LogisticObjective, dtype, geometry: Geometry, plan: Fi
             settled = True
             return in_use, None
         in_use = metric
-        return metric, 1 / metric.curvature
+        return metric, (1 / metric.curvature if isinstance(metric, Geometry) else 1.0)
 
     return remetric
 
 
-def _mismatch(metric: Geometry, other: Geometry) -> float:
+def _mismatch(metric, other) -> float:
     """How far apart in shape two metrics' diagonals (in the Hessian's
-    units: each one's scale times its curvature) are: the largest ratio of
-    the two over the smallest, 1 where one is a multiple of the other."""
-    ratio = (metric.scale * metric.curvature) / (other.scale * other.curvature)
+    units, ``hessian_diagonal``: one column, or one per class) are: the
+    largest ratio of the two over the smallest, 1 where one is a multiple
+    of the other."""
+    ratio = metric.hessian_diagonal / other.hessian_diagonal
     return float(ratio.max() / ratio.min())
 
 

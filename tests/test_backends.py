@@ -1,6 +1,7 @@
 """The data backend: blocked passes and moments, against plain numpy."""
 
 import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import sklearn_gdlogreg._backends._blocks as row_blocks
 import sklearn_gdlogreg._backends._moments as _moments
 from conftest import one_hot
 from sklearn_gdlogreg._backends import backend_for, counted_passes
+from sklearn_gdlogreg._loss import class_curvature_weights
 
 
 def squared_pointwise(Z, y, weights):
@@ -112,6 +114,51 @@ def test_moments_match_numpy_over_many_blocks(
         )
         np.testing.assert_allclose(sparse_mean, ref_mean, rtol=rtol)
         np.testing.assert_allclose(sparse_var, expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["csr", "csc"])
+@pytest.mark.parametrize("blocks", ["many", "one"])
+def test_class_moments_are_each_classs_own_moments(rng, kind, blocks):
+    """``class_column_moments``: each class's curvature weights' moments,
+    from one read of X, are those ``column_moments`` gives under that
+    class's weights alone, also for a column with a large constant part
+    (stored on every row: it must keep its spread in every class) and a
+    class with almost no weight, over one block or many (in threads)."""
+    X = rng.normal(size=(2001, 5)) * [1, 1e3, 1e-3, 1, 5]
+    X[rng.uniform(size=X.shape) < 0.6] = 0.0
+    X[:, 3] = 1e5 + rng.normal(size=X.shape[0])
+    X = {"csr": sp.csr_matrix, "csc": sp.csc_matrix}[kind](X)
+    weights = rng.uniform(size=X.shape[0])
+    weights /= weights.sum()
+    W = rng.normal(size=(5, 3)) * [[1], [1e-3], [1e3], [0], [1]]
+    b = np.array([0.0, 1.0, -30.0])  # the third class almost never predicted
+    block_bytes = 64 * 5 * 8 if blocks == "many" else None
+    backend = backend_for(X, block_bytes)
+    with counted_passes() as passes:
+        moments = backend.class_column_moments(
+            weights, partial(class_curvature_weights, W, b)
+        )
+    assert passes == {"class_moments": 1} and len(moments) == 3
+    for k, (mean, variance, total) in enumerate(moments):
+
+        def class_k(X_b, w_b, k=k):
+            return class_curvature_weights(W, b, X_b, w_b)[:, k].copy()
+
+        expected = backend_for(X, block_bytes).column_moments(weights, reweight=class_k)
+        np.testing.assert_allclose(mean, expected[0], rtol=1e-10)
+        np.testing.assert_allclose(variance, expected[1], rtol=1e-8)
+        np.testing.assert_allclose(total, expected[2], rtol=1e-10)
+        # And by the formula, centred in float64 (the large constant part's
+        # column with it: its spread is the noise's, not rounding's).
+        dense = X.toarray()
+        Z = dense @ W + b
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        h = weights * P[:, k] * (1 - P[:, k])
+        ref_mean, ref_cov = weighted_reference(dense, h / h.sum())
+        np.testing.assert_allclose(total, h.sum(), rtol=1e-10)
+        np.testing.assert_allclose(mean, ref_mean, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(variance, np.diag(ref_cov), rtol=1e-6)
 
 
 @pytest.mark.parametrize(

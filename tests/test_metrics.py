@@ -2,6 +2,7 @@
 samples of the rows and in float32 units."""
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -9,7 +10,11 @@ import scipy.sparse as sp
 
 from conftest import coef_shape, make_objective, one_hot
 from sklearn_gdlogreg._backends import backend_for
-from sklearn_gdlogreg._class_metrics import ClassBlockMetric, ClassCoupledMetric
+from sklearn_gdlogreg._class_metrics import (
+    ClassBlockMetric,
+    ClassCoupledMetric,
+    ClassCurvatureMetric,
+)
 from sklearn_gdlogreg._low_rank import SPIKE, LowRankMetric, sketched_spikes
 from sklearn_gdlogreg._metrics import (
     ExclusiveGroups,
@@ -305,6 +310,61 @@ def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept, 
     np.testing.assert_allclose(metric.inner(direction, v), np.vdot(g, v), rtol=1e-8)
     np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-12)
     assert metric.inner(v, v) > 0
+
+
+@pytest.mark.parametrize("metric", ["diagonal", "groups"])
+def test_class_curvature_metric_is_each_classs_block_of_the_hessian(rng, metric):
+    """Class k's metric is the diagonal (or the one-hot groups' blocks) of
+    the Hessian's block k, ``U^T diag(s p_k (1 - p_k)) U + l2`` with ``U``
+    X centred on that class's own weighted mean; its steps are each
+    class's Newton step in its metric, less the same change to every
+    class (of W and of the intercepts), and ``inner`` is the sum of the
+    classes' metrics."""
+    X = one_hot(rng, levels=(3, 5, 2), n_samples=300)
+    obj = make_objective(rng, 4, X=X, l2=0.01)
+    coef = rng.normal(size=coef_shape(obj))
+    coef[-1] = [0.0, 1.0, -2.0, 3.0]  # classes of different priors
+    groups = obj.backend.exclusive_column_groups() if metric == "groups" else ()
+    assert metric == "diagonal" or groups
+    class_metric = ClassCurvatureMetric.at(obj, np.float64, coef, metric, groups)
+    dense = X.toarray()
+    W, b = obj.split(coef)
+    Z = dense @ W + b
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    d = obj.n_features
+    for k, geometry in enumerate(class_metric.classes):
+        h = obj.weights * P[:, k] * (1 - P[:, k])
+        U = dense - h @ dense / h.sum()
+        block = U.T @ (h[:, None] * U) + obj.l2 * np.eye(d)
+        if metric == "diagonal":
+            block = np.diag(np.diag(block))
+        else:  # the groups' blocks, nothing between groups
+            inside = np.zeros((d, d), dtype=bool)
+            for start, stop in itertools.pairwise(groups):
+                inside[start:stop, start:stop] = True
+            block = np.where(inside, block, 0.0)
+        applied = geometry.curvature * geometry.rows.apply(np.eye(d))
+        np.testing.assert_allclose(applied, block, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(
+            class_metric.hessian_diagonal[:, k], np.diag(block), rtol=1e-10
+        )
+    g, v = rng.normal(size=(2, *coef.shape))
+    direction = class_metric.direction(g)
+    newton = np.hstack(
+        [
+            geometry.direction(g[:, k : k + 1]) / geometry.curvature
+            for k, geometry in enumerate(class_metric.classes)
+        ]
+    )
+    # The same change to every class taken out: of W (each class's
+    # intercept keeping c_k = b_k + mean_k @ W_k), then of the intercepts.
+    np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-12)
+    common = (newton - direction)[:d]
+    np.testing.assert_allclose(common, common[:, :1] + 0 * common, atol=1e-12)
+    # inner is the classes' metrics: the inverse of the Newton steps.
+    np.testing.assert_allclose(class_metric.inner(newton, v), np.vdot(g, v))
+    assert class_metric.inner(v, v) > 0
 
 
 @pytest.mark.parametrize("factor", [1e-42, 1e-25, 1e25, 1e40])

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from conftest import make_objective, one_hot
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._backends import backend_for, counted_passes
+from sklearn_gdlogreg._class_metrics import ClassCurvatureMetric
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import (
     CONJUGATE_SCORE_ARRAYS,
@@ -202,13 +203,13 @@ def rare_positives(rng, n_samples=1_500, levels=(60,) * 8):
     return X, y
 
 
-def sparse_objective(X, y, C):
+def sparse_objective(X, y, C, n_outputs=1):
     weights = np.full(X.shape[0], 1 / X.shape[0])
     return LogisticObjective(
         backend=backend_for(X),
         y=y,
         weights=weights,
-        n_outputs=1,
+        n_outputs=n_outputs,
         fit_intercept=True,
         l2=1 / (C * X.shape[0]),
         l1=0.0,
@@ -263,6 +264,50 @@ def test_rare_positives_at_a_weak_penalty_reach_scikit_learns_minimum(rng):
     )
     np.testing.assert_allclose(result.coef[-1], reference.intercept_, atol=1e-5 * scale)
     assert result.n_iter < slower.n_iter
+
+
+def rare_classes(rng, n_samples=3_000, levels=(12,) * 6):
+    """One-hot X and five classes whose priors fall from 1 to 1/100."""
+    X = one_hot(rng, levels=levels, n_samples=n_samples)
+    priors = np.log([1.0, 0.3, 0.1, 0.03, 0.01])
+    scores = X @ rng.normal(size=(X.shape[1], 5)) + priors
+    y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+    return X, y
+
+
+def test_rare_classes_of_a_sparse_X_take_each_classs_curvature(rng):
+    """Multinomial on a sparse X, the metric measured again is each class's
+    curvature (``ClassCurvatureMetric``): with classes of priors far apart
+    it reaches scikit-learn's minimum in fewer steps than the metric shared
+    by all classes, in the plan's own loop (conjugate directions on this
+    small X) and in accelerated steps."""
+    X, y = rare_classes(rng)
+    C = 30.0
+    obj = sparse_objective(X, y, C, n_outputs=5)
+    plan = make_plan(obj, "auto", "nesterov")
+    assert (plan.metric, plan.remeasured) == ("groups", "class_curvature")
+    reference = LogisticRegression(
+        C=C, solver="newton-cholesky", tol=1e-12, max_iter=1_000
+    ).fit(X, y)
+    scale = np.abs(reference.coef_).max()
+    minimum = np.vstack([reference.coef_.T, reference.intercept_])
+    geometry = first_geometry(obj, np.float64, plan)
+    metric, step = remeasure(obj, np.float64, geometry, plan)(minimum)
+    assert isinstance(metric, ClassCurvatureMetric) and step == 1.0
+    assert _mismatch(metric, geometry) >= RESHAPED
+    coef0 = np.zeros((X.shape[1] + 1, 5))
+    for loop in (plan, dataclasses.replace(plan, conjugate=False, keep_scores=False)):
+        result = solve(obj, loop, coef0, max_iter=10_000, tol=1e-9)
+        shared = dataclasses.replace(loop, remeasured="curvature")
+        slower = solve(obj, shared, coef0, max_iter=10_000, tol=1e-9)
+        assert result.status == slower.status == "converged"
+        np.testing.assert_allclose(
+            result.coef[:-1], reference.coef_.T, atol=1e-5 * scale
+        )
+        np.testing.assert_allclose(
+            result.coef[-1], reference.intercept_, atol=1e-5 * scale
+        )
+        assert result.n_iter < slower.n_iter
 
 
 def test_a_tall_X_measures_its_metrics_on_a_sample_of_the_rows(rng):

@@ -55,6 +55,7 @@ from ._moments import (
     _checked_moments,
     _chunk_moments,
     _moments,
+    class_moments,
     exclusive_column_groups,
 )
 from ._passes import (
@@ -66,6 +67,12 @@ from ._passes import (
 )
 
 Moments = tuple[np.ndarray, np.ndarray, float]
+
+
+def _as_parts(summary, precision) -> list:
+    """One summary of a pass already made, as ``_checked_moments`` takes a
+    pass's parts in ``precision``."""
+    return [summary]
 
 
 class Backend:
@@ -268,6 +275,11 @@ class Backend:
         scores), on the host (kinds with ``products``)."""
         raise TypeError("a product with X needs X in memory or on a device")
 
+    def class_column_moments(self, weights, reweight: Reweight) -> list[Moments]:
+        """``column_moments`` under each class's weights, in one read (a
+        sparse X: see ``SparseBackend.class_column_moments``)."""
+        raise TypeError("moments of each class need a sparse X in memory")
+
     def solving(self) -> AbstractContextManager:
         """The scope of a whole fit on this X (see ``_plan.solve``): nothing
         to hold but on a sparse X."""
@@ -310,15 +322,17 @@ class HostBackend(Backend):
             self.X, y, weights, points, pointwise, self.block_bytes, threads=True
         )
 
-    def _moments(self, weights, covariance, reweight, precision) -> list:
+    @property
+    def _variances_block_bytes(self) -> int:
         # A block's summary costs a few arrays of n_features besides its
         # entries (its means, spreads and their merge), which small blocks of
         # a wide X would repeat many times: the linear pass's blocks (a dense
         # one squared in slices, see _moments._sums_and_squares). Sparse
         # blocks take half, their entries' squares a copy.
-        block_bytes = self.block_bytes or (
-            _BLOCK_BYTES // 2 if self.sparse else _BLOCK_BYTES
-        )
+        return self.block_bytes or (_BLOCK_BYTES // 2 if self.sparse else _BLOCK_BYTES)
+
+    def _moments(self, weights, covariance, reweight, precision) -> list:
+        block_bytes = self._variances_block_bytes
         if covariance:
             # A dense block is centred in a copy, and each thread holds its
             # (n_features, n_features) sums: small blocks.
@@ -442,6 +456,31 @@ class SparseBackend(HostBackend):
     @cached_property
     def _exclusive_column_groups(self) -> tuple[int, ...]:
         return tuple(exclusive_column_groups(self.X))
+
+    def class_column_moments(self, weights, reweight: Reweight) -> list[Moments]:
+        """``column_moments`` (variances) under each column of the weights
+        ``reweight(X_block, weights_block)`` gives, one per class (for
+        example each class's curvature at a point, see
+        ``_objective.LogisticObjective.class_curvatures_at``): a list of
+        ``(mean, variance, weight)``, one for each, from one read of X
+        (see ``_moments.class_moments``). Summed in float64, in the blocks of
+        ``column_moments``."""
+        PASSES["class_moments"] += 1
+        summaries = class_moments(
+            self.X, weights, reweight, self._variances_block_bytes
+        )
+        # Summed in float64 already: the precision asked for is that one.
+        return [
+            _checked_moments(
+                partial(_as_parts, summary),
+                self.shape[1],
+                np.float64,
+                False,
+                True,
+                self._assert_finite,
+            )
+            for summary in summaries
+        ]
 
     def solving(self) -> AbstractContextManager:
         # BLAS on one thread for the whole fit, not pass by pass: between

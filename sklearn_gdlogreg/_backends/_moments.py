@@ -130,6 +130,53 @@ def _summarised_blocks(weights, covariance: bool, reweight, blocks):
     return summary
 
 
+def class_moments(X, weights, reweight: Reweight, block_bytes: int) -> list:
+    """The ``(mean, spread, weight)`` of a sparse X's rows (float64) under
+    each column of the weights ``reweight(X_block, weights_block)`` gives
+    (one column per class): a list, one summary per column, from one read
+    of X (in threads over groups of blocks, as ``_moments``). Each block's
+    sums are those ``_block_moments`` makes for one column, made for every
+    column at once (two sparse products), and centred as theirs are where
+    a column with a large constant part lost its spread to cancellation."""
+    summarise = partial(_class_summaries, astype(weights, np.float64), reweight)
+    whole = one_block(X, block_bytes)
+    if whole is not None:
+        parts = [summarise(whole)]
+    else:
+        parts = _host_threads.map_groups(X, block_bytes, summarise)
+    parts = [part for part in parts if part is not None]
+    merged = zip(*parts, strict=True)
+    return [_merge_moments(list(summaries), False) for summaries in merged]
+
+
+def _class_summaries(weights, reweight: Reweight, blocks) -> list | None:
+    """The merged summaries of ``blocks``, one per column of the weights
+    (see :func:`class_moments`); None where there are no blocks."""
+    summaries = None
+    with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
+        for rows, X_b, X_b_T in blocks:
+            w_b = reweight(X_b, weights[rows])
+            weight_b = w_b.sum(axis=0)
+            means = np.asarray(X_b_T @ w_b, dtype=np.float64)
+            means /= np.where(weight_b > 0, weight_b, 1.0)
+            squares = _centred_square_sums(X_b_T, w_b, None)[0]
+            spreads = squares - weight_b * means**2
+            if summaries is None:
+                summaries = [(0.0, 0.0, 0.0)] * w_b.shape[1]
+            for k, summary in enumerate(summaries):
+                if weight_b[k] > 0:
+                    mean, spread = means[:, k], spreads[:, k]
+                    lost = _lost(spread, squares[:, k], w_b.dtype)
+                    if lost.size:
+                        w_k = np.ascontiguousarray(w_b[:, k])
+                        spread[lost] = _centred_spread(
+                            X_b[:, lost], w_k, weight_b[k], mean[lost]
+                        )
+                    block = (mean, np.maximum(spread, 0.0), float(weight_b[k]))
+                    summaries[k] = _merge_moments([summary, block], False)
+    return summaries
+
+
 def _merge_moments(parts, covariance: bool):
     """Merge ``(mean, spread, weight)`` summaries (Chan, Golub and LeVeque)."""
     parts = [part for part in parts if part[2] > 0]
@@ -312,7 +359,8 @@ def _centred_square_sums(X_T, w, center: np.ndarray | None):
     """``(squares, weights, count)`` for the sparse transpose of a block: for
     each row j of ``X_T`` (a column of X), the sums over its stored entries
     of ``w_i (x_ij - center_j)^2`` and of ``w_i``, and their number; float64.
-    With ``center`` None, the sums of ``w_i x_ij^2`` alone (and None, None).
+    With ``center`` None, the sums of ``w_i x_ij^2`` alone (and None, None),
+    for each column of ``w`` where it has several (one per class).
 
     With a ``center``, each entry is centred before it is squared, so that a
     column with a large constant part keeps its spread (``E[x^2] - E[x]^2``
@@ -337,13 +385,14 @@ def _centred_square_sums(X_T, w, center: np.ndarray | None):
             indptr = X_T.indptr[start : stop + 1] - low
             spans.append((start, stop, low, high, X_T.indices[low:high], indptr, "csr"))
             start = stop
-    squares = np.empty(d)
+    squares = np.empty((d, *w.shape[1:]))
     if center is None:
         for start, stop, low, high, indices, indptr, layout in spans:
             values = np.square(X_T.data[low:high], dtype=w.dtype)
             shape = (stop - start, X_T.shape[1])
             view = _compressed_view(X_T, layout, (values, indices, indptr), shape)
-            squares[start:stop] = np.asarray(view @ w, dtype=np.float64).ravel()
+            summed = np.asarray(view @ w, dtype=np.float64)
+            squares[start:stop] = summed.reshape(stop - start, *w.shape[1:])
         return squares, None, None
     weights, count = np.empty(d), np.empty(d, dtype=np.int64)
     for start, stop, low, high, indices, indptr, layout in spans:
