@@ -280,6 +280,7 @@ def class_curvature_weights(W, b, X_b, s):
     P = softmax(_scores(W, b, X_b))
     H = 1 - P
     H *= P
+    H = astype(H, host_dtype(s))  # summed in the weights' precision
     H *= s[:, None]
     return H
 
