@@ -420,7 +420,10 @@ def _remeasured_sparse(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     penalty most rows come to be predicted with confidence and add almost
     no curvature, the more so where a class is rare, and the bound the
     first metric is then overstates the curvature of some columns many
-    times more than of others. A new one costs about a pass over X: measured
+    times more than of others. Multinomial, the metric is measured for each
+    class (``"class_curvature"``, ``ClassCurvatureMetric``): one metric for
+    all classes, of one mean curvature a row, makes a rare class's steps
+    many times too short. A new one costs about a pass over X: measured
     each time the optimality has shrunk by ``SMALL_REMETRIC_FACTOR``, up to
     the end, until one does not reshape the one in use (``RESHAPED``; with
     balanced labels, the first one already does not). Its steps keep the
@@ -474,8 +477,9 @@ def remeasure(objective: LogisticObjective, dtype, geometry: Geometry, plan: Fit
 
 def _reshaping(objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan):
     """``remetric`` for the diagonal or groups metric of a sparse X: the
-    metric at the curvature where its diagonal differs from the one in use
-    in shape, by ``RESHAPED`` at least; else the one in use, with its step,
+    metric at the curvature (multinomial: at each class's, with a step of
+    1, its Newton step) where its diagonal differs from the one in use in
+    shape, by ``RESHAPED`` at least; else the one in use, with its step,
     and none is measured again."""
     in_use: Geometry | ClassCurvatureMetric = geometry
     settled = False
@@ -500,7 +504,9 @@ def _reshaping(objective: LogisticObjective, dtype, geometry: Geometry, plan: Fi
     return remetric
 
 
-def _mismatch(metric, other) -> float:
+def _mismatch(
+    metric: Geometry | ClassCurvatureMetric, other: Geometry | ClassCurvatureMetric
+) -> float:
     """How far apart in shape two metrics' diagonals (in the Hessian's
     units, ``hessian_diagonal``: one column, or one per class) are: the
     largest ratio of the two over the smallest, 1 where one is a multiple

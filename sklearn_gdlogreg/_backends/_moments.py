@@ -134,47 +134,56 @@ def class_moments(X, weights, reweight: Reweight, block_bytes: int) -> list:
     """The ``(mean, spread, weight)`` of a sparse X's rows (float64) under
     each column of the weights ``reweight(X_block, weights_block)`` gives
     (one column per class): a list, one summary per column, from one read
-    of X (in threads over groups of blocks, as ``_moments``). Each block's
-    sums are those ``_block_moments`` makes for one column, made for every
-    column at once (two sparse products), and centred as theirs are where
-    a column with a large constant part lost its spread to cancellation."""
-    summarise = partial(_class_summaries, astype(weights, np.float64), reweight)
+    of X (in threads over groups of blocks, as ``_moments``).
+
+    Each block adds its sums and sums of squares for every column at once
+    (two sparse products), and the spreads are those sums of squares less
+    the means' part, as a sparse block's are (``_block_moments``); no merge
+    of summaries block by block, whose arrays of ``(n_features, K)`` would
+    cost more than the products. A column whose spread lost its digits to
+    cancellation (a large constant part, see ``_cancelled``) is summed
+    again centred on its mean, in a second read of those columns alone."""
+    weights = astype(weights, np.float64)
+    summed = partial(_class_sums, weights, reweight)
     whole = one_block(X, block_bytes)
     if whole is not None:
-        parts = [summarise(whole)]
+        parts = [summed(whole)]
     else:
-        parts = _host_threads.map_groups(X, block_bytes, summarise)
-    parts = [part for part in parts if part is not None]
-    merged = zip(*parts, strict=True)
-    return [_merge_moments(list(summaries), False) for summaries in merged]
-
-
-def _class_summaries(weights, reweight: Reweight, blocks) -> list | None:
-    """The merged summaries of ``blocks``, one per column of the weights
-    (see :func:`class_moments`); None where there are no blocks."""
-    summaries = None
+        parts = _host_threads.map_groups(X, block_bytes, summed)
+    sums, squares, seen = (sum(values) for values in zip(*parts, strict=True))
+    mean = sums / np.where(seen > 0, seen, 1.0)
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
-        for rows, X_b, X_b_T in blocks:
+        spread = squares - seen * mean**2
+    # (NaN where squares too large for float64 cancelled: centred too.)
+    lost = ~(spread > _cancelled(np.float64) * squares) & (squares > 0)
+    if lost.any():
+        blocks = one_block(X, block_bytes) or _row_blocks(X, block_bytes)
+        spread[lost] = 0.0
+        for rows, X_b, _ in blocks:
             w_b = reweight(X_b, weights[rows])
-            weight_b = w_b.sum(axis=0)
-            means = np.asarray(X_b_T @ w_b, dtype=np.float64)
-            means /= np.where(weight_b > 0, weight_b, 1.0)
-            squares = _centred_square_sums(X_b_T, w_b, None)[0]
-            spreads = squares - weight_b * means**2
-            if summaries is None:
-                summaries = [(0.0, 0.0, 0.0)] * w_b.shape[1]
-            for k, summary in enumerate(summaries):
-                if weight_b[k] > 0:
-                    mean, spread = means[:, k], spreads[:, k]
-                    lost = _lost(spread, squares[:, k], w_b.dtype)
-                    if lost.size:
-                        w_k = np.ascontiguousarray(w_b[:, k])
-                        spread[lost] = _centred_spread(
-                            X_b[:, lost], w_k, weight_b[k], mean[lost]
-                        )
-                    block = (mean, np.maximum(spread, 0.0), float(weight_b[k]))
-                    summaries[k] = _merge_moments([summary, block], False)
-    return summaries
+            for k in np.flatnonzero(lost.any(axis=0)):
+                columns = np.flatnonzero(lost[:, k])
+                w_k = np.ascontiguousarray(w_b[:, k])
+                spread[columns, k] += _centred_spread(
+                    X_b[:, columns], w_k, float(w_k.sum()), mean[columns, k]
+                )
+    spread = np.maximum(spread, 0.0)
+    return [(mean[:, k], spread[:, k], float(seen[k])) for k in range(len(seen))]
+
+
+def _class_sums(weights, reweight: Reweight, blocks):
+    """The sums, sums of squares (each ``(n_features, K)``) and total
+    weights (``K``) of ``blocks`` under each column of the weights (see
+    :func:`class_moments`); zeros where there are no blocks."""
+    sums: Any = 0.0
+    squares: Any = 0.0
+    seen: Any = 0.0
+    for rows, X_b, X_b_T in blocks:
+        w_b = reweight(X_b, weights[rows])
+        sums = sums + np.asarray(X_b_T @ w_b, dtype=np.float64)
+        squares = squares + _centred_square_sums(X_b_T, w_b, None)[0]
+        seen = seen + w_b.sum(axis=0)
+    return sums, squares, seen
 
 
 def _merge_moments(parts, covariance: bool):
