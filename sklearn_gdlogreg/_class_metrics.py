@@ -205,7 +205,7 @@ class ClassCurvatureMetric:
     ``Geometry``'s of X's moments weighted by ``s_i p_ik (1 - p_ik)``, the
     curvature of class k's scores alone, centred on its own mean: the
     diagonal (or one-hot blocks) of the Hessian's block k, ``X^T diag(s p_k
-    (1 - p_k)) X + l2``. As :class:`ClassBlockMetric` does, the steps leave
+    (1 - p_k)) X + l2``. As :class:`ClassBlockMetric`'s, the steps leave
     out the same change to every class, which the loss does not see. All
     classes' moments come from one read of X
     (``Backend.class_column_moments``); no L1 term. A step of 1 is a Newton
@@ -236,10 +236,14 @@ class ClassCurvatureMetric:
 
     def direction(self, grad: np.ndarray) -> np.ndarray:
         """Each class's Newton step in its metric, less the same change to
-        every class: of W, each class's intercept keeping its own centring,
-        then of the intercepts (the classes' centres differ, so their
-        intercepts' steps need not sum to zero, and the loss does not see
-        that sum either)."""
+        every class's coefficients and intercept: the change of every
+        class's scores alike, which the loss does not see. (Each class's
+        intercept is not held at its own centre ``b_k + mean_k @ W_k`` as
+        ``Geometry.direction`` holds the one shared centre: with centres
+        that differ between classes, that would change the classes' scores
+        unalike.) For a gradient whose rows sum to zero over the classes
+        (the loss's always, the penalty's from the zero start), ``<grad,
+        direction(grad)>`` is then that of the Newton steps."""
         step = np.hstack(
             [
                 geometry.direction(grad[:, k : k + 1].astype(np.float64))
@@ -247,16 +251,18 @@ class ClassCurvatureMetric:
                 for k, geometry in enumerate(self.classes)
             ]
         )
-        d = self.classes[0].scale.shape[0]
-        common = step[:d].mean(axis=1)
-        step[:d] -= common[:, None]
-        if self.classes[0].mean is not None:  # c_k = b_k + mean_k @ W_k kept
-            step[d] += np.array([geometry.mean @ common for geometry in self.classes])
-            step[d] -= step[d].mean()
+        step -= step.mean(axis=1, keepdims=True)
         return step.astype(grad.dtype, copy=False)
 
     def inner(self, u: np.ndarray, v: np.ndarray) -> float:
-        """The sum of each class's inner product in its metric."""
+        """The sum of each class's inner product in its metric. Unlike
+        ``ClassBlockMetric.inner`` (the Schur complement against the same
+        change to every class), it counts the part of a step that is the
+        same in every class: the length of a step that ``direction`` left
+        that part out of is then longer than the Newton steps' model of
+        it, and the step tests measure the curvature along it as that much
+        smaller. The solvers' own tests keep the steps safe (backtracking
+        on the objective's values, the exact minimum along a line)."""
         return sum(
             geometry.curvature * geometry.inner(u[:, k : k + 1], v[:, k : k + 1])
             for k, geometry in enumerate(self.classes)

@@ -381,7 +381,9 @@ class Geometry:
         ``_class_metrics.ClassCurvatureMetric``). None where a class's
         curvature is zero (that class predicted with certainty)."""
         moments = objective.backend.class_column_moments(
-            objective.weights, objective.class_curvatures_at(coef)
+            objective.weights,
+            objective.class_curvatures_at(coef),
+            objective.n_outputs,
         )
         geometries = []
         for mean, variances, curvature in moments:

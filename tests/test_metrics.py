@@ -312,7 +312,7 @@ def test_class_block_metric_keeps_each_classs_hessian_block(rng, fit_intercept, 
     assert metric.inner(v, v) > 0
 
 
-@pytest.mark.parametrize("metric", ["diagonal", "groups"])
+@pytest.mark.parametrize("metric", ["diagonal", "groups", "diagonal of tf-idf"])
 def test_class_curvature_metric_is_each_classs_block_of_the_hessian(rng, metric):
     """Class k's metric is the diagonal (or the one-hot groups' blocks) of
     the Hessian's block k, ``U^T diag(s p_k (1 - p_k)) U + l2`` with ``U``
@@ -320,7 +320,12 @@ def test_class_curvature_metric_is_each_classs_block_of_the_hessian(rng, metric)
     class's Newton step in its metric, less the same change to every
     class (of W and of the intercepts), and ``inner`` is the sum of the
     classes' metrics."""
-    X = one_hot(rng, levels=(3, 5, 2), n_samples=300)
+    if metric == "diagonal of tf-idf":  # columns whose means differ by class
+        X = sp.random(300, 12, density=0.4, random_state=rng, format="csr")
+        X.data = 1 + 3 * X.data
+        metric = "diagonal"
+    else:
+        X = one_hot(rng, levels=(3, 5, 2), n_samples=300)
     obj = make_objective(rng, 4, X=X, l2=0.01)
     coef = rng.normal(size=coef_shape(obj))
     coef[-1] = [0.0, 1.0, -2.0, 3.0]  # classes of different priors
@@ -350,6 +355,7 @@ def test_class_curvature_metric_is_each_classs_block_of_the_hessian(rng, metric)
             class_metric.hessian_diagonal[:, k], np.diag(block), rtol=1e-10
         )
     g, v = rng.normal(size=(2, *coef.shape))
+    g -= g.mean(axis=1, keepdims=True)  # as the gradient's rows do
     direction = class_metric.direction(g)
     newton = np.hstack(
         [
@@ -357,11 +363,16 @@ def test_class_curvature_metric_is_each_classs_block_of_the_hessian(rng, metric)
             for k, geometry in enumerate(class_metric.classes)
         ]
     )
-    # The same change to every class taken out: of W (each class's
-    # intercept keeping c_k = b_k + mean_k @ W_k), then of the intercepts.
+    # The part taken out changes every class's scores alike (the loss
+    # does not see it), and the direction keeps none of it.
     np.testing.assert_allclose(direction.sum(axis=1), 0, atol=1e-12)
-    common = (newton - direction)[:d]
-    np.testing.assert_allclose(common, common[:, :1] + 0 * common, atol=1e-12)
+    removed = newton - direction
+    removed_scores = dense @ removed[:d] + removed[d]
+    np.testing.assert_allclose(
+        removed_scores, removed_scores[:, :1] + 0 * removed_scores, atol=1e-12
+    )
+    # So the direction's slope is the Newton steps': <g, N> = <g, M^-1 g>.
+    np.testing.assert_allclose(np.vdot(g, direction), np.vdot(g, newton))
     # inner is the classes' metrics: the inverse of the Newton steps.
     np.testing.assert_allclose(class_metric.inner(newton, v), np.vdot(g, v))
     assert class_metric.inner(v, v) > 0

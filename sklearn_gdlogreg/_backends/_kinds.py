@@ -275,7 +275,9 @@ class Backend:
         scores), on the host (kinds with ``products``)."""
         raise TypeError("a product with X needs X in memory or on a device")
 
-    def class_column_moments(self, weights, reweight: Reweight) -> list[Moments]:
+    def class_column_moments(
+        self, weights, reweight: Reweight, n_classes: int
+    ) -> list[Moments]:
         """``column_moments`` under each class's weights, in one read (a
         sparse X: see ``SparseBackend.class_column_moments``)."""
         raise TypeError("moments of each class need a sparse X in memory")
@@ -457,18 +459,23 @@ class SparseBackend(HostBackend):
     def _exclusive_column_groups(self) -> tuple[int, ...]:
         return tuple(exclusive_column_groups(self.X))
 
-    def class_column_moments(self, weights, reweight: Reweight) -> list[Moments]:
-        """``column_moments`` (variances) under each column of the weights
-        ``reweight(X_block, weights_block)`` gives, one per class (for
-        example each class's curvature at a point, see
+    def class_column_moments(
+        self, weights, reweight: Reweight, n_classes: int
+    ) -> list[Moments]:
+        """``column_moments`` (variances) under each of the ``n_classes``
+        columns of the weights ``reweight(X_block, weights_block)`` gives
+        (for example each class's curvature at a point, see
         ``_objective.LogisticObjective.class_curvatures_at``): a list of
-        ``(mean, variance, weight)``, one for each, from one read of X
-        (see ``_moments.class_moments``). Summed in float64, in the blocks of
-        ``column_moments``."""
+        ``(mean, variance, weight)``, one for each, from one read of X, or
+        two where a column has a large constant part (see
+        ``_moments.class_moments``; each counted). Summed in float64, in
+        the blocks of ``column_moments``."""
         PASSES["class_moments"] += 1
-        summaries = class_moments(
-            self.X, weights, reweight, self._variances_block_bytes
+        summaries, again = class_moments(
+            self.X, weights, reweight, n_classes, self._variances_block_bytes
         )
+        if again:
+            PASSES["class_moments"] += 1
         # Summed in float64 already: the precision asked for is that one.
         return [
             _checked_moments(

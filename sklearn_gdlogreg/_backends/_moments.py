@@ -130,22 +130,27 @@ def _summarised_blocks(weights, covariance: bool, reweight, blocks):
     return summary
 
 
-def class_moments(X, weights, reweight: Reweight, block_bytes: int) -> list:
+def class_moments(
+    X, weights, reweight: Reweight, n_classes: int, block_bytes: int
+) -> tuple[list, bool]:
     """The ``(mean, spread, weight)`` of a sparse X's rows (float64) under
-    each column of the weights ``reweight(X_block, weights_block)`` gives
-    (one column per class): a list, one summary per column, from one read
-    of X (in threads over groups of blocks, as ``_moments``).
+    each of the ``n_classes`` columns of the weights ``reweight(X_block,
+    weights_block)`` gives: a list, one summary per column, from one read
+    of X (in threads over groups of blocks, as ``_moments``), and whether a
+    second read was made (below).
 
     Each block adds its sums and sums of squares for every column at once
-    (two sparse products), and the spreads are those sums of squares less
-    the means' part, as a sparse block's are (``_block_moments``); no merge
-    of summaries block by block, whose arrays of ``(n_features, K)`` would
-    cost more than the products. A column whose spread lost its digits to
-    cancellation (a large constant part, see ``_cancelled``) is summed
-    again centred on its mean, in a second read of those columns alone."""
+    (two sparse products) to its thread's, and the spreads are the sums of
+    squares less the means' part, as a sparse block's are
+    (``_block_moments``): the blocks' summaries are not merged one by one,
+    as ``_moments`` merges them, which would take several more arrays of
+    ``(n_features, K)`` a block. A column whose spread lost its digits to
+    cancellation (a large constant part, see ``_cancelled``) is summed again
+    centred on its mean, in a second read of X (each block's weights made
+    again, then those columns' entries)."""
     weights = astype(weights, np.float64)
     summed = partial(_class_sums, weights, reweight)
-    whole = one_block(X, block_bytes)
+    whole = one_block(X, block_bytes, n_classes)
     if whole is not None:
         parts = [summed(whole)]
     else:
@@ -157,7 +162,7 @@ def class_moments(X, weights, reweight: Reweight, block_bytes: int) -> list:
     # (NaN where squares too large for float64 cancelled: centred too.)
     lost = ~(spread > _cancelled(np.float64) * squares) & (squares > 0)
     if lost.any():
-        blocks = one_block(X, block_bytes) or _row_blocks(X, block_bytes)
+        blocks = one_block(X, block_bytes, n_classes) or _row_blocks(X, block_bytes)
         spread[lost] = 0.0
         for rows, X_b, _ in blocks:
             w_b = reweight(X_b, weights[rows])
@@ -168,21 +173,29 @@ def class_moments(X, weights, reweight: Reweight, block_bytes: int) -> list:
                     X_b[:, columns], w_k, float(w_k.sum()), mean[columns, k]
                 )
     spread = np.maximum(spread, 0.0)
-    return [(mean[:, k], spread[:, k], float(seen[k])) for k in range(len(seen))]
+    summaries = [(mean[:, k], spread[:, k], float(seen[k])) for k in range(len(seen))]
+    return summaries, bool(lost.any())
 
 
 def _class_sums(weights, reweight: Reweight, blocks):
     """The sums, sums of squares (each ``(n_features, K)``) and total
     weights (``K``) of ``blocks`` under each column of the weights (see
-    :func:`class_moments`); zeros where there are no blocks."""
+    :func:`class_moments`), added in place; zeros where there are no
+    blocks."""
     sums: Any = 0.0
     squares: Any = 0.0
     seen: Any = 0.0
     for rows, X_b, X_b_T in blocks:
         w_b = reweight(X_b, weights[rows])
-        sums = sums + np.asarray(X_b_T @ w_b, dtype=np.float64)
-        squares = squares + _centred_square_sums(X_b_T, w_b, None)[0]
-        seen = seen + w_b.sum(axis=0)
+        block_sums = np.asarray(X_b_T @ w_b, dtype=np.float64)
+        block_squares = _centred_square_sums(X_b_T, w_b, None)[0]
+        if isinstance(sums, float):  # the first block's arrays, kept
+            sums, squares, seen = block_sums, block_squares, w_b.sum(axis=0)
+        else:
+            sums += block_sums
+            squares += block_squares
+            seen += w_b.sum(axis=0)
+        del block_sums, block_squares
     return sums, squares, seen
 
 
