@@ -229,6 +229,9 @@ class ClassCurvatureMetric:
         classes = Geometry.at_class_curvatures(objective, dtype, coef, metric, groups)
         return None if classes is None else cls(tuple(classes))
 
+    # Each class's Newton step is folded into ``direction``.
+    newton_step = 1.0
+
     @property
     def hessian_diagonal(self) -> np.ndarray:
         """Each class's ``Geometry.hessian_diagonal``, one column each."""

@@ -398,6 +398,12 @@ class Geometry:
         return geometries
 
     @property
+    def newton_step(self) -> float:
+        """The step that is a Newton step in this metric where it is the
+        Hessian (see ``curvature``)."""
+        return 1 / self.curvature
+
+    @property
     def hessian_diagonal(self) -> np.ndarray:
         """The diagonal the metric gives the Hessian of W's rows, (d, 1):
         its scale in the Hessian's units (times its curvature)."""

@@ -499,7 +499,7 @@ def _reshaping(objective: LogisticObjective, dtype, geometry: Geometry, plan: Fi
             settled = True
             return in_use, None
         in_use = metric
-        return metric, (1 / metric.curvature if isinstance(metric, Geometry) else 1.0)
+        return metric, metric.newton_step
 
     return remetric
 
@@ -539,7 +539,7 @@ def _remeasured_full(
         )
         if metric is None or not metric.rows.full:
             return None
-        return metric, 1 / metric.curvature
+        return metric, metric.newton_step
 
     return remetric
 

@@ -161,20 +161,23 @@ def class_moments(
         spread = squares - seen * mean**2
     # (NaN where squares too large for float64 cancelled: centred too.)
     lost = ~(spread > _cancelled(np.float64) * squares) & (squares > 0)
-    if lost.any():
+    again = bool(lost.any())
+    if again:
+        # Each class's lost columns, found once for every block.
+        by_class = [(k, np.flatnonzero(lost[:, k])) for k in range(lost.shape[1])]
+        by_class = [(k, columns) for k, columns in by_class if columns.size]
         blocks = one_block(X, block_bytes, n_classes) or _row_blocks(X, block_bytes)
         spread[lost] = 0.0
         for rows, X_b, _ in blocks:
             w_b = reweight(X_b, weights[rows])
-            for k in np.flatnonzero(lost.any(axis=0)):
-                columns = np.flatnonzero(lost[:, k])
+            for k, columns in by_class:
                 w_k = np.ascontiguousarray(w_b[:, k])
                 spread[columns, k] += _centred_spread(
                     X_b[:, columns], w_k, float(w_k.sum()), mean[columns, k]
                 )
     spread = np.maximum(spread, 0.0)
     summaries = [(mean[:, k], spread[:, k], float(seen[k])) for k in range(len(seen))]
-    return summaries, bool(lost.any())
+    return summaries, again
 
 
 def _class_sums(weights, reweight: Reweight, blocks):
