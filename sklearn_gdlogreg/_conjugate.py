@@ -294,16 +294,23 @@ def _newton_step(grad: np.ndarray, hessian: np.ndarray) -> np.ndarray | None:
     usable = diagonal > 0
     if not (np.isfinite(hessian).all() and np.isfinite(grad).all() and usable.any()):
         return None
-    units = np.sqrt(diagonal[usable])
-    scaled = hessian[np.ix_(usable, usable)] / units[:, None] / units[None, :]
+    # Every direction usable is the common case: no indexing (each index
+    # costs about as much as the arithmetic on such small arrays).
+    every = bool(usable.all())
+    units = np.sqrt(diagonal if every else diagonal[usable])
+    scaled = hessian if every else hessian[np.ix_(usable, usable)]
+    scaled = scaled / units[:, None] / units[None, :]
     curvatures, vectors = np.linalg.eigh(scaled)
     keep = curvatures > _DEPENDENT * curvatures.max()
-    vectors = vectors[:, keep]
+    if not keep.all():
+        vectors, curvatures = vectors[:, keep], curvatures[keep]
+    scaled_grad = (grad if every else grad[usable]) / units
+    scaled_step = vectors @ ((vectors.T @ scaled_grad) / curvatures)
+    scaled_step /= units
+    if every:
+        return -scaled_step
     step = np.zeros_like(grad)
-    step[usable] = -(
-        vectors @ ((vectors.T @ (grad[usable] / units)) / curvatures[keep])
-    )
-    step[usable] /= units
+    step[usable] = -scaled_step
     return step
 
 

@@ -89,11 +89,24 @@ def binary_pointwise(z, y, s):
         e = np.negative(margin)
         # e^-margin: inf where margin < -709 (no warning: see Pointwise).
         np.exp(e, out=e)
-        loss = np.log1p(e) @ s  # log(1 + e^-margin)
-        if not np.isfinite(loss).all():  # e overflowed: log_expit, exact there
+        u = e + 1
+        if np.isfinite(u.max()):
+            # log(1 + e^-margin) as log(u) less the rounding of u = 1 + e
+            # over u: log1p to an ulp (from e far below eps to e huge),
+            # where numpy's log1p costs as much again as its log on many
+            # CPUs. u - 1 is exact while u < 2, where the rounding matters.
+            # The margins are no longer needed: their array takes it.
+            rounding = np.subtract(u, 1, out=margin)
+            rounding -= e
+            q = np.reciprocal(u, out=e)  # the probability of the true class
+            rounding *= q
+            terms = np.log(u, out=u)
+            terms -= rounding
+            loss = terms @ s
+        else:  # e overflowed: log_expit, exact there
             loss = -(log_expit(margin) @ s)
-        e += 1
-        q = np.reciprocal(e, out=e)  # the probability of the true class
+            q = np.reciprocal(u, out=e)
+        del u
     else:  # no check of the loss: it would make the device wait
         loss = -(s @ log_expit(margin))
         q = expit(margin)

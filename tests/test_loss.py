@@ -25,6 +25,32 @@ def test_binary_pointwise_takes_several_points_at_once(rng):
             np.testing.assert_allclose(R[i], R_i, rtol=1e-12, atol=1e-18)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_loss_is_log1p_to_a_few_ulps(rng, dtype):
+    """Each row's loss is ``log1p(e^-margin)`` (made as the log of its
+    rounded ``1 + e`` less that rounding): to a few ulps of numpy's log1p,
+    from margins whose e is far below eps (the loss is then e itself) to
+    margins whose e is near dtype's largest, and past that (log_expit).
+    Each margin is a point of one row (the rows of Z, see ``Pointwise``),
+    so each loss sum is one row's loss."""
+    info = np.finfo(dtype)
+    lowest = -np.log(info.max) + 1  # e^-margin within dtype's range
+    margins = np.concatenate(
+        [rng.uniform(lowest, -lowest, 2000), rng.uniform(-40, 40, 2000), [0, 1e-9]]
+    ).astype(dtype)
+    y = np.ones(1, dtype=int)  # class 1: the margin is the score
+    s = np.ones(1, dtype=dtype)
+    expected = np.log1p(np.exp(-margins.astype(np.float64)))
+    with np.errstate(over="ignore"):  # as a pass calls it
+        losses, _ = binary_pointwise(margins[:, None].copy(), y, s)
+        # Past the range: e overflows, and log_expit gives the loss.
+        far = np.array([2 * lowest, 3 * lowest], dtype=dtype)
+        far_losses, _ = binary_pointwise(far[:, None].copy(), y, s)
+    # (atol: losses below dtype's normal range, where e itself underflows)
+    np.testing.assert_allclose(losses, expected, rtol=4 * info.eps, atol=info.tiny)
+    np.testing.assert_allclose(far_losses, -far, rtol=4 * info.eps)
+
+
 @pytest.mark.parametrize("offset", [-1000.0, -720.0, 0.0, 710.0])
 def test_multinomial_pointwise_is_exact_for_scores_past_exps_range(rng, offset):
     # Rows whose scores all underflow exp (or whose largest is subnormal), or
