@@ -308,7 +308,7 @@ def _newton_step(grad: np.ndarray, hessian: np.ndarray) -> np.ndarray | None:
     scaled_step = vectors @ ((vectors.T @ scaled_grad) / curvatures)
     scaled_step /= units
     if every:
-        return -scaled_step
+        return (-scaled_step).astype(grad.dtype, copy=False)
     step = np.zeros_like(grad)
     step[usable] = -scaled_step
     return step

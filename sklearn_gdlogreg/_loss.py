@@ -90,11 +90,12 @@ def binary_pointwise(z, y, s):
         # e^-margin: inf where margin < -709 (no warning: see Pointwise).
         np.exp(e, out=e)
         u = e + 1
-        if np.isfinite(u.max()):
+        if np.isfinite(u.max(initial=1.0)):  # (initial: a block of no rows)
             # log(1 + e^-margin) as log(u) less the rounding of u = 1 + e
-            # over u: log1p to an ulp (from e far below eps to e huge),
-            # where numpy's log1p costs as much again as its log on many
-            # CPUs. u - 1 is exact while u < 2, where the rounding matters.
+            # over u: log1p to an ulp in float64 (a few in float32, as
+            # numpy's float32 log), from e far below eps to e huge, where
+            # numpy's log1p costs as much again as its log on many CPUs.
+            # u - 1 is exact while u <= 2, where the rounding matters.
             # The margins are no longer needed: their array takes it.
             rounding = np.subtract(u, 1, out=margin)
             rounding -= e
@@ -154,7 +155,9 @@ def _row_exponentials(Z):
     shift = None
     E = np.exp(Z)  # overflow to inf: no warning in a pass (see Pointwise)
     sum_E = row_sums(E)
-    if not (info.tiny <= sum_E.min() and sum_E.max() <= info.max):
+    # (initial: a block of no rows; it changes neither test where there are)
+    low, high = sum_E.min(initial=1.0), sum_E.max(initial=1.0)
+    if not (info.tiny <= low and high <= info.max):
         shift = Z.max(axis=1)
         np.exp(Z - shift[:, None], out=E)
         sum_E = row_sums(E)

@@ -315,6 +315,22 @@ def test_y_and_weights_chunked_unlike_X_are_aligned(scheduler, case):
     np.testing.assert_allclose(clf.intercept_, reference.intercept_, atol=1e-6 * scale)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_chunk_a_mask_empties_adds_nothing(scheduler, n_classes):
+    """A row chunk with no rows left (a mask's) is a block of no rows in
+    each pass: the model of the rows kept, as in memory."""
+    X, y, _ = data(n_classes)
+    dX, dy = chunked(X, y)
+    keep = np.ones(X.shape[0], dtype=bool)
+    keep[150:300] = False  # the second chunk of 150 rows, all of it
+    dkeep = da.from_array(keep, chunks=dX.chunks[0])
+    clf = GradientDescentLogisticRegression(tol=1e-8).fit(dX[dkeep], dy[dkeep])
+    reference = GradientDescentLogisticRegression(tol=1e-8).fit(X[keep], y[keep])
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(clf.coef_, reference.coef_, atol=1e-6 * scale)
+    np.testing.assert_allclose(clf.intercept_, reference.intercept_, atol=1e-6 * scale)
+
+
 @pytest.mark.parametrize("known", [True, False])
 def test_other_numbers_of_rows_are_a_clear_error(scheduler, known):
     X, y, weights = data(2)
