@@ -93,9 +93,10 @@ def binary_pointwise(z, y, s):
         if np.isfinite(u.max(initial=1.0)):  # (initial: a block of no rows)
             # log(1 + e^-margin) as log(u) less the rounding of u = 1 + e
             # over u: log1p to an ulp in float64 (a few in float32, as
-            # numpy's float32 log), from e far below eps to e huge, where
-            # numpy's log1p costs as much again as its log on many CPUs.
-            # u - 1 is exact while u <= 2, where the rounding matters.
+            # numpy's float32 log), from e far below eps to e huge; numpy's
+            # log1p can cost as much again as its log (it does on an AVX2
+            # CPU without AVX-512). u - 1 is exact while u <= 2, where the
+            # rounding matters.
             # The margins are no longer needed: their array takes it.
             rounding = np.subtract(u, 1, out=margin)
             rounding -= e
