@@ -105,6 +105,7 @@ def binary_pointwise(z, y, s):
             terms = np.log(u, out=u)
             terms -= rounding
             loss = terms @ s
+            del terms  # u's array: freed below, before the residual's steps
         else:  # e overflowed: log_expit, exact there
             loss = -(log_expit(margin) @ s)
             q = np.reciprocal(u, out=e)

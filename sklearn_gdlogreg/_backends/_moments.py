@@ -160,7 +160,7 @@ def class_moments(
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
         spread = squares - seen * mean**2
     # (NaN where squares too large for float64 cancelled: centred too.)
-    lost = ~(spread > _cancelled(np.float64) * squares) & (squares > 0)
+    lost = _lost_mask(spread, squares, np.float64)
     again = bool(lost.any())
     if again:
         # Each class's lost columns, found once for every block.
@@ -341,9 +341,14 @@ def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray):
 
 
 def _lost(spread: np.ndarray, squares: np.ndarray, dtype) -> np.ndarray:
-    """The columns whose ``spread`` (their ``squares`` less their mean's
-    part) lost too many digits, or is not a number: see ``_cancelled``."""
-    return np.flatnonzero(~(spread > _cancelled(dtype) * squares) & (squares > 0))
+    """The indices of the columns of :func:`_lost_mask`."""
+    return np.flatnonzero(_lost_mask(spread, squares, dtype))
+
+
+def _lost_mask(spread: np.ndarray, squares: np.ndarray, dtype) -> np.ndarray:
+    """Where a ``spread`` (its ``squares`` less its mean's part) lost too
+    many digits, or is not a number: see ``_cancelled``."""
+    return ~(spread > _cancelled(dtype) * squares) & (squares > 0)
 
 
 def _centred_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
