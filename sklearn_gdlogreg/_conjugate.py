@@ -16,16 +16,17 @@ new point: ``X^T R``), the same as an accelerated iteration with kept
 scores, with no backtracking and no restart needed when it overshoots.
 
 Where the plan keeps a history (``FitPlan.history``: a dense X whose metric
-stays a diagonal bound), each step minimises the objective over the span
-of the gradient in the metric and the last few steps and gradients in the
-metric, not over one line: their scores are kept too, so the objective on
-that span, with its gradient and Hessian there, costs no read of X, and a
-few Newton steps in it find its minimum (``_subspace_minimum``). Each step
-is still a combination of gradients in the metric and earlier steps, with
-no curvature estimated from gradient differences: the span's coefficients
-are the exact minimum there (Narkiss and Zibulevsky's sequential subspace
-optimisation, 2005). It follows the curvature's changes along the way, as
-one direction and its last cannot.
+stays a diagonal bound), each step is taken on the span of the gradient
+in the metric and the last few steps and gradients in the metric, not on
+one line: their scores are kept too, so the objective on that span, with
+its gradient and Hessian there, costs no read of X, and the step is a
+Newton step there, from the exact objective on the span
+(``_subspace_step``: halved until it lowers the value enough, repeated
+only where it had to be). Each step is still a combination of gradients in
+the metric and earlier steps, with no curvature estimated from gradient
+differences (Narkiss and Zibulevsky's sequential subspace optimisation,
+2005, there minimised exactly on each span). It follows the curvature's
+changes along the way, as one direction and its last cannot.
 
 Like ``_solver.gradient_descent``, the loop knows nothing about logistic
 regression: it sees a problem with kept scores, ``line_slope`` and ``subspace`` (see
@@ -231,10 +232,19 @@ def _modelled_root(slope: float, curvature: float, t: float, slope_t: float) -> 
     return -2 * slope / (curvature + math.sqrt(discriminant))
 
 
-# The subspace (see conjugate_gradients' ``plan.history``) is minimised by
-# Newton steps until the Newton decrement (the squared gradient in the
-# inverse Hessian) is this small next to the first one: the same hundredth
-# of the gradient, in its own metric, as a line's slope (_SLOPE_FRACTION).
+# A step on the subspace (see conjugate_gradients' ``plan.history``) is a
+# Newton step there, halved until it lowers the value enough, and more
+# Newton steps only while one had to be halved (the quadratic model
+# overshot): the step ends at the first taken whole, as a quasi-Newton
+# method's ends at its unit step, not at the subspace's minimum. Minimising
+# each subspace exactly is greedy: it lowers each step's value most but not
+# the fit's, and on wide data with a weak penalty (all but separated) it
+# took more iterations to the same gap, and more evaluations on each
+# subspace (the figures: benchmarks/results.md and the user guide).
+# Minimised (``to_minimum``), Newton steps go on until the Newton decrement
+# (the squared gradient in the inverse Hessian) is this small next to the
+# first one: the same hundredth of the gradient, in its own metric, as a
+# line's slope (_SLOPE_FRACTION).
 _DECREMENT_FRACTION = _SLOPE_FRACTION**2
 # At most this many Newton steps a subspace, each halved at most _HALVINGS
 # times (Armijo's rule, _ARMIJO of the decrease the step's model predicts).
@@ -244,11 +254,15 @@ _MAX_NEWTON, _HALVINGS, _ARMIJO = 20, 30, 1e-4
 _DEPENDENT = 1e-12
 
 
-def _subspace_minimum(at: Subspace, k: int, rounding: float) -> np.ndarray:
-    """The ``alpha`` that minimises a convex objective on a subspace of
-    ``k`` directions (``at``: see :class:`Subspace`), from ``alpha = 0``, to
-    within ``_DECREMENT_FRACTION`` of the first Newton decrement: Newton
-    steps, each halved until it lowers the value as Armijo's rule asks,
+def _subspace_step(
+    at: Subspace, k: int, rounding: float, *, to_minimum: bool = False
+) -> np.ndarray:
+    """The ``alpha`` of a step on a convex objective's subspace of ``k``
+    directions (``at``: see :class:`Subspace`), from ``alpha = 0``: Newton
+    steps until one is taken whole, or where ``to_minimum``, until the
+    subspace's minimum, to within ``_DECREMENT_FRACTION`` of the first
+    Newton decrement (see the note above). Each Newton step is
+    halved until it lowers the value as Armijo's rule asks,
     over the directions of positive curvature (an eigendecomposition of
     the k x k Hessian scaled to a unit diagonal, so that the directions'
     lengths do not matter: dependent directions add none). Where the
@@ -282,13 +296,15 @@ def _subspace_minimum(at: Subspace, k: int, rounding: float) -> np.ndarray:
         else:
             break
         alpha = alpha + t * step
+        if t == 1.0 and not to_minimum:
+            break
         value, grad, hessian = trial if t == 1.0 else at(alpha)
     return alpha
 
 
 def _newton_step(grad: np.ndarray, hessian: np.ndarray) -> np.ndarray | None:
     """``-H^+ g`` over the directions of positive curvature (see
-    :func:`_subspace_minimum`), None where there are none or the Hessian is
+    :func:`_subspace_step`), None where there are none or the Hessian is
     not finite."""
     diagonal = np.diag(hessian)
     usable = diagonal > 0
@@ -355,9 +371,9 @@ def conjugate_gradients(
 ) -> SolverResult:
     """Minimise a smooth ``problem`` whose scores are kept by conjugate
     directions in ``geometry``'s metric, each step the line's minimum, or
-    where ``plan.history`` is positive, each step the minimum of the span
-    of the gradient in the metric, the last ``plan.history`` steps and the
-    last ``plan.history`` gradients in the metric (their scores kept).
+    where ``plan.history`` is positive, each step a Newton step on the
+    span of the gradient in the metric, the last ``plan.history`` steps and
+    the last ``plan.history`` gradients in the metric (their scores kept).
 
     The parameters and the result are ``_solver.gradient_descent``'s: the
     run stops where ``geometry.optimality`` is at most ``tol``, after
@@ -370,10 +386,10 @@ def conjugate_gradients(
     where the plan keeps residuals (``plan.line_residuals``), the Newton
     step of the line's own curvature at its start, and the second step
     tried the root of the quadratic slope through that curvature and the
-    first step's slope (see :func:`_line_minimum`). A subspace is minimised
-    by Newton steps in it (``_subspace_minimum``), from the point's
-    residual (kept from its gradient), and the gradient at its minimum
-    takes the last Newton step's residual.
+    first step's slope (see :func:`_line_minimum`). A subspace's step is
+    made of Newton steps in it (``_subspace_step``), from the point's
+    residual (kept from its gradient), and the gradient at its end takes
+    the last Newton step's residual.
     ``remetric`` is asked for a new metric on ``plan``'s schedule
     (``remetric_factor``, ``finish_within``, ``measure_at_start``); the
     directions then start again from the gradient in it. The reported
@@ -433,7 +449,7 @@ def conjugate_gradients(
                 residual,
             )
             del residual
-            alpha = _subspace_minimum(subspace, len(directions), rounding)
+            alpha = _subspace_step(subspace, len(directions), rounding)
             moved = _combined([vector for vector, _ in directions], alpha)
             del directions
             new_coef = coef + moved
@@ -495,8 +511,8 @@ def conjugate_gradients(
                 status = "stalled"
                 break
             # A line search that found no minimum along a conjugate
-            # direction (or a subspace none in it): start again from the
-            # gradient, at the same point.
+            # direction (or a subspace step that did not go down): start
+            # again from the gradient, at the same point.
             residual = None  # the rejected point's
             if not plan.history:
                 scores = problem.scores(coef)

@@ -536,7 +536,7 @@ class Subspace:
     the penalty's (a Gram matrix of the directions, made once). At ``alpha
     = 0`` it takes ``coef``'s residual where one is given (once: it is not
     held after); the residual of the last call with derivatives is kept for
-    :meth:`residual_at` (the subspace's minimum is mostly such a call's
+    :meth:`residual_at` (the step's end is mostly such a call's
     point), dropped as the next such call starts.
     """
 

@@ -48,12 +48,12 @@ CONJUGATE_SCORE_ARRAYS = 3
 # Where the metric stays the first one, the diagonal bound or its low-rank
 # correction (a dense X past the full metric's width: no metric is
 # measured again), each conjugate step
-# minimises the objective over the span of the gradient in the metric and
-# the last SUBSPACE_HISTORY steps and gradients in the metric, not over one
+# is a Newton step on the span of the gradient in the metric and the last
+# SUBSPACE_HISTORY steps and gradients in the metric, not a step on one
 # line: the steps then follow the curvature's changes along the way, as one
 # direction and its last cannot. That holds 2 SUBSPACE_HISTORY more arrays
 # of scores, the last Newton step's residual (the span's start's, then the
-# one the gradient at its minimum takes), and the Newton steps'
+# one the gradient at the step's end takes), and the Newton steps'
 # temporaries (the point's along the span, a weighted direction, the
 # curvature's): SUBSPACE_SCORE_ARRAYS in all, taken where they are at most
 # a tenth of X. Its Newton steps cost about k^2 products of the scores'
@@ -219,7 +219,7 @@ def takes_conjugate_directions(objective: LogisticObjective) -> bool:
     and in another array library's namespace takes the same steps, to the
     same model (scikit-learn's ``check_array_api_input`` asks for fitted
     arrays of the same shapes, the loss curve's among them); past
-    ``MAX_DECORRELATED_FEATURES`` the steps in memory minimise over a
+    ``MAX_DECORRELATED_FEATURES`` the steps in memory are taken on a
     subspace (:func:`_keeps_a_subspace`), a device's along one line. Row
     chunks held elsewhere (Dask) keep no scores: accelerated steps at two
     points stacked, the same minimum."""

@@ -20,7 +20,7 @@ from sklearn_gdlogreg._conjugate import (
     _SLOPE_FRACTION,
     _line_minimum,
     _modelled_root,
-    _subspace_minimum,
+    _subspace_step,
 )
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import (
@@ -559,10 +559,53 @@ def test_a_subspace_of_repeated_directions_is_their_line(rng):
         repeated,
         [direction_scores, -2 * direction_scores, direction_scores],
     )
-    alpha = _subspace_minimum(at, 3, rounding=0.0)
+    alpha = _subspace_step(at, 3, rounding=0.0, to_minimum=True)
     t = alpha[0] - 2 * alpha[1] + alpha[2]
     slope = objective.line_slope(coef, scores, direction, direction_scores)
     assert abs(slope(t)) <= _SLOPE_FRACTION * abs(slope(0.0))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_a_subspace_step_ends_at_its_first_whole_newton_step(rng, n_outputs):
+    """The step on a subspace is its Newton step from alpha = 0 where that
+    step passes Armijo's test whole (near the model's quadratic), and
+    further Newton steps only where one had to be halved: it then ends
+    below the start, and to_minimum goes on to the subspace's minimum."""
+    X, _, _, objective = wide_objective(rng, n_outputs)
+    k = 3
+    shape = (X.shape[1] + 1, n_outputs)
+    directions = [rng.normal(size=shape) for _ in range(k)]
+
+    def subspace(coef):
+        return objective.subspace(
+            coef,
+            objective.scores(coef),
+            directions,
+            [objective.scores(direction) for direction in directions],
+        )
+
+    # Near the minimum's scale, the quadratic model holds: one Newton step.
+    at = subspace(rng.normal(scale=1e-3, size=shape))
+    value, grad, hessian = at(np.zeros(k))
+    newton = -np.linalg.solve(hessian, grad)
+    assert at(newton, False)[0] <= value - 1e-4 * float(-grad @ newton)
+    np.testing.assert_allclose(_subspace_step(at, k, 0.0), newton, rtol=1e-10)
+    # Far out along a direction (most rows' loss about linear, their
+    # curvature about zero): the first Newton step overshoots and is
+    # halved, so the steps go on; each ends below the start, the minimum
+    # lowest.
+    at = subspace(directions[0])
+    value, grad, hessian = at(np.zeros(k))
+    newton = -np.linalg.solve(hessian, grad)
+    assert not at(newton, False)[0] <= value - 1e-4 * float(-grad @ newton)
+    step = _subspace_step(at, k, 0.0)
+    minimum = _subspace_step(at, k, 0.0, to_minimum=True)
+    assert at(minimum, False)[0] <= at(step, False)[0] < value
+    # The minimum's Newton decrement (g H^-1 g) within a hundredth squared
+    # of the start's.
+    _, grad_min, hessian_min = at(minimum)
+    decrement = float(grad_min @ np.linalg.solve(hessian_min, grad_min))
+    assert decrement <= 1e-4 * float(grad @ np.linalg.solve(hessian, grad))
 
 
 def test_a_subspace_that_does_not_go_down_starts_again_from_the_gradient(
@@ -578,12 +621,12 @@ def test_a_subspace_that_does_not_go_down_starts_again_from_the_gradient(
     sizes = []
 
     def once_uphill(at, k, rounding):
-        alpha = _subspace_minimum(at, k, rounding)
+        alpha = _subspace_step(at, k, rounding)
         first = k > 1 and all(size == 1 for size in sizes)
         sizes.append(k)
         return -10 * alpha if first else alpha
 
-    monkeypatch.setattr(conjugate_module, "_subspace_minimum", once_uphill)
+    monkeypatch.setattr(conjugate_module, "_subspace_step", once_uphill)
     result = solve(objective, plan, coef0, max_iter=1000, tol=1e-10)
     assert result.status == "converged"
     # After the step refused, a subspace of the gradient alone.
