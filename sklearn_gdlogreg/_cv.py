@@ -115,7 +115,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         As in :class:`GradientDescentLogisticRegression`.
     max_iter : int, default=1000
         As in :class:`GradientDescentLogisticRegression`, for every fit.
-    tol : float, default=5e-5
+    tol : float, default=1e-4
         As in :class:`GradientDescentLogisticRegression`, for every fit.
     class_weight : dict or "balanced", default=None
         As in :class:`GradientDescentLogisticRegression`.
@@ -202,7 +202,7 @@ class GradientDescentLogisticRegressionCV(GradientDescentLogisticRegression):
         solver="nesterov",
         fit_intercept=True,
         max_iter=1000,
-        tol=5e-5,
+        tol=1e-4,
         class_weight=None,
         verbose=0,
     ):
