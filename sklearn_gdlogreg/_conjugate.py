@@ -237,10 +237,11 @@ def _modelled_root(slope: float, curvature: float, t: float, slope_t: float) -> 
 # Newton steps only while one had to be halved (the quadratic model
 # overshot): the step ends at the first taken whole, as a quasi-Newton
 # method's ends at its unit step, not at the subspace's minimum. Minimising
-# each subspace exactly is greedy: it lowers each step's value most but not
-# the fit's, and on wide data with a weak penalty (all but separated) it
-# took more iterations to the same gap, and more evaluations on each
-# subspace (the figures: benchmarks/results.md and the user guide).
+# each subspace exactly is greedy: it lowers each step's value most, not
+# the fit's. On wide dense data all but separated (a weak penalty) it took
+# more iterations to the same gap, elsewhere about as many (a few fewer or
+# more), and more evaluations on each subspace (the figures: the user
+# guide, *A subspace of earlier steps*).
 # Minimised (``to_minimum``), Newton steps go on until the Newton decrement
 # (the squared gradient in the inverse Hessian) is this small next to the
 # first one: the same hundredth of the gradient, in its own metric, as a
@@ -259,9 +260,9 @@ def _subspace_step(
 ) -> np.ndarray:
     """The ``alpha`` of a step on a convex objective's subspace of ``k``
     directions (``at``: see :class:`Subspace`), from ``alpha = 0``: Newton
-    steps until one is taken whole, or where ``to_minimum``, until the
-    subspace's minimum, to within ``_DECREMENT_FRACTION`` of the first
-    Newton decrement (see the note above). Each Newton step is
+    steps until one is taken whole (unless ``to_minimum``) or the Newton
+    decrement is within ``_DECREMENT_FRACTION`` of the first (the
+    subspace's minimum; see the note above). Each Newton step is
     halved until it lowers the value as Armijo's rule asks,
     over the directions of positive curvature (an eigendecomposition of
     the k x k Hessian scaled to a unit diagonal, so that the directions'

@@ -123,7 +123,7 @@ class FitPlan:
     # one-hot columns ("groups", whose bounds are ``groups``), or the
     # variances corrected along the few directions where the Hessian bound
     # curves far more than in the rest ("low_rank": a wide numpy X whose
-    # steps minimise over a subspace; see _low_rank.sketched_spikes).
+    # steps are taken on a subspace; see _low_rank.sketched_spikes).
     metric: Metric = "diagonal"
     groups: tuple[int, ...] = ()
     # The full metric's rows: every k-th of a tall X.
@@ -248,7 +248,7 @@ def lines_keep_residuals(objective: LogisticObjective) -> bool:
 
 
 def _keeps_a_subspace(objective: LogisticObjective) -> bool:
-    """Whether conjugate steps minimise over a subspace of earlier steps
+    """Whether conjugate steps are taken on a subspace of earlier steps
     and gradients (see ``SUBSPACE_HISTORY``): a dense X in memory past
     ``MAX_DECORRELATED_FEATURES`` (its metric the variances, or their
     low-rank correction on a numpy X: see ``make_plan``), where its
