@@ -76,9 +76,11 @@ class SlopedProblem(ScoredProblem, Protocol):
     line ``coef - t direction`` (:class:`Line`), and its value, gradient
     and Hessian on a subspace ``coef - sum_a alpha_a directions[a]`` as a
     function of ``alpha``, from the scores of ``coef`` and of the
-    directions (reading no data). ``residual(scores)`` is what the value
-    and gradient at a point take from its scores (reading no data), and
-    what a line may take for its curvature (and then keep its slopes')."""
+    directions (reading no data; the directions and their scores as arrays
+    with one direction a row, or sequences of them). ``residual(scores)``
+    is what the value and gradient at a point take from its scores
+    (reading no data), and what a line may take for its curvature (and
+    then keep its slopes')."""
 
     def residual(self, scores: np.ndarray) -> Any: ...
 
@@ -103,8 +105,8 @@ class SlopedProblem(ScoredProblem, Protocol):
         self,
         coef: np.ndarray,
         scores: np.ndarray,
-        directions: Sequence[np.ndarray],
-        direction_scores: Sequence[np.ndarray],
+        directions: np.ndarray | Sequence[np.ndarray],
+        direction_scores: np.ndarray | Sequence[np.ndarray],
         residual: Any = None,
     ) -> Subspace: ...
 
@@ -114,7 +116,7 @@ class Subspace(Protocol):
     gradient and Hessian there (the gradient and Hessian None where
     ``derivatives`` is False); the scores of the step to its point at
     ``alpha`` (the point's are those plus the start's), and the residual
-    there where the last call with derivatives was at ``alpha``
+    there where the last call was at ``alpha``
     (:meth:`SlopedProblem.residual`'s; else None)."""
 
     def __call__(
@@ -284,9 +286,10 @@ def _subspace_step(
             first = decrement
         if not decrement > _DECREMENT_FRACTION * first:
             break
-        # The whole step is mostly taken: its derivatives come with its
-        # value, for the next step; a halved one's are taken once it passes.
-        t, trial = 1.0, at(alpha + step)
+        # The whole step is mostly taken: where the steps go on past it
+        # (to_minimum), its derivatives come with its value, for the next
+        # step; a halved one's are taken once it passes.
+        t, trial = 1.0, at(alpha + step, to_minimum)
         for _ in range(_HALVINGS):
             if trial[0] <= value - _ARMIJO * t * decrement or (
                 t == 1.0 and decrement <= rounding and trial[0] <= value + rounding
@@ -307,28 +310,33 @@ def _newton_step(grad: np.ndarray, hessian: np.ndarray) -> np.ndarray | None:
     """``-H^+ g`` over the directions of positive curvature (see
     :func:`_subspace_step`), None where there are none or the Hessian is
     not finite."""
-    diagonal = np.diag(hessian)
+    diagonal = hessian.diagonal()
     usable = diagonal > 0
-    if not (np.isfinite(hessian).all() and np.isfinite(grad).all() and usable.any()):
+    if not usable.all():  # directions of no curvature (or not finite) left out
+        if not usable.any():
+            return None
+        part = _newton_step(grad[usable], hessian[np.ix_(usable, usable)])
+        if part is None:
+            return None
+        step = np.zeros_like(grad)
+        step[usable] = part
+        return step
+    # Few numpy calls: each costs more than the arithmetic on such small
+    # arrays, the more so as each read of X leaves the caches cold.
+    units = np.sqrt(diagonal)
+    try:
+        curvatures, vectors = np.linalg.eigh(hessian / np.multiply.outer(units, units))
+    except np.linalg.LinAlgError:  # not finite
         return None
-    # Every direction usable is the common case: no indexing (each index
-    # costs about as much as the arithmetic on such small arrays).
-    every = bool(usable.all())
-    units = np.sqrt(diagonal if every else diagonal[usable])
-    scaled = hessian if every else hessian[np.ix_(usable, usable)]
-    scaled = scaled / units[:, None] / units[None, :]
-    curvatures, vectors = np.linalg.eigh(scaled)
-    keep = curvatures > _DEPENDENT * curvatures.max()
-    if not keep.all():
+    smallest = _DEPENDENT * curvatures[-1]  # eigh's are ascending
+    if not curvatures[0] > smallest:
+        keep = curvatures > smallest
+        if not keep.any():
+            return None
         vectors, curvatures = vectors[:, keep], curvatures[keep]
-    scaled_grad = (grad if every else grad[usable]) / units
-    scaled_step = vectors @ ((vectors.T @ scaled_grad) / curvatures)
-    scaled_step /= units
-    if every:
-        return (-scaled_step).astype(grad.dtype, copy=False)
-    step = np.zeros_like(grad)
-    step[usable] = -scaled_step
-    return step
+    step = vectors @ ((vectors.T @ (grad / -units)) / curvatures)
+    step /= units
+    return step if np.isfinite(step).all() else None
 
 
 def _conjugate(
@@ -423,10 +431,8 @@ def conjugate_gradients(
     direction: np.ndarray | None = None  # the last line's, until a restart
     last_gradient_norm = 0.0  # <grad, P grad> at the last line's start
     last_metric_grad: np.ndarray | None = None
-    # The subspace's earlier steps and gradients in the metric, with their
-    # scores (plan.history), until a restart.
-    steps: deque = deque(maxlen=plan.history)
-    gradients: deque = deque(maxlen=plan.history)
+    # The subspace's directions, with their scores (plan.history).
+    span = _Span(plan.history, coef, scores) if plan.history else None
     stop = callback is not None and callback(0, coef, value, optimality, step)
     status = schedule.status(optimality, stop)
     while status == "max_iter" and n_iter < max_iter:
@@ -440,26 +446,21 @@ def conjugate_gradients(
             if not gradient_norm > 0:  # no descent left at this precision
                 status = "stalled"
                 break
-            metric_grad_scores = problem.scores(metric_grad)
-            directions = [(metric_grad, metric_grad_scores), *steps, *gradients]
-            subspace = problem.subspace(
-                coef,
-                scores,
-                [vector for vector, _ in directions],
-                [vector_scores for _, vector_scores in directions],
-                residual,
-            )
+            assert span is not None
+            gradient_row = span.add_gradient(metric_grad, problem.scores(metric_grad))
+            vectors, vector_scores = span.directions()
+            subspace = problem.subspace(coef, scores, vectors, vector_scores, residual)
             del residual
-            alpha = _subspace_step(subspace, len(directions), rounding)
-            moved = _combined([vector for vector, _ in directions], alpha)
-            del directions
+            alpha = _subspace_step(subspace, len(vectors), rounding)
+            moved = -alpha.astype(vectors.dtype) @ vectors.reshape(len(vectors), -1)
+            moved = moved.reshape(coef.shape)
             new_coef = coef + moved
             moved_scores = subspace.step_scores(alpha)
             new_scores = moved_scores + scores  # as the subspace's (see Subspace)
             residual = subspace.residual_at(alpha)
-            del subspace
-            step = float(alpha[0])
-            from_gradient_alone = not steps and not gradients
+            del subspace, vectors, vector_scores
+            step = float(alpha[gradient_row])
+            from_gradient_alone = len(alpha) == 1
         else:
             direction = _conjugate(
                 metric_grad, grad, direction, last_metric_grad, last_gradient_norm
@@ -520,14 +521,13 @@ def conjugate_gradients(
             if keep_residual:
                 residual = problem.residual(scores)
             direction = last_metric_grad = None
-            steps.clear()
-            gradients.clear()
+            if span is not None:
+                span.clear()
             continue
         n_iter += 1
-        if plan.history:
-            steps.append((moved, moved_scores))
-            gradients.append((metric_grad, metric_grad_scores))
-            del moved, moved_scores, metric_grad_scores
+        if span is not None:
+            span.add_step(moved, moved_scores)
+            del moved, moved_scores
         coef, scores, value, grad = new_coef, new_scores, new_value, new_grad
         last_metric_grad, last_gradient_norm = metric_grad, gradient_norm
         history.append(value)
@@ -552,8 +552,8 @@ def conjugate_gradients(
                 update is not None and update[1] is not None
             ):
                 direction = last_metric_grad = None
-                steps.clear()
-                gradients.clear()
+                if span is not None:
+                    span.clear()
                 curvature = 1 / update[1] if update and update[1] else curvature
             del update
     return SolverResult(
@@ -566,9 +566,49 @@ def conjugate_gradients(
     )
 
 
-def _combined(directions: list[np.ndarray], alpha: np.ndarray) -> np.ndarray:
-    """The step ``-sum_a alpha_a d_a`` of the subspace's ``directions``."""
-    moved = np.zeros_like(directions[0])
-    for a, direction in zip(alpha, directions, strict=True):
-        moved -= float(a) * direction
-    return moved
+class _Span:
+    """The directions of the steps on a subspace (``plan.history``): the
+    gradient in the metric, the last ``history`` steps and the last
+    ``history`` gradients in the metric before it, each with its scores,
+    held as rows of two arrays (``directions``) that the subspace takes
+    as they are: a new direction takes the row of the oldest of its kind,
+    where it has ``history`` others (the gradient: ``history`` earlier
+    ones), else the next row free; ``clear`` (a restart) frees them all.
+    The rows in use are always the first ones."""
+
+    def __init__(self, history: int, coef: np.ndarray, scores: np.ndarray):
+        rows = 2 * history + 1
+        self._vectors = np.empty((rows, *coef.shape), dtype=coef.dtype)
+        self._scores = np.empty((rows, *scores.shape), dtype=scores.dtype)
+        self._history = history
+        self._gradients: deque[int] = deque()
+        self._steps: deque[int] = deque()
+        self._used = 0
+
+    def clear(self) -> None:
+        self._gradients.clear()
+        self._steps.clear()
+        self._used = 0
+
+    def directions(self) -> tuple[np.ndarray, np.ndarray]:
+        """The directions in use and their scores, one a row (views)."""
+        return self._vectors[: self._used], self._scores[: self._used]
+
+    def add_gradient(self, vector: np.ndarray, scores: np.ndarray) -> int:
+        """Take the gradient in the metric ``vector`` (its scores ``scores``):
+        its row."""
+        return self._add(self._gradients, self._history + 1, vector, scores)
+
+    def add_step(self, vector: np.ndarray, scores: np.ndarray) -> int:
+        """Take the step ``vector`` (its scores ``scores``): its row."""
+        return self._add(self._steps, self._history, vector, scores)
+
+    def _add(self, kind: deque, most: int, vector, scores) -> int:
+        if len(kind) == most:
+            row = kind.popleft()
+        else:
+            row, self._used = self._used, self._used + 1
+        kind.append(row)
+        self._vectors[row] = vector
+        self._scores[row] = scores
+        return row

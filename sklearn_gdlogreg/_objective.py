@@ -288,8 +288,8 @@ class LogisticObjective:
         self,
         coef: np.ndarray,
         scores: np.ndarray,
-        directions: Sequence[np.ndarray],
-        direction_scores: Sequence[np.ndarray],
+        directions: np.ndarray | Sequence[np.ndarray],
+        direction_scores: np.ndarray | Sequence[np.ndarray],
         residual: Any = None,
     ) -> Subspace:
         """The objective (without the L1 term) on the subspace ``coef -
@@ -324,6 +324,12 @@ class LogisticObjective:
         if isinstance(self.y, OffsetLabels):
             return OffsetLabels(signs, self.y.offset)
         return signs
+
+    @cached_property
+    def _weight_inverses(self) -> np.ndarray:
+        """``1 / s``, 0 where the weight ``s`` is (see :class:`Subspace`):
+        made once per fit."""
+        return _per_weight(np.ones_like(self.weights), self.weights)
 
     def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective (without the L1 term) and its gradient, in one pass over X."""
@@ -521,37 +527,54 @@ def _column_sums(A):
     return xp.sum(A, axis=0)
 
 
+# The Hessian on k directions of a subspace is summed over slices of rows,
+# each of the k directions' scores weighted by the curvature: as many rows
+# as make this many scores in all, where the rows are few (one slice: a
+# few numpy calls, each costing more than such a slice's arithmetic), else
+# a k-th of the rows, so that the weighted slices take one array of scores
+# (the plan's count, _plan.SUBSPACE_SCORE_ARRAYS).
+_SUBSPACE_SLICE = 2**15
+
+
 class Subspace:
     """The objective (without the L1 term) of a :class:`LogisticObjective`
     on the subspace ``coef - sum_a alpha_a directions[a]``, as a function
     of ``alpha`` (float64, one per direction), from the scores of ``coef``
-    and of the directions (none modified): nothing of X is read.
+    and of the directions (none modified): nothing of X is read. The
+    directions and their scores come as arrays with one direction a row
+    (``(k,) + coef.shape`` and ``(k,) + scores.shape``; a sequence of
+    arrays is stacked, a copy), so that each sum over the directions is
+    one matrix product.
 
     Called with ``alpha``, its value, gradient and Hessian there (with
     ``derivatives=False``: its value, and None for both): the loss of the
     scores ``scores + step_scores(alpha)``, its gradient ``-<R,
     direction_scores[a]>``, and its Hessian from the residual ``R``
     (binary: ``s p (1 - p)``; multinomial: ``s (diag(p) - p p^T)``, row by
-    row), about k^2 products of the scores' size for k directions, plus
-    the penalty's (a Gram matrix of the directions, made once). At ``alpha
-    = 0`` it takes ``coef``'s residual where one is given (once: it is not
-    held after); the residual of the last call with derivatives is kept for
-    :meth:`residual_at` (the step's end is mostly such a call's
-    point), dropped as the next such call starts.
+    row), a product of the k directions' scores weighted by that curvature
+    with themselves, in slices of rows (see ``_SUBSPACE_SLICE``), plus the
+    penalty's (a Gram matrix of the directions, made once). At ``alpha =
+    0`` it takes ``coef``'s residual where one is given (once: it is not
+    held after); the residual of the last call is kept for
+    :meth:`residual_at` (the step's end is the last point tried), dropped
+    as the next call starts.
     """
 
     def __init__(self, objective, coef, scores, directions, direction_scores, residual):
         self._objective = objective
-        self._scores, self._direction_scores = scores, direction_scores
+        self._scores = scores
+        D = np.asarray(direction_scores)
+        k = D.shape[0]
+        self._D = D.reshape(k, -1)  # a direction's scores a row
         self._start = residual
         W, _ = objective.split(coef)
-        dWs = [objective.split(direction)[0] for direction in directions]
-        scaled = [objective._l2_rows() * dW for dW in dWs]
+        dW = np.asarray(directions)[:, : objective.n_features].reshape(k, -1)
+        scaled = (objective._l2_rows() * dW.reshape((k, *W.shape))).reshape(k, -1)
         # The penalty at coef - sum_a alpha_a d_a is
         # base - alpha . at_coef + alpha^T gram alpha / 2.
         self._base = objective._l2_value(W)
-        self._at_coef = np.array([float(np.vdot(a, W)) for a in scaled])
-        gram = np.array([[float(np.vdot(a, dW)) for dW in dWs] for a in scaled])
+        self._at_coef = scaled.astype(np.float64, copy=False) @ W.ravel()
+        gram = scaled.astype(np.float64, copy=False) @ dW.T
         self._gram = (gram + gram.T) / 2  # symmetric to the last bit
         self._kept: tuple[np.ndarray, Any, Any] | None = None  # alpha, loss, R
 
@@ -559,14 +582,12 @@ class Subspace:
         """The scores of the step ``-sum_a alpha_a directions[a]`` (a new
         array): the point at ``alpha`` has the scores ``step_scores(alpha)
         + scores``, to the last bit those its value was measured at."""
-        M = np.zeros_like(self._scores)
-        for a, D_a in enumerate(self._direction_scores):
-            M -= M.dtype.type(alpha[a]) * D_a
-        return M
+        D = self._D
+        return (-alpha.astype(D.dtype) @ D).reshape(self._scores.shape)
 
     def residual_at(self, alpha: np.ndarray) -> tuple[Any, Any] | None:
         """The loss sum and residual of the point at ``alpha`` where the
-        last call with derivatives was there, else None."""
+        last call was there, else None."""
         kept, self._kept = self._kept, None
         if kept is not None and np.array_equal(kept[0], alpha):
             return kept[1], kept[2]
@@ -574,9 +595,7 @@ class Subspace:
 
     def __call__(self, alpha: np.ndarray, derivatives: bool = True):
         objective = self._objective
-        labels, weights = objective._labels(), objective.weights
-        if derivatives:
-            self._kept = None  # before the next residual is made
+        self._kept = None  # before the next residual is made
         if self._start is not None and not alpha.any():
             loss, R = self._start
             self._start = None  # kept below, if at all
@@ -587,29 +606,36 @@ class Subspace:
         gram, at_coef = self._gram, self._at_coef
         value = float(loss) + self._base - float(alpha @ at_coef)
         value += 0.5 * float(alpha @ gram @ alpha)
+        self._kept = (alpha.copy(), loss, R)
         if not derivatives:
             return value, None, None
-        self._kept = (alpha.copy(), loss, R)
-        D = self._direction_scores
         grad = gram @ alpha - at_coef
-        grad -= [float(np.vdot(R, D_a)) for D_a in D]
+        grad -= self._D @ R.ravel()
+        return value, grad, gram + self._loss_hessian(R)
+
+    def _loss_hessian(self, R) -> np.ndarray:
+        """The loss's Hessian in alpha at the point whose residual is ``R``."""
+        objective = self._objective
+        inverses = objective._weight_inverses
         if R.ndim == 1:  # |R| = s (1 - q), q the true class's probability
             curvature = np.abs(R)
-            curvature *= 1 - _per_weight(curvature, weights)
+            curvature *= 1 - curvature * inverses
         else:  # s P = R + s onehot(y), in a copy: R is kept
+            labels = objective._labels()
             codes = labels.y if isinstance(labels, OffsetLabels) else labels
             curvature = R.copy()
-            curvature[np.arange(R.shape[0]), codes] += weights
-        hessian = gram.copy()
-        means: list[np.ndarray] = []  # multinomial: p . d_a, row by row
-        for a in range(len(D)):
-            weighted = curvature * D[a]
-            if R.ndim > 1:
-                means.append(_per_weight(row_sums(weighted), weights))
-            for b in range(a + 1):
-                entry = float(np.vdot(weighted, D[b]))
-                if means:
-                    entry -= float(means[a] @ (means[b] * weights))
-                hessian[a, b] += entry
-                hessian[b, a] += entry if a != b else 0.0
-        return value, grad, hessian
+            curvature[np.arange(R.shape[0]), codes] += objective.weights
+        D, outputs = self._D, (1 if R.ndim == 1 else R.shape[1])
+        k, n = D.shape[0], R.shape[0]
+        curvature = curvature.reshape(-1)
+        hessian = np.zeros((k, k))
+        rows = max(_SUBSPACE_SLICE // (k * outputs), -(-n // k), 1)
+        for start in range(0, n, rows):
+            part = slice(start * outputs, (start + rows) * outputs)
+            D_part = D if n <= rows else D[:, part]  # no slicing: the common case
+            weighted = D_part * (curvature if n <= rows else curvature[part])
+            hessian += weighted @ D_part.T
+            if outputs > 1:  # less sum_i s_i (p_i . d_a,i) (p_i . d_b,i)
+                means = row_sums(weighted.reshape(-1, outputs)).reshape(k, -1)
+                hessian -= (means * inverses[start : start + rows]) @ means.T
+        return (hessian + hessian.T) / 2  # symmetric to the last bit

@@ -54,11 +54,12 @@ CONJUGATE_SCORE_ARRAYS = 3
 # direction and its last cannot. That holds 2 SUBSPACE_HISTORY more arrays
 # of scores, the last Newton step's residual (the span's start's, then the
 # one the gradient at the step's end takes), and the Newton steps'
-# temporaries (the point's along the span, a weighted direction, the
-# curvature's): SUBSPACE_SCORE_ARRAYS in all, taken where they are at most
-# a tenth of X. Its Newton steps cost about k^2 products of the scores'
-# size (k = 2 SUBSPACE_HISTORY + 1 directions), small next to a read of
-# such an X.
+# temporaries (the point's along the span, the curvature's, the k = 2
+# SUBSPACE_HISTORY + 1 directions' scores weighted by it, a slice of the
+# rows each: see _objective._SUBSPACE_SLICE): SUBSPACE_SCORE_ARRAYS in all,
+# taken where they are at most a tenth of X. Its Newton steps cost a few
+# passes over the k directions' scores (matrix products), small next to a
+# read of such an X.
 SUBSPACE_HISTORY = 2
 SUBSPACE_SCORE_ARRAYS = 2 * SUBSPACE_HISTORY + 6
 # The multinomial Hessian with the classes coupled costs K^2 times the

@@ -217,8 +217,8 @@ def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
             np.testing.assert_allclose(hessian[a], second, rtol=1e-5, atol=1e-8)
         np.testing.assert_array_equal(hessian, hessian.T)
     # Given the point's residual, alpha = 0 takes it (unmodified); the last
-    # call with derivatives keeps its residual, that of the scores of its
-    # step plus the point's.
+    # call keeps its residual, that of the scores of its step plus the
+    # point's.
     residual = objective.residual(scores)
     given = residual[1].copy()
     started = objective.subspace(coef, scores, directions, direction_scores, residual)
@@ -231,15 +231,17 @@ def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
     combined = scores - sum(a * Z for a, Z in zip(alpha, direction_scores, strict=True))
     step_scores = started.step_scores(alpha)
     np.testing.assert_allclose(step_scores + scores, combined, rtol=1e-12)
-    started(alpha)
-    started(2 * alpha, False)  # no derivatives: the last residual stays
-    loss, R = started.residual_at(alpha)
     expected = objective.residual(started.step_scores(alpha) + scores)
-    assert loss == expected[0]
-    np.testing.assert_array_equal(R, expected[1])
-    assert started.residual_at(alpha) is None  # once
+    for derivatives in (True, False):  # the last call's, with them or not
+        started(2 * alpha)
+        started(alpha, derivatives)
+        loss, R = started.residual_at(alpha)
+        assert loss == expected[0]
+        np.testing.assert_array_equal(R, expected[1])
+        assert started.residual_at(alpha) is None  # once
     started(alpha)
-    assert started.residual_at(2 * alpha) is None
+    started(2 * alpha, False)
+    assert started.residual_at(alpha) is None  # the last call's point only
     for array, copy in zip([scores, *direction_scores], kept, strict=True):
         np.testing.assert_array_equal(array, copy)
 
@@ -609,19 +611,19 @@ def test_a_subspace_step_ends_at_its_first_whole_newton_step(rng, n_outputs):
     at = subspace(directions[0])
     value, _, newton, first = newton_from(at, np.zeros(k))
     assert not at(newton, False)[0] <= value - _ARMIJO * first
-    with_derivatives = []  # where the steps took derivatives, in turn
+    calls = []  # each point tried, and whether with derivatives, in turn
 
     def recorded(alpha, derivatives=True):
-        if derivatives:
-            with_derivatives.append(alpha.copy())
+        calls.append((alpha.copy(), derivatives))
         return at(alpha, derivatives)
 
     step = _subspace_step(recorded, k, 0.0)
-    assert len(with_derivatives) > 2
-    np.testing.assert_array_equal(with_derivatives[-1], step)
+    starts = [alpha for alpha, derivatives in calls if derivatives]  # Newton's
+    assert len(starts) > 1
+    np.testing.assert_array_equal(calls[-1][0], step)  # the end, tried last
     assert at.residual_at(step) is not None
-    _, _, last, _ = newton_from(at, with_derivatives[-2])
-    whole = np.allclose(step, with_derivatives[-2] + last, rtol=1e-8)
+    _, _, last, _ = newton_from(at, starts[-1])
+    whole = np.allclose(step, starts[-1] + last, rtol=1e-8)
     _, _, _, decrement = newton_from(at, step)
     assert whole or decrement <= _DECREMENT_FRACTION * first
     minimum = _subspace_step(at, k, 0.0, to_minimum=True)
