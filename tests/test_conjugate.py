@@ -173,14 +173,19 @@ def test_a_lines_curvature_keeps_its_digits_where_predictions_are_confident(rng)
     assert curvatures[1] == pytest.approx(curvatures[0], rel=1e-3)
 
 
+@pytest.mark.parametrize("slices", ["one slice", "three slices"])
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("variant", ["plain", "offsets", "zero weights"])
 def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
-    rng, n_outputs, variant
+    rng, n_outputs, variant, slices, monkeypatch
 ):
     """Along three directions at once: the value is the objective's at the
     combined point, the gradient its central differences, the Hessian the
-    gradient's (all in alpha), none of the scores modified."""
+    gradient's (all in alpha), none of the scores modified; the Hessian
+    summed over one slice of rows (these few rows) or over three (a k-th of
+    the rows each, as for many rows)."""
+    if slices == "three slices":
+        monkeypatch.setattr(objective_module, "_SUBSPACE_SLICE", 1)
     _, _, _, objective = text_objective(rng, n_outputs)
     n = objective.backend.shape[0]
     if variant == "offsets":
