@@ -308,11 +308,13 @@ def _subspace_step(
 
 def _newton_step(grad: np.ndarray, hessian: np.ndarray) -> np.ndarray | None:
     """``-H^+ g`` over the directions of positive curvature (see
-    :func:`_subspace_step`), None where there are none or the Hessian is
-    not finite."""
+    :func:`_subspace_step`), None where there are none or the Hessian or
+    the gradient is not finite (or so large that its sum overflows)."""
+    if not math.isfinite(float(hessian.sum()) + float(grad.sum())):
+        return None
     diagonal = hessian.diagonal()
     usable = diagonal > 0
-    if not usable.all():  # directions of no curvature (or not finite) left out
+    if not usable.all():  # directions of no curvature left out
         if not usable.any():
             return None
         part = _newton_step(grad[usable], hessian[np.ix_(usable, usable)])

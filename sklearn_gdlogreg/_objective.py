@@ -326,10 +326,13 @@ class LogisticObjective:
         return signs
 
     @cached_property
-    def _weight_inverses(self) -> np.ndarray:
+    def _weight_inverses(self) -> np.ndarray | None:
         """``1 / s``, 0 where the weight ``s`` is (see :class:`Subspace`):
-        made once per fit."""
-        return _per_weight(np.ones_like(self.weights), self.weights)
+        made once per fit; None where one overflows (a subnormal weight),
+        and the weights are then divided by."""
+        with np.errstate(over="ignore", divide="ignore"):
+            inverses = _per_weight(np.ones_like(self.weights), self.weights)
+        return inverses if np.isfinite(inverses).all() else None
 
     def value_and_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective (without the L1 term) and its gradient, in one pass over X."""
@@ -556,8 +559,8 @@ class Subspace:
     penalty's (a Gram matrix of the directions, made once). At ``alpha =
     0`` it takes ``coef``'s residual where one is given (once: it is not
     held after); the residual of the last call is kept for
-    :meth:`residual_at` (the step's end is the last point tried), dropped
-    as the next call starts.
+    :meth:`residual_at` (the step's end is mostly the last point tried),
+    dropped as the next call starts.
     """
 
     def __init__(self, objective, coef, scores, directions, direction_scores, residual):
@@ -616,15 +619,22 @@ class Subspace:
     def _loss_hessian(self, R) -> np.ndarray:
         """The loss's Hessian in alpha at the point whose residual is ``R``."""
         objective = self._objective
-        inverses = objective._weight_inverses
+        inverses, weights = objective._weight_inverses, objective.weights
+
+        def per_weight(v, rows: slice):
+            """``v / s`` on the weights' ``rows``, 0 where the weight is."""
+            if inverses is None:
+                return _per_weight(v, weights[rows])
+            return v * inverses[rows]
+
         if R.ndim == 1:  # |R| = s (1 - q), q the true class's probability
             curvature = np.abs(R)
-            curvature *= 1 - curvature * inverses
+            curvature *= 1 - per_weight(curvature, slice(None))
         else:  # s P = R + s onehot(y), in a copy: R is kept
             labels = objective._labels()
             codes = labels.y if isinstance(labels, OffsetLabels) else labels
             curvature = R.copy()
-            curvature[np.arange(R.shape[0]), codes] += objective.weights
+            curvature[np.arange(R.shape[0]), codes] += weights
         D, outputs = self._D, (1 if R.ndim == 1 else R.shape[1])
         k, n = D.shape[0], R.shape[0]
         curvature = curvature.reshape(-1)
@@ -637,5 +647,5 @@ class Subspace:
             hessian += weighted @ D_part.T
             if outputs > 1:  # less sum_i s_i (p_i . d_a,i) (p_i . d_b,i)
                 means = row_sums(weighted.reshape(-1, outputs)).reshape(k, -1)
-                hessian -= (means * inverses[start : start + rows]) @ means.T
+                hessian -= per_weight(means, slice(start, start + rows)) @ means.T
         return (hessian + hessian.T) / 2  # symmetric to the last bit

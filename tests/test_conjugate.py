@@ -22,6 +22,7 @@ from sklearn_gdlogreg._conjugate import (
     _SLOPE_FRACTION,
     _line_minimum,
     _modelled_root,
+    _newton_step,
     _subspace_step,
 )
 from sklearn_gdlogreg._objective import LogisticObjective
@@ -175,7 +176,9 @@ def test_a_lines_curvature_keeps_its_digits_where_predictions_are_confident(rng)
 
 @pytest.mark.parametrize("slices", ["one slice", "three slices"])
 @pytest.mark.parametrize("n_outputs", [1, 3])
-@pytest.mark.parametrize("variant", ["plain", "offsets", "zero weights"])
+@pytest.mark.parametrize(
+    "variant", ["plain", "offsets", "zero weights", "a subnormal weight"]
+)
 def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
     rng, n_outputs, variant, slices, monkeypatch
 ):
@@ -196,6 +199,12 @@ def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
         weights = objective.weights.copy()
         weights[::3] = 0.0
         objective = dataclasses.replace(objective, weights=weights / weights.sum())
+    elif variant == "a subnormal weight":  # whose inverse overflows
+        weights = objective.weights.copy()
+        weights[0] = 1e-310
+        with np.errstate(over="ignore"):
+            assert not np.isfinite(np.float64(1.0) / weights[0])
+        objective = dataclasses.replace(objective, weights=weights)
     shape = (objective.n_features + objective.fit_intercept, n_outputs)
     coef = rng.normal(size=shape)
     directions = [rng.normal(size=shape) for _ in range(3)]
@@ -574,6 +583,33 @@ def test_a_subspace_of_repeated_directions_is_their_line(rng):
     assert abs(slope(t)) <= _SLOPE_FRACTION * abs(slope(0.0))
 
 
+def test_a_newton_step_on_a_subspace_is_none_where_it_is_not_finite(rng):
+    """The Newton step is the linear system's solution where the Hessian
+    is positive definite; over the directions of positive curvature where
+    some have none; None where the Hessian or the gradient holds a NaN or
+    an infinity (wherever it is: the eigensolver reads one triangle)."""
+    A = rng.normal(size=(4, 4))
+    hessian, grad = A @ A.T + np.eye(4), rng.normal(size=4)
+    np.testing.assert_allclose(
+        _newton_step(grad, hessian), -np.linalg.solve(hessian, grad), rtol=1e-10
+    )
+    flat = hessian.copy()
+    flat[3, :] = flat[:, 3] = 0.0  # no curvature along the last direction
+    step = _newton_step(grad, flat)
+    np.testing.assert_allclose(
+        step[:3], -np.linalg.solve(hessian[:3, :3], grad[:3]), rtol=1e-10
+    )
+    assert step[3] == 0.0
+    for bad in (np.nan, np.inf):
+        for entry in [(0, 0), (0, 3), (3, 0)]:
+            broken = hessian.copy()
+            broken[entry] = bad
+            assert _newton_step(grad, broken) is None
+        broken_grad = grad.copy()
+        broken_grad[1] = bad
+        assert _newton_step(broken_grad, hessian) is None
+
+
 @pytest.mark.parametrize("n_outputs", [1, 3])
 def test_a_subspace_step_ends_at_its_first_whole_newton_step(rng, n_outputs):
     """The step on a subspace is its Newton step from alpha = 0 where that
@@ -604,8 +640,17 @@ def test_a_subspace_step_ends_at_its_first_whole_newton_step(rng, n_outputs):
     at = subspace(rng.normal(scale=1e-3, size=shape))
     value, _, newton, decrement = newton_from(at, np.zeros(k))
     assert at(newton, False)[0] <= value - _ARMIJO * decrement
-    step = _subspace_step(at, k, 0.0)
+    calls = []  # each point tried, and whether with derivatives, in turn
+
+    def recorded(alpha, derivatives=True):
+        calls.append((alpha.copy(), derivatives))
+        return at(alpha, derivatives)
+
+    step = _subspace_step(recorded, k, 0.0)
     np.testing.assert_allclose(step, newton, rtol=1e-10)
+    # Derivatives at the start alone: the step ends at its trial, whose
+    # value is all it needs, and whose residual is kept.
+    assert [derivatives for _, derivatives in calls] == [True, False]
     assert at.residual_at(step) is not None
     minimum = _subspace_step(at, k, 0.0, to_minimum=True)
     assert not np.allclose(minimum, newton, rtol=1e-3)
@@ -616,12 +661,7 @@ def test_a_subspace_step_ends_at_its_first_whole_newton_step(rng, n_outputs):
     at = subspace(directions[0])
     value, _, newton, first = newton_from(at, np.zeros(k))
     assert not at(newton, False)[0] <= value - _ARMIJO * first
-    calls = []  # each point tried, and whether with derivatives, in turn
-
-    def recorded(alpha, derivatives=True):
-        calls.append((alpha.copy(), derivatives))
-        return at(alpha, derivatives)
-
+    calls.clear()
     step = _subspace_step(recorded, k, 0.0)
     starts = [alpha for alpha, derivatives in calls if derivatives]  # Newton's
     assert len(starts) > 1
