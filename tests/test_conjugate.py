@@ -3,6 +3,7 @@ along a line, the line's minimum, and the loop's minimum, statuses and plan."""
 
 import dataclasses
 import warnings
+from collections import deque
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from sklearn_gdlogreg._conjugate import (
     _line_minimum,
     _modelled_root,
     _newton_step,
+    _Span,
     _subspace_step,
 )
 from sklearn_gdlogreg._objective import LogisticObjective
@@ -561,6 +563,38 @@ def test_the_subspace_takes_fewer_steps_than_one_line(rng):
     for run in (subspace, line):
         assert abs(run.objective_history[-1] - f_best) <= 1e-9 * abs(f_best)
     assert subspace.n_iter < line.n_iter
+
+
+@pytest.mark.parametrize("history", [1, 2, 3])
+def test_the_span_holds_the_gradient_and_the_last_steps_and_gradients(rng, history):
+    """The span's rows in use are the gradient in the metric just taken,
+    the last ``history`` gradients before it and the last ``history``
+    steps (each with its scores), the first rows of its arrays, through
+    any order of new gradients, new steps and restarts."""
+    coef, scores = np.zeros((3, 1)), np.zeros(4)
+    span = _Span(history, coef, scores)
+    gradients: deque = deque(maxlen=history + 1)  # the reference
+    steps: deque = deque(maxlen=history)
+    for label in range(400):
+        event = rng.choice(["gradient", "step", "restart"], p=[0.45, 0.45, 0.1])
+        if event == "restart":
+            span.clear()
+            gradients.clear()
+            steps.clear()
+            continue
+        # Each vector and its scores carry the label, so a row's two match.
+        vector, vector_scores = np.full_like(coef, label), np.full_like(scores, label)
+        if event == "gradient":
+            row = span.add_gradient(vector, vector_scores)
+            gradients.append(label)
+        else:
+            row = span.add_step(vector, vector_scores)
+            steps.append(label)
+        vectors, held_scores = span.directions()
+        assert vectors[row, 0, 0] == label
+        assert len(vectors) == len(gradients) + len(steps)
+        np.testing.assert_array_equal(vectors[:, 0, 0], held_scores[:, 0])
+        assert sorted(vectors[:, 0, 0]) == sorted([*gradients, *steps])
 
 
 def test_a_subspace_of_repeated_directions_is_their_line(rng):
