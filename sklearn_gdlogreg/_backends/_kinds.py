@@ -370,6 +370,14 @@ class HostBackend(Backend):
         PASSES["product"] += 1
         if self.sparse:
             return np.asarray(self.X @ W)
+        if W.ndim == 2 and W.shape[1] > 1:
+            # As (W^T X^T)^T, made C-ordered: the product with W's few
+            # columns as the rows on the left is the one that OpenBLAS
+            # runs fast (so are the transposed product's R^T X and the
+            # passes' W^T X_b^T; see benchmarks/results.md), and the
+            # transposition costs a pass over the scores, small next to
+            # X's where the scores are kept.
+            return np.ascontiguousarray((W.T @ self.X.T).T)
         return self.X @ W
 
     def transposed_product(self, R: np.ndarray) -> np.ndarray:
