@@ -526,6 +526,38 @@ def wide_objective(rng, n_outputs=1, n_samples=1000, n_features=400, C=1.0):
 
 
 @pytest.mark.parametrize("n_outputs", [1, 3])
+def test_the_subspace_of_a_float32_x_is_the_float64_ones_to_its_precision(
+    rng, n_outputs
+):
+    """On a float32 X (its coefficients float32, as a fit keeps them) the
+    scores stay float32 (the step's too) while the value, gradient and
+    Hessian in alpha are float64, and they agree with the same subspace of
+    the float64 X to float32's precision."""
+    X, _, _, objective = wide_objective(rng, n_outputs, n_samples=300)
+    shape = (X.shape[1] + 1, n_outputs)
+    coef = rng.normal(scale=0.05, size=shape)
+    directions = np.stack([rng.normal(scale=0.05, size=shape) for _ in range(3)])
+    alpha = np.array([0.5, -0.3, 0.2])
+    results = []
+    for dtype in (np.float64, np.float32):
+        at = dataclasses.replace(objective, backend=backend_for(X.astype(dtype)))
+        point, vectors = coef.astype(dtype), directions.astype(dtype)
+        scores = at.scores(point)
+        direction_scores = np.stack([at.scores(d) for d in vectors])
+        subspace = at.subspace(point, scores, vectors, direction_scores)
+        value, grad, hessian = subspace(alpha)
+        assert scores.dtype == subspace.step_scores(alpha).dtype == dtype
+        assert grad.dtype == hessian.dtype == np.float64
+        results.append((value, grad, hessian))
+    (value64, grad64, hessian64), (value32, grad32, hessian32) = results
+    assert value32 == pytest.approx(value64, rel=1e-5)
+    np.testing.assert_allclose(grad32, grad64, atol=1e-4 * np.abs(grad64).max())
+    np.testing.assert_allclose(
+        hessian32, hessian64, atol=1e-4 * np.abs(hessian64).max()
+    )
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
 def test_the_subspace_steps_reach_scikit_learns_minimum(rng, n_outputs):
     X, y, weights, objective = wide_objective(rng, n_outputs)
     plan = make_plan(objective, "auto", "nesterov")
