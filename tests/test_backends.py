@@ -377,6 +377,28 @@ def test_exclusive_column_groups_need_sorted_indices(rng):
     assert backend_for(X).exclusive_column_groups() == []
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("block_bytes", [None, 200])
+def test_a_dense_product_of_several_columns_is_numpys_in_rows(
+    rng, dtype, order, block_bytes
+):
+    """A dense X's product with several columns (made block by block of
+    rows, W's columns on the left) is numpy's ``X @ W``: its values, its
+    dtype, its shape, C-ordered and new (the scores are added to in
+    place), in one block or in many (``block_bytes`` of 200: three rows)."""
+    X = np.asarray(rng.normal(size=(50, 7)), dtype=dtype, order=order)
+    coef = rng.normal(size=(8, 3)).astype(dtype)
+    W = coef[:7]  # a view, as the objective's split gives
+    backend = backend_for(X, block_bytes=block_bytes)
+    Z = backend.product(W)
+    expected = X @ W
+    assert Z.dtype == expected.dtype and Z.shape == expected.shape
+    assert Z.flags.c_contiguous and Z.flags.writeable
+    assert not np.shares_memory(Z, X) and not np.shares_memory(Z, coef)
+    np.testing.assert_allclose(Z, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
 @pytest.mark.parametrize("kind", ["dense", "csr", "csc"])
 @pytest.mark.parametrize("n_outputs", [1, 3])
 def test_products_for_kept_scores_equal_numpy(rng, kind, n_outputs):

@@ -540,7 +540,11 @@ def test_the_subspace_of_a_float32_x_is_the_float64_ones_to_its_precision(
     alpha = np.array([0.5, -0.3, 0.2])
     results = []
     for dtype in (np.float64, np.float32):
-        at = dataclasses.replace(objective, backend=backend_for(X.astype(dtype)))
+        at = dataclasses.replace(
+            objective,
+            backend=backend_for(X.astype(dtype)),
+            weights=objective.weights.astype(dtype),  # as a fit makes them
+        )
         point, vectors = coef.astype(dtype), directions.astype(dtype)
         scores = at.scores(point)
         direction_scores = np.stack([at.scores(d) for d in vectors])
@@ -625,7 +629,9 @@ def test_the_span_holds_the_gradient_and_the_last_steps_and_gradients(rng, histo
         vectors, held_scores = span.directions()
         assert vectors[row, 0, 0] == label
         assert len(vectors) == len(gradients) + len(steps)
-        np.testing.assert_array_equal(vectors[:, 0, 0], held_scores[:, 0])
+        # Each row whole: its vector's entries and its scores' all the label.
+        np.testing.assert_array_equal(vectors, vectors[:, :1, :1] + 0 * vectors)
+        np.testing.assert_array_equal(held_scores, vectors[:, 0, :1] + 0 * held_scores)
         assert sorted(vectors[:, 0, 0]) == sorted([*gradients, *steps])
 
 

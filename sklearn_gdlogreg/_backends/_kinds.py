@@ -370,15 +370,22 @@ class HostBackend(Backend):
         PASSES["product"] += 1
         if self.sparse:
             return np.asarray(self.X @ W)
-        if W.ndim == 2 and W.shape[1] > 1:
-            # As (W^T X^T)^T, made C-ordered: the product with W's few
-            # columns as the rows on the left is the one that OpenBLAS
-            # runs fast (so are the transposed product's R^T X and the
-            # passes' W^T X_b^T; see benchmarks/results.md), and the
-            # transposition costs a pass over the scores, small next to
-            # X's where the scores are kept.
-            return np.ascontiguousarray((W.T @ self.X.T).T)
-        return self.X @ W
+        if W.ndim == 1 or W.shape[1] == 1:
+            return self.X @ W
+        # Block by block of rows (the passes' blocks), as (W^T X_b^T)^T:
+        # the product with W's few columns as the rows on the left is the
+        # one that OpenBLAS runs fast (so are the transposed product's
+        # R^T X and the passes' W^T X_b^T; see the user guide, *Kept
+        # scores on wide dense data*). Each block's transposition costs a
+        # pass over its scores, small next to its X, and a temporary the
+        # size of those scores, not of all of them.
+        X, W_T = self.X, W.T
+        Z = np.empty((X.shape[0], W.shape[1]), dtype=np.result_type(X, W))
+        row_bytes = max(1, X.shape[1] * X.itemsize)
+        rows = max(1, (self.block_bytes or _BLOCK_BYTES) // row_bytes)
+        for start in range(0, X.shape[0], rows):
+            Z[start : start + rows] = (W_T @ X[start : start + rows].T).T
+        return Z
 
     def transposed_product(self, R: np.ndarray) -> np.ndarray:
         # A sparse X's as ``(X.T @ R.T).T``, scipy's product of a sparse
