@@ -379,12 +379,9 @@ class HostBackend(Backend):
         # scores on wide dense data*). Each block's transposition costs a
         # pass over its scores, small next to its X, and a temporary the
         # size of those scores, not of all of them.
-        X, W_T = self.X, W.T
-        Z = np.empty((X.shape[0], W.shape[1]), dtype=np.result_type(X, W))
-        row_bytes = max(1, X.shape[1] * X.itemsize)
-        rows = max(1, (self.block_bytes or _BLOCK_BYTES) // row_bytes)
-        for start in range(0, X.shape[0], rows):
-            Z[start : start + rows] = (W_T @ X[start : start + rows].T).T
+        Z = np.empty((self.X.shape[0], W.shape[1]), dtype=np.result_type(self.X, W))
+        for rows, _, X_b_T in _row_blocks(self.X, self.block_bytes):
+            Z[rows] = (W.T @ X_b_T).T
         return Z
 
     def transposed_product(self, R: np.ndarray) -> np.ndarray:
