@@ -642,8 +642,8 @@ class Subspace:
         rows = max(_SUBSPACE_SLICE // (k * outputs), -(-n // k), 1)
         for start in range(0, n, rows):
             part = slice(start * outputs, (start + rows) * outputs)
-            D_part = D if n <= rows else D[:, part]  # no slicing: the common case
-            weighted = D_part * (curvature if n <= rows else curvature[part])
+            D_part = D[:, part]
+            weighted = D_part * curvature[part]
             hessian += weighted @ D_part.T
             if outputs > 1:  # less sum_i s_i (p_i . d_a,i) (p_i . d_b,i)
                 means = row_sums(weighted.reshape(-1, outputs)).reshape(k, -1)
