@@ -149,6 +149,14 @@ def row_sums(A):
     return xp.sum(A, axis=1)
 
 
+def per_weight(v, s):
+    """``v / s``, 0 where the weight ``s`` is (such rows add nothing)."""
+    xp = namespace(v)
+    if xp is np:
+        return np.divide(v, s, out=np.zeros_like(v), where=s > 0)
+    return xp.where(s > 0, v / xp.where(s > 0, s, 1), 0)
+
+
 def _row_exponentials(Z):
     """``(E, sum_E, shift)`` of a numpy block: ``E = exp(Z - shift)`` and its
     row sums, ``shift`` the row maximum where it must be subtracted (see

@@ -56,7 +56,7 @@ CONJUGATE_SCORE_ARRAYS = 3
 # one the gradient at the step's end takes), and the Newton steps'
 # temporaries (the point's along the span, the curvature's, the k = 2
 # SUBSPACE_HISTORY + 1 directions' scores weighted by it, a slice of the
-# rows each: see _objective._SUBSPACE_SLICE): SUBSPACE_SCORE_ARRAYS in all,
+# rows each: see _restricted._SUBSPACE_SLICE): SUBSPACE_SCORE_ARRAYS in all,
 # taken where they are at most a tenth of X. Its Newton steps cost a few
 # passes over the k directions' scores (matrix products), small next to a
 # read of such an X.

@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 import sklearn_gdlogreg._conjugate as conjugate_module
-import sklearn_gdlogreg._objective as objective_module
+import sklearn_gdlogreg._restricted as restricted_module
 from conftest import make_objective, one_hot
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._backends import OffsetLabels, backend_for
@@ -91,7 +91,7 @@ def test_the_slope_along_a_line_is_the_objectives_derivative(
 
     slope = objective.line_slope(coef, scores, direction, direction_scores)
     # In slices of a few rows each: the same slopes.
-    monkeypatch.setattr(objective_module, "_LINE_SLICE_BYTES", 64)
+    monkeypatch.setattr(restricted_module, "_LINE_SLICE_BYTES", 64)
     sliced = objective.line_slope(coef, scores, direction, direction_scores)
     h = 1e-6
     for t in (0.0, 0.3, -0.2):
@@ -133,7 +133,7 @@ def test_a_line_given_the_residual_keeps_its_last_and_knows_its_curvature(
     residual = objective.residual(scores)
     plain = objective.line_slope(coef, scores, direction, direction_scores)
     # The slopes' residuals whole, the start's curvature in slices.
-    monkeypatch.setattr(objective_module, "_LINE_SLICE_BYTES", 64)
+    monkeypatch.setattr(restricted_module, "_LINE_SLICE_BYTES", 64)
     line = objective.line_slope(coef, scores, direction, direction_scores, residual)
     assert plain.curvature is None
     h = 1e-5
@@ -190,7 +190,7 @@ def test_the_subspace_gives_the_objectives_value_gradient_and_hessian(
     summed over one slice of rows (these few rows) or over three (a k-th of
     the rows each, as for many rows)."""
     if slices == "three slices":
-        monkeypatch.setattr(objective_module, "_SUBSPACE_SLICE", 1)
+        monkeypatch.setattr(restricted_module, "_SUBSPACE_SLICE", 1)
     _, _, _, objective = text_objective(rng, n_outputs)
     n = objective.backend.shape[0]
     if variant == "offsets":
