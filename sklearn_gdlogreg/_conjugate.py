@@ -58,6 +58,24 @@ if TYPE_CHECKING:  # the plan's module imports this one
     from ._plan import FitPlan
 
 
+class Start:
+    """A start's residual (``(loss, R)``) and ``X^T R`` (None: not made),
+    made before the loop (``_plan.first_geometry``; its scores read nothing
+    of X, and are made again). The loop takes them out (:meth:`take`), so
+    that whoever holds this holds no array of the fit's rows once the loop
+    moves on (a fit's memory is a share of X's, see
+    ``tests/test_memory.py``)."""
+
+    def __init__(self, residual: tuple[Any, Any], products) -> None:
+        self._parts: tuple | None = (residual, products)
+
+    def take(self) -> tuple[tuple[Any, Any], Any]:
+        """The residual and products, once."""
+        parts, self._parts = self._parts, None
+        assert parts is not None, "a start is taken once"
+        return parts
+
+
 class Line(Protocol):
     """The objective along a line ``coef - t direction``: its slope at
     ``t``, its curvature at ``t = 0`` (None where unknown), and the
@@ -90,6 +108,7 @@ class SlopedProblem(ScoredProblem, Protocol):
         scores: np.ndarray,
         grad: bool = True,
         residual: Any = None,
+        products: Any = None,
     ) -> tuple[float, np.ndarray | None]: ...
 
     def line_slope(
@@ -379,6 +398,7 @@ def conjugate_gradients(
     tol: float,
     callback: Callback | None = None,
     remetric: Remetric | None = None,
+    start: Start | None = None,
 ) -> SolverResult:
     """Minimise a smooth ``problem`` whose scores are kept by conjugate
     directions in ``geometry``'s metric, each step the line's minimum, or
@@ -403,17 +423,25 @@ def conjugate_gradients(
     the last Newton step's residual.
     ``remetric`` is asked for a new metric on ``plan``'s schedule
     (``remetric_factor``, ``finish_within``, ``measure_at_start``); the
-    directions then start again from the gradient in it. The reported
-    points are the iterates; the reported step is the line's, or on a
-    subspace the coefficient of the gradient in the metric.
+    directions then start again from the gradient in it. ``start``:
+    ``coef0``'s residual and ``X^T R``, where they were made already (see
+    :class:`Start`). The reported points are the iterates; the reported
+    step is the line's, or on a subspace the coefficient of the gradient
+    in the metric.
     """
     coef = coef0
     scores = problem.scores(coef)
+    if start is None:
+        residual, products = problem.residual(scores), None
+    else:
+        residual, products = start.take()
     # The point's residual, kept for the next subspace (its start), or the
     # next line where the plan says so (plan.line_residuals).
     keep_residual = bool(plan.history) or plan.line_residuals
-    residual = problem.residual(scores)
-    value, grad = problem.value_and_grad_at(coef, scores, residual=residual)
+    value, grad = problem.value_and_grad_at(
+        coef, scores, residual=residual, products=products
+    )
+    del products
     assert grad is not None
     if not keep_residual:
         residual = None

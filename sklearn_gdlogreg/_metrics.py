@@ -302,15 +302,41 @@ class Geometry:
         penalty aside, the moments are all a geometry reads X for, besides
         the sketch): a path of Cs reads X once.
         """
+        return cls.for_start(objective, dtype, None, metric, stride, groups, moments)[0]
+
+    @classmethod
+    def for_start(
+        cls,
+        objective: LogisticObjective,
+        dtype,
+        residual,
+        metric: str = "diagonal",
+        stride: int = 1,
+        groups: Sequence[int] = (),
+        moments: dict | None = None,
+    ) -> tuple[Geometry, np.ndarray | None]:
+        """:meth:`for_objective`, and ``X^T residual`` (see
+        ``Backend.column_moments_and_products``) from its read of X, where
+        ``residual`` is given (the residual of a start whose scores read
+        nothing of X) and the kind of X makes it there: the gradient at the
+        start then costs no read of its own. None where it does not (or
+        where ``moments`` kept the moments, so that X is not read)."""
         full = metric == "full"
         sampled = full and stride > 1  # the full metric from a sample of the rows
         cache = {} if moments is None else moments
+        products = None
 
         def summary(rows: int, covariance: bool):
+            nonlocal products
             key = (rows, covariance)
             if key not in cache:
                 backend, weights = metric_rows(objective, rows)
-                mean, spread, _ = backend.column_moments(weights, covariance)
+                if rows == 1 and residual is not None:
+                    (mean, spread, _), products = backend.column_moments_and_products(
+                        weights, residual, covariance
+                    )
+                else:
+                    mean, spread, _ = backend.column_moments(weights, covariance)
                 cache[key] = mean, spread
             return cache[key]
 
@@ -329,8 +355,8 @@ class Geometry:
             rows = metric_.rows if metric_.rows.full else geometry.rows
             geometry = replace(geometry, rows=rows)
         if metric == "low_rank":
-            return geometry.with_spikes(objective)
-        return geometry.grouped(groups) if metric == "groups" else geometry
+            return geometry.with_spikes(objective), products
+        return (geometry.grouped(groups) if metric == "groups" else geometry), products
 
     @classmethod
     def at_curvature(

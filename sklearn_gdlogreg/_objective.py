@@ -240,11 +240,14 @@ class LogisticObjective:
         scores: np.ndarray,
         grad: bool = True,
         residual: tuple[Any, Any] | None = None,
+        products: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray | None]:
         """Objective (without the L1 term) at ``coef``, whose scores are
         ``scores`` (not modified), and its gradient if ``grad``: the value
         reads nothing of X, the gradient reads it once (``X^T R``).
-        ``residual``: the scores' :meth:`residual`, where it is at hand."""
+        ``residual``: the scores' :meth:`residual`, where it is at hand;
+        ``products``: its ``X^T R``, where a read made it already (the
+        first moments', see ``_metrics.Geometry.for_start``)."""
         W, _ = self.split(coef)
         loss, R = self.residual(scores) if residual is None else residual
         value = float(loss) + self._l2_value(W)
@@ -253,7 +256,9 @@ class LogisticObjective:
         gradient = np.empty_like(coef)
         d = self.n_features
         backend = self.backend
-        if R.ndim == 1:
+        if products is not None:
+            gradient[:d] = products.reshape(d, -1)
+        elif R.ndim == 1:
             gradient[:d] = backend.transposed_product(R).reshape(d, -1)
         else:
             gradient[:d] = backend.transposed_product(R.T).T

@@ -12,13 +12,14 @@ right; the figures that chose them are the benchmarks' output.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Literal
 
 import numpy as np
 
 from ._backends import Backend
 from ._class_metrics import ClassBlockMetric, ClassCoupledMetric, ClassCurvatureMetric
-from ._conjugate import conjugate_gradients
+from ._conjugate import Start, conjugate_gradients
 from ._metrics import Geometry
 from ._objective import LogisticObjective
 from ._solver import Callback, SolverResult, gradient_descent
@@ -445,20 +446,35 @@ def _remeasured_sparse(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
 
 
 def first_geometry(
-    objective: LogisticObjective, dtype, plan: FitPlan, moments: dict | None = None
-) -> Geometry:
+    objective: LogisticObjective,
+    dtype,
+    plan: FitPlan,
+    moments: dict | None = None,
+    coef0: np.ndarray | None = None,
+) -> tuple[Geometry, Start | None]:
     """The plan's first metric (one read of X, and one of a sample of its
     rows for the full metric of a tall X; none where ``moments`` keeps
     them from an earlier fit on the same data, see
-    ``Geometry.for_objective``)."""
-    return Geometry.for_objective(
+    ``Geometry.for_objective``), and where ``coef0``'s scores read nothing
+    of X (W zero, as a fit starts), its :data:`Start`: the read of the
+    moments makes its gradient's ``X^T R`` too (``Geometry.for_start``)."""
+    start = residual = None
+    if coef0 is not None and not objective.split(coef0)[0].any():
+        # (its scores read nothing, and go before the moments' read: the
+        # loop makes them again)
+        residual = objective.residual(objective.scores(coef0))
+    geometry, products = Geometry.for_start(
         objective,
         dtype,
+        None if residual is None else residual[1],
         metric=plan.metric,
         stride=plan.metric_stride,
         groups=plan.groups,
         moments=moments,
     )
+    if residual is not None:
+        start = Start(residual, products)
+    return geometry, start
 
 
 def remeasure(objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan):
@@ -559,9 +575,17 @@ def solve(
     see :func:`first_geometry`), in the scope its backend holds for a whole
     fit (``Backend.solving``: on a sparse X, BLAS on one thread)."""
     dtype = coef0.dtype
-    loop = conjugate_gradients if plan.conjugate else gradient_descent
     with objective.backend.solving():
-        geometry = first_geometry(objective, dtype, plan, moments)
+        # The conjugate loop keeps the scores: it starts from the residual
+        # (and X^T R) that the first read made.
+        geometry, start = first_geometry(
+            objective, dtype, plan, moments, coef0 if plan.conjugate else None
+        )
+        loop = (
+            partial(conjugate_gradients, start=start)
+            if plan.conjugate
+            else gradient_descent
+        )
         return loop(
             objective,
             geometry,

@@ -116,6 +116,68 @@ def test_moments_match_numpy_over_many_blocks(
         np.testing.assert_allclose(sparse_var, expected, rtol=1e-4)
 
 
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix, sp.csc_matrix])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance", [False, True])
+@pytest.mark.parametrize("blocks", ["many", "one", "one in slices"])
+@pytest.mark.parametrize("n_outputs", [None, 3])  # None: a vector R
+def test_moments_with_products_are_the_moments_and_X_transposed_R(
+    rng, monkeypatch, container, dtype, covariance, blocks, n_outputs
+):
+    # The first moments' read of a dense X makes the start's X^T R too (the
+    # gradient at a start whose scores read nothing of X): the moments are
+    # those of column_moments, bit for bit, and X^T R is numpy's, over
+    # blocks of no weight (whose R is zero), in threads, in slices and with
+    # a large constant part in a column (centred apart). A sparse X's comes
+    # in a read of its own (None).
+    if covariance and container is not np.asarray:
+        pytest.skip("the covariance needs a dense X")
+    X = rng.normal(size=(301, 5)) * [1, 1e3, 1e-3, 1, 5] + [0, 300, -7, 1e4, 0]
+    X[rng.uniform(size=X.shape) < 0.3] = 0
+    X = container(X.astype(dtype))
+    weights = rng.uniform(size=301)
+    weights[:40] = 0
+    weights /= weights.sum()
+    shape = (301,) if n_outputs is None else (301, n_outputs)
+    R = rng.normal(size=shape) * (weights if n_outputs is None else weights[:, None])
+    block_bytes = 7 * 8 * X.shape[1] if blocks == "many" else None
+    if blocks == "one in slices":
+        monkeypatch.setattr(_moments, "_SQUARES_BYTES", 0)
+    backend = backend_for(X, block_bytes)
+    (mean, spread, weight), products = backend.column_moments_and_products(
+        weights, R.astype(dtype), covariance
+    )
+    expected = backend.column_moments(weights, covariance)
+    np.testing.assert_array_equal(mean, expected[0])
+    np.testing.assert_array_equal(spread, expected[1])
+    assert weight == expected[2]
+    if sp.issparse(X):
+        assert products is None
+        return
+    reference = X.astype(np.float64).T @ R.astype(dtype).astype(np.float64)
+    assert products.dtype == np.float64 and products.shape == reference.shape
+    # X's precision: each product rounds as a numpy product in it would.
+    eps = float(np.finfo(dtype).eps)
+    bound = 4 * 301 * eps * (np.abs(X).T @ np.abs(R)).astype(np.float64)
+    np.testing.assert_array_less(np.abs(products - reference), bound + 1e-300)
+
+
+def test_a_kind_without_products_in_its_moments_gives_none(rng):
+    # A kind whose moments do not make X^T R (X not in memory) says so,
+    # and its moments are still column_moments'.
+    from sklearn_gdlogreg._backends._kinds import Backend
+
+    X = rng.normal(size=(40, 3))
+    weights = np.full(40, 1 / 40)
+    backend = backend_for(X)
+    moments, products = Backend.column_moments_and_products(
+        backend, weights, rng.normal(size=40)
+    )
+    assert products is None
+    for got, expected in zip(moments, backend.column_moments(weights), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("kind", ["csr", "csc"])
 @pytest.mark.parametrize("blocks", ["many", "one"])
 def test_class_moments_are_each_classs_own_moments(rng, kind, blocks):

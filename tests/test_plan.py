@@ -2,11 +2,14 @@
 properties (its shape, penalty and kind of X) and the estimator's parameters,
 and a plan changed by hand runs to the same minimum."""
 
+import copy
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from conftest import make_objective, one_hot
@@ -227,7 +230,7 @@ def test_a_sparse_X_measures_its_metric_again_where_it_reshapes(rng):
     assert (plan.metric, plan.remeasured) == ("groups", "curvature")
     assert plan.keep_momentum and plan.finish_within == 0
     assert plan.remetric_factor == SMALL_REMETRIC_FACTOR
-    geometry = first_geometry(obj, np.float64, plan)
+    geometry, _ = first_geometry(obj, np.float64, plan)
     reference = LogisticRegression(C=30.0, tol=1e-10, max_iter=10_000).fit(X, y)
     minimum = np.append(reference.coef_[0], reference.intercept_)[:, None]
     remetric = remeasure(obj, np.float64, geometry, plan)
@@ -291,7 +294,7 @@ def test_rare_classes_of_a_sparse_X_take_each_classs_curvature(rng):
     ).fit(X, y)
     scale = np.abs(reference.coef_).max()
     minimum = np.vstack([reference.coef_.T, reference.intercept_])
-    geometry = first_geometry(obj, np.float64, plan)
+    geometry, _ = first_geometry(obj, np.float64, plan)
     metric, step = remeasure(obj, np.float64, geometry, plan)(minimum)
     assert isinstance(metric, ClassCurvatureMetric) and step == 1.0
     assert _mismatch(metric, geometry) >= RESHAPED
@@ -460,4 +463,62 @@ def test_wide_correlated_X_takes_fewer_steps_in_the_low_rank_metric(n_outputs):
     reference.fit(X, y)
     np.testing.assert_allclose(
         ours.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "kind", ["dense", "dense float32", "wide dense", "sparse", "3 classes", "offset"]
+)
+def test_a_fit_from_zero_takes_its_first_gradient_from_the_moments_read(
+    rng, monkeypatch, kind
+):
+    # At zero the scores read nothing of X, so the first moments' read of a
+    # dense X makes the start's X^T R too: one read of X fewer (a transposed
+    # product), and the same iterates up to rounding. A warm start reads as
+    # before, as does a sparse X (its X^T R costs less in a read of its own).
+    from sklearn_gdlogreg._backends._kinds import Backend, DenseBackend
+
+    n_features = 300 if kind == "wide dense" else 6
+    X = rng.normal(size=(400, n_features)) * rng.uniform(0.5, 3, n_features)
+    y = (X[:, :3] @ [1.0, -2.0, 0.5] + rng.normal(size=400) > 0).astype(int)
+    fit_params = {}
+    if kind == "dense float32":
+        X = X.astype(np.float32)
+    elif kind == "sparse":
+        X[rng.uniform(size=X.shape) < 0.7] = 0
+        X = sp.csr_matrix(X)
+    elif kind == "3 classes":
+        y = y + (X[:, 3] > 0.5)
+    elif kind == "offset":
+        fit_params["offset"] = rng.normal(size=400)
+
+    def three_iterations():
+        model = GradientDescentLogisticRegression(max_iter=3, warm_start=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            with counted_passes() as passes:
+                model.fit(X, y, **fit_params)
+            cold, fitted = dict(passes), copy.deepcopy(model)
+            with counted_passes() as passes:
+                model.fit(X, y, **fit_params)  # from the last fit's coefficients
+        return fitted, cold, dict(passes)
+
+    fused, fused_cold, fused_warm = three_iterations()
+    monkeypatch.setattr(  # the kinds' own: X^T R in a read of its own
+        DenseBackend,
+        "column_moments_and_products",
+        Backend.column_moments_and_products,
+    )
+    plain, plain_cold, plain_warm = three_iterations()
+    assert fused.n_iter_ == plain.n_iter_ == 3
+    saved = 0 if kind == "sparse" else 1
+    assert fused_cold["transposed_product"] == plain_cold["transposed_product"] - saved
+    assert fused_cold["column_moments"] == plain_cold["column_moments"] == 1
+    assert fused_warm == plain_warm
+
+    rtol = 1e-4 if kind == "dense float32" else 1e-9
+    scale = np.abs(plain.coef_).max()
+    np.testing.assert_allclose(fused.coef_, plain.coef_, rtol=0, atol=rtol * scale)
+    np.testing.assert_allclose(
+        fused.intercept_, plain.intercept_, rtol=0, atol=rtol * (1 + scale)
     )

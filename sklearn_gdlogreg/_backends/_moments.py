@@ -53,11 +53,13 @@ def _checked_moments(
     its squares over- or underflow, in float64; ``reweighted``: the weights
     came from a ``Reweight``, and a total weight of zero gives zeros.
     ``assert_finite()`` raises where X holds a NaN or an infinity: asked
-    where the moments are not finite, before they are summed again."""
+    where the moments are not finite, before they are summed again. Where
+    the summaries carry ``X^T R`` (``_moments``' ``products``), it comes
+    fourth."""
     # Summaries in X's precision, or in float64 where their squares over-
     # or underflow it.
     for precision in dict.fromkeys((dtype, np.float64)):
-        mean, spread, seen = _merge_moments(summaries(precision), covariance)
+        mean, spread, seen, *products = _merge_moments(summaries(precision), covariance)
         overflow = not (np.isfinite(spread).all() and np.isfinite(mean).all())
         if overflow:  # a NaN or an infinity in X, or squares too large
             assert_finite()
@@ -80,7 +82,7 @@ def _checked_moments(
     if seen == 0:  # no weight at all (the reweighting gave none): zeros
         d = n_features
         return np.zeros(d), np.zeros((d, d) if covariance else d), 0.0
-    return mean, spread / seen, seen
+    return mean, spread / seen, seen, *products
 
 
 def _underflowed(mean, spread, seen: float, covariance: bool, dtype) -> np.ndarray:
@@ -96,13 +98,25 @@ def _underflowed(mean, spread, seen: float, covariance: bool, dtype) -> np.ndarr
 
 
 def _moments(
-    X, weights, covariance: bool, dtype, block_bytes: int, reweight=None, threads=False
+    X,
+    weights,
+    covariance: bool,
+    dtype,
+    block_bytes: int,
+    reweight=None,
+    threads=False,
+    products=None,
 ):
     """``(mean, spread, weight)`` of X's rows in blocks of ``block_bytes``:
     Chan's merge of its blocks (in threads over groups of blocks if
-    ``threads``, as in ``_linear_pass``)."""
+    ``threads``, as in ``_linear_pass``). With ``products`` (an array of
+    one row per sample, or a vector, that is zero where ``weights`` is),
+    ``X^T products`` (float64, of shape (n_features,) or (n_features, k))
+    comes fourth, from the same read of X."""
     weights = astype(weights, dtype)
-    summarise = partial(_summarised_blocks, weights, covariance, reweight)
+    if products is not None:
+        products = astype(products, dtype)
+    summarise = partial(_summarised_blocks, weights, covariance, reweight, products)
     whole = one_block(X, block_bytes)
     if whole is not None:
         parts = [summarise(whole)]
@@ -113,10 +127,11 @@ def _moments(
     return _merge_moments(parts, covariance)
 
 
-def _summarised_blocks(weights, covariance: bool, reweight, blocks):
-    """The merged ``(mean, spread, weight)`` of ``blocks``."""
+def _summarised_blocks(weights, covariance: bool, reweight, products, blocks):
+    """The merged ``(mean, spread, weight)`` of ``blocks`` (and ``X^T
+    products``, see ``_moments``: a block of no weight adds none to it)."""
     xp = namespace(weights)
-    summary = (0.0, 0.0, 0.0)
+    summary: tuple = (0.0, 0.0, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
         for rows, X_b, X_b_T in blocks:
             w_b = weights[rows]
@@ -124,9 +139,12 @@ def _summarised_blocks(weights, covariance: bool, reweight, blocks):
                 w_b = reweight(X_b, w_b)
             weight_b = float(xp.sum(w_b, dtype=xp.float64))
             if weight_b > 0:
-                block = _block_moments(X_b, X_b_T, w_b, weight_b, covariance)
+                R_b = None if products is None else products[rows]
+                block = _block_moments(X_b, X_b_T, w_b, weight_b, covariance, R_b)
                 # Merged as it comes: one (n_features, n_features) sum at a time.
-                summary = _merge_moments([summary, (*block, weight_b)], covariance)
+                summary = _merge_moments(
+                    [summary, (*block[:2], weight_b, *block[2:])], covariance
+                )
     return summary
 
 
@@ -203,11 +221,15 @@ def _class_sums(weights, reweight: Reweight, blocks):
 
 
 def _merge_moments(parts, covariance: bool):
-    """Merge ``(mean, spread, weight)`` summaries (Chan, Golub and LeVeque)."""
+    """Merge ``(mean, spread, weight)`` summaries (Chan, Golub and LeVeque),
+    and sum the ``X^T R`` that comes fourth in each, where one does."""
     parts = [part for part in parts if part[2] > 0]
     if not parts:  # no weight at all (a chunk may have none)
         return 0.0, 0.0, 0.0
-    mean, spread, seen = parts[0]
+    mean, spread, seen = parts[0][:3]
+    if len(parts[0]) > 3:
+        products = sum(part[3] for part in parts)
+        return (*_merge_moments([part[:3] for part in parts], covariance), products)
     for mean_b, spread_b, weight_b in parts[1:]:
         delta = mean_b - mean
         total = seen + weight_b
@@ -244,8 +266,10 @@ def _cancelled(dtype) -> float:
     return float(np.finfo(dtype).eps) ** 0.25
 
 
-def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
-    """Weighted mean and centred sums of squares (or products) of one block.
+def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool, R_b=None):
+    """Weighted mean and centred sums of squares (or products) of one block,
+    and where ``R_b`` is given, ``X_b^T R_b`` (from the block as it is read:
+    a dense block's in its slices, see ``_sums_and_squares``).
 
     In the precision of ``w_b``, returned in float64 on the host. A dense
     block's sums of squares (not products) are, as a sparse block's, each
@@ -255,6 +279,7 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
     constant part) is centred, as products are (``_centred_moments``).
     """
     if sp.issparse(X_b):
+        assert R_b is None, "a sparse X's X^T R takes a read of its own"
         mean_b = np.asarray(X_b_T @ w_b, dtype=np.float64).ravel() / weight_b
         # Sums of squares less the mean's part: two sparse products and no
         # more, where each stored entry centred costs four. Where the spread
@@ -269,14 +294,18 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
             spread[lost] = _centred_spread(X_b[:, lost], w_b, weight_b, mean_b[lost])
         return mean_b, np.maximum(spread, 0.0)
     xp = namespace(X_b)
+    products: tuple = ()
     if covariance or xp is not np:
         if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
             X_b = astype(X_b, host_dtype(w_b))
             X_b_T = X_b.T
+    if R_b is not None and (covariance or xp is not np):
+        # (a block of the covariance's is small: still in the cache)
+        products = (_host64(X_b_T @ astype(R_b, host_dtype(X_b))),)
     if covariance:
-        return _centred_moments(X_b, X_b_T, w_b, weight_b, covariance)
+        return (*_centred_moments(X_b, X_b_T, w_b, weight_b, covariance), *products)
     if xp is np:
-        sums, squares = _sums_and_squares(X_b, w_b)
+        sums, squares, *products = _sums_and_squares(X_b, w_b, R_b)
         mean_b = sums / weight_b
     else:
         mean_b = _host64(X_b_T @ w_b) / weight_b
@@ -291,7 +320,7 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
         mean_b[lost], spread_b[lost] = _centred_moments(
             columns, columns.T, w_b, weight_b, covariance
         )
-    return mean_b, np.maximum(spread_b, 0.0)
+    return mean_b, np.maximum(spread_b, 0.0), *products
 
 
 def _centred_in_slices(X_b: np.ndarray, w_b: np.ndarray, lost: np.ndarray):
@@ -317,27 +346,34 @@ def _slice_rows(n_columns: int, itemsize: int) -> int:
     return max(_SQUARES_MIN_ROWS, _SQUARES_BYTES // max(1, n_columns * itemsize))
 
 
-def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray):
+def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray, R_b=None):
     """The weighted sums and sums of squares of a numpy block's columns, in
     float64, in slices of ``_SQUARES_BYTES``: each slice is read from memory
     once, for its sums, and squared in a temporary that stays in the cache
     for its sums of squares (a block's summary and merge cost arrays of
     n_features, so the blocks are large; see ``HostBackend._moments``).
     Each slice is summed in ``w_b``'s precision (float64 for float32 data
-    whose squares would overflow)."""
+    whose squares would overflow). With ``R_b``, ``X_b^T R_b`` third, from
+    the slices in the cache too."""
     d = X_b.shape[1]
     rows = _slice_rows(d, X_b.itemsize)
     sums, squares = np.zeros(d), np.zeros(d)
+    # R_b^T X_b, of shape (k, d) for k columns, transposed at the end.
+    products = None if R_b is None else np.zeros((*R_b.shape[1:], d))
     square = None
     for start in range(0, X_b.shape[0], rows):
         X_s = X_b[start : start + rows].astype(w_b.dtype, copy=False)
         w_s = w_b[start : start + rows]
         sums += w_s @ X_s
+        if products is not None:
+            products += R_b[start : start + rows].T @ X_s
         if square is None or square.shape != X_s.shape:
             square = np.empty_like(X_s)
         np.square(X_s, out=square)
         squares += w_s @ square
-    return sums, squares
+    if products is None:
+        return sums, squares
+    return sums, squares, products.T
 
 
 def _lost(spread: np.ndarray, squares: np.ndarray, dtype) -> np.ndarray:
