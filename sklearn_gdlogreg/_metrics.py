@@ -315,12 +315,12 @@ class Geometry:
         groups: Sequence[int] = (),
         moments: dict | None = None,
     ) -> tuple[Geometry, np.ndarray | None]:
-        """:meth:`for_objective`, and ``X^T residual`` (see
-        ``Backend.column_moments_and_products``) from its read of X, where
-        ``residual`` is given (the residual of a start whose scores read
-        nothing of X) and the kind of X makes it there: the gradient at the
-        start then costs no read of its own. None where it does not (or
-        where ``moments`` kept the moments, so that X is not read)."""
+        """:meth:`for_objective`, and ``X^T residual`` from its read of
+        every row of X (``Backend.column_moments_and_products``; a kind of
+        X with ``moments_products``), where ``residual`` is given (that of a
+        start whose scores read nothing of X): the gradient at the start
+        then costs no read of its own. None where ``residual`` is, or where
+        ``moments`` kept the moments (X is not read)."""
         full = metric == "full"
         sampled = full and stride > 1  # the full metric from a sample of the rows
         cache = {} if moments is None else moments
@@ -331,7 +331,7 @@ class Geometry:
             key = (rows, covariance)
             if key not in cache:
                 backend, weights = metric_rows(objective, rows)
-                if rows == 1 and residual is not None:
+                if rows == 1 and residual is not None:  # every row: the gradient's
                     (mean, spread, _), products = backend.column_moments_and_products(
                         weights, residual, covariance
                     )

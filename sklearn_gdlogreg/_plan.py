@@ -456,10 +456,17 @@ def first_geometry(
     rows for the full metric of a tall X; none where ``moments`` keeps
     them from an earlier fit on the same data, see
     ``Geometry.for_objective``), and where ``coef0``'s scores read nothing
-    of X (W zero, as a fit starts), its :data:`Start`: the read of the
-    moments makes its gradient's ``X^T R`` too (``Geometry.for_start``)."""
+    of X (W zero, as a fit starts) and the moments' read of this kind of X
+    makes ``X^T R`` too (``Backend.moments_products``), the :class:`Start`
+    at ``coef0``, its gradient's ``X^T R`` from that read
+    (``Geometry.for_start``). The residual is made before the read only
+    there (it is held through it)."""
     start = residual = None
-    if coef0 is not None and not objective.split(coef0)[0].any():
+    if (
+        coef0 is not None
+        and objective.backend.moments_products
+        and not objective.split(coef0)[0].any()
+    ):
         # (its scores read nothing, and go before the moments' read: the
         # loop makes them again)
         residual = objective.residual(objective.scores(coef0))

@@ -129,7 +129,7 @@ def test_moments_with_products_are_the_moments_and_X_transposed_R(
     # those of column_moments, bit for bit, and X^T R is numpy's, over
     # blocks of no weight (whose R is zero), in threads, in slices and with
     # a large constant part in a column (centred apart). A sparse X's comes
-    # in a read of its own (None).
+    # in a read of its own (moments_products: the solver asks none).
     if covariance and container is not np.asarray:
         pytest.skip("the covariance needs a dense X")
     X = rng.normal(size=(301, 5)) * [1, 1e3, 1e-3, 1, 5] + [0, 300, -7, 1e4, 0]
@@ -144,6 +144,11 @@ def test_moments_with_products_are_the_moments_and_X_transposed_R(
     if blocks == "one in slices":
         monkeypatch.setattr(_moments, "_SQUARES_BYTES", 0)
     backend = backend_for(X, block_bytes)
+    assert backend.moments_products is not sp.issparse(X)
+    if sp.issparse(X):
+        with pytest.raises(TypeError, match="a read of its own"):
+            backend.column_moments_and_products(weights, R, covariance)
+        return
     (mean, spread, weight), products = backend.column_moments_and_products(
         weights, R.astype(dtype), covariance
     )
@@ -151,31 +156,12 @@ def test_moments_with_products_are_the_moments_and_X_transposed_R(
     np.testing.assert_array_equal(mean, expected[0])
     np.testing.assert_array_equal(spread, expected[1])
     assert weight == expected[2]
-    if sp.issparse(X):
-        assert products is None
-        return
     reference = X.astype(np.float64).T @ R.astype(dtype).astype(np.float64)
     assert products.dtype == np.float64 and products.shape == reference.shape
     # X's precision: each product rounds as a numpy product in it would.
     eps = float(np.finfo(dtype).eps)
     bound = 4 * 301 * eps * (np.abs(X).T @ np.abs(R)).astype(np.float64)
     np.testing.assert_array_less(np.abs(products - reference), bound + 1e-300)
-
-
-def test_a_kind_without_products_in_its_moments_gives_none(rng):
-    # A kind whose moments do not make X^T R (X not in memory) says so,
-    # and its moments are still column_moments'.
-    from sklearn_gdlogreg._backends._kinds import Backend
-
-    X = rng.normal(size=(40, 3))
-    weights = np.full(40, 1 / 40)
-    backend = backend_for(X)
-    moments, products = Backend.column_moments_and_products(
-        backend, weights, rng.normal(size=40)
-    )
-    assert products is None
-    for got, expected in zip(moments, backend.column_moments(weights), strict=True):
-        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("kind", ["csr", "csc"])

@@ -467,20 +467,34 @@ def test_wide_correlated_X_takes_fewer_steps_in_the_low_rank_metric(n_outputs):
 
 
 @pytest.mark.parametrize(
-    "kind", ["dense", "dense float32", "wide dense", "sparse", "3 classes", "offset"]
+    "kind",
+    [
+        "dense",
+        "dense float32",
+        "wide dense",
+        "tall dense",
+        "sparse",
+        "3 classes",
+        "offset",
+        "weights",
+    ],
 )
 def test_a_fit_from_zero_takes_its_first_gradient_from_the_moments_read(
     rng, monkeypatch, kind
 ):
+    from sklearn_gdlogreg._backends._kinds import DenseBackend
+
     # At zero the scores read nothing of X, so the first moments' read of a
     # dense X makes the start's X^T R too: one read of X fewer (a transposed
-    # product), and the same iterates up to rounding. A warm start reads as
-    # before, as does a sparse X (its X^T R costs less in a read of its own).
-    from sklearn_gdlogreg._backends._kinds import Backend, DenseBackend
-
+    # product), and the same iterates up to rounding. A tall X's full metric
+    # is measured on a sample of its rows: the products come from the read
+    # of every row. A warm start reads as before, as does a sparse X (its
+    # X^T R costs less in a read of its own).
+    n_samples = 40_000 if kind == "tall dense" else 400
     n_features = 300 if kind == "wide dense" else 6
-    X = rng.normal(size=(400, n_features)) * rng.uniform(0.5, 3, n_features)
-    y = (X[:, :3] @ [1.0, -2.0, 0.5] + rng.normal(size=400) > 0).astype(int)
+    X = rng.normal(size=(n_samples, n_features)) * rng.uniform(0.5, 3, n_features)
+    noise = rng.normal(size=n_samples)
+    y = (X[:, :3] @ [1.0, -2.0, 0.5] + noise > 0).astype(int)
     fit_params = {}
     if kind == "dense float32":
         X = X.astype(np.float32)
@@ -490,7 +504,9 @@ def test_a_fit_from_zero_takes_its_first_gradient_from_the_moments_read(
     elif kind == "3 classes":
         y = y + (X[:, 3] > 0.5)
     elif kind == "offset":
-        fit_params["offset"] = rng.normal(size=400)
+        fit_params["offset"] = rng.normal(size=n_samples)
+    elif kind == "weights":  # some of none: their residual is zero too
+        fit_params["sample_weight"] = rng.uniform(0, 2, n_samples) * (noise > -1)
 
     def three_iterations():
         model = GradientDescentLogisticRegression(max_iter=3, warm_start=True)
@@ -504,16 +520,15 @@ def test_a_fit_from_zero_takes_its_first_gradient_from_the_moments_read(
         return fitted, cold, dict(passes)
 
     fused, fused_cold, fused_warm = three_iterations()
-    monkeypatch.setattr(  # the kinds' own: X^T R in a read of its own
-        DenseBackend,
-        "column_moments_and_products",
-        Backend.column_moments_and_products,
-    )
+    # X^T R in a read of its own, as other kinds of X take it.
+    monkeypatch.setattr(DenseBackend, "moments_products", False)
     plain, plain_cold, plain_warm = three_iterations()
     assert fused.n_iter_ == plain.n_iter_ == 3
     saved = 0 if kind == "sparse" else 1
     assert fused_cold["transposed_product"] == plain_cold["transposed_product"] - saved
-    assert fused_cold["column_moments"] == plain_cold["column_moments"] == 1
+    # A tall X's full metric: one more read, of a sample of the rows.
+    reads = 2 if kind == "tall dense" else 1
+    assert fused_cold["column_moments"] == plain_cold["column_moments"] == reads
     assert fused_warm == plain_warm
 
     rtol = 1e-4 if kind == "dense float32" else 1e-9

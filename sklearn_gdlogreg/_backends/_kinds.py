@@ -101,6 +101,13 @@ class Backend:
     # ``products``: a product with X is one call, in memory or on X's device
     # (the scores a solver keeps: :meth:`product`, :meth:`transposed_product`).
     products: ClassVar[bool] = False
+    # ``moments_products``: the read of the columns' moments makes ``X^T R``
+    # too, for a residual known before it (:meth:`column_moments_and_products`:
+    # a numpy X, whose slices are in the cache for both). A sparse X's
+    # product with its transpose costs less in a read of its own than its
+    # blocks' products with the residual and the weights together do
+    # (benchmarks/bench_matrix.py's sparse shapes).
+    moments_products: ClassVar[bool] = False
 
     def __init__(self, X, block_bytes: int | None = None):
         self.X = X
@@ -189,14 +196,13 @@ class Backend:
 
     def column_moments_and_products(
         self, weights, R, covariance: bool = False
-    ) -> tuple[Moments, np.ndarray | None]:
+    ) -> tuple[Moments, np.ndarray]:
         """:meth:`column_moments` and, from the same read of X, ``X^T R``
         (``R`` of one row per sample, or a vector, zero where ``weights``
-        is, on X's device: the residual of a start whose scores read nothing
-        of X), float64 on the host, of shape (n_features,) or (n_features,
-        k); None where this kind makes it in a read of its own
-        (:meth:`transposed_product`: X not in memory)."""
-        return self.column_moments(weights, covariance), None
+        is: the residual of a start whose scores read nothing of X),
+        float64, of shape (n_features,) or (n_features, k). Kinds with
+        ``moments_products`` only."""
+        raise TypeError(f"{type(self).__name__} takes X^T R in a read of its own")
 
     def _assert_finite(self) -> None:
         """Raise scikit-learn's ``ValueError`` where X holds a NaN or an
@@ -348,7 +354,7 @@ class HostBackend(Backend):
         # blocks take half, their entries' squares a copy.
         return self.block_bytes or (_BLOCK_BYTES // 2 if self.sparse else _BLOCK_BYTES)
 
-    def _moments(self, weights, covariance, reweight, precision, products=None) -> list:
+    def _moments(self, weights, covariance, reweight, precision, residual=None) -> list:
         block_bytes = self._variances_block_bytes
         if covariance:
             # A dense block is centred in a copy, and each thread holds its
@@ -363,7 +369,7 @@ class HostBackend(Backend):
                 block_bytes,
                 reweight,
                 True,
-                products,
+                residual,
             )
         ]
 
@@ -450,18 +456,17 @@ class DenseBackend(HostBackend):
     """A numpy array in memory."""
 
     dense = True
+    moments_products = True
 
     def column_moments_and_products(
         self, weights, R, covariance: bool = False
-    ) -> tuple[Moments, np.ndarray | None]:
-        # X^T R from the slices of the moments' blocks in the cache: most
-        # of a read saved. (A sparse X's own product with its transpose
-        # costs less than its blocks' products with R and the weights
-        # together do, in benchmarks/bench_matrix.py's sparse shapes.)
+    ) -> tuple[Moments, np.ndarray]:
         PASSES["column_moments"] += 1
-        parts = partial(self._moments, weights, covariance, None, products=R)
-        mean, spread, seen, *products = self._checked_moments(parts, covariance, False)
-        return (mean, spread, seen), (products[0] if products else None)
+        parts = partial(self._moments, weights, covariance, None, residual=R)
+        mean, spread, seen, *XtR = self._checked_moments(parts, covariance, False)
+        if not XtR:  # no weight at all: nor any residual
+            XtR = [np.zeros((self.shape[1], *np.shape(R)[1:]))]
+        return (mean, spread, seen), XtR[0]
 
     def _assert_finite(self) -> None:
         assert_all_finite(self.X, input_name="X")

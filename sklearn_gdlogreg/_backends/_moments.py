@@ -47,19 +47,19 @@ def _checked_moments(
     covariance: bool,
     reweighted: bool,
     assert_finite: Callable[[], None],
-) -> tuple[np.ndarray, np.ndarray, float]:
+) -> tuple:
     """The backends' ``column_moments`` from the parts ``summaries(precision)``
     of one read of X (``_moments``), in X's precision ``dtype`` or, where
     its squares over- or underflow, in float64; ``reweighted``: the weights
     came from a ``Reweight``, and a total weight of zero gives zeros.
     ``assert_finite()`` raises where X holds a NaN or an infinity: asked
     where the moments are not finite, before they are summed again. Where
-    the summaries carry ``X^T R`` (``_moments``' ``products``), it comes
+    the summaries carry ``X^T R`` (``_moments``' ``residual``), it comes
     fourth."""
     # Summaries in X's precision, or in float64 where their squares over-
     # or underflow it.
     for precision in dict.fromkeys((dtype, np.float64)):
-        mean, spread, seen, *products = _merge_moments(summaries(precision), covariance)
+        mean, spread, seen, *XtR = _merge_moments(summaries(precision), covariance)
         overflow = not (np.isfinite(spread).all() and np.isfinite(mean).all())
         if overflow:  # a NaN or an infinity in X, or squares too large
             assert_finite()
@@ -82,7 +82,7 @@ def _checked_moments(
     if seen == 0:  # no weight at all (the reweighting gave none): zeros
         d = n_features
         return np.zeros(d), np.zeros((d, d) if covariance else d), 0.0
-    return mean, spread / seen, seen, *products
+    return mean, spread / seen, seen, *XtR
 
 
 def _underflowed(mean, spread, seen: float, covariance: bool, dtype) -> np.ndarray:
@@ -105,18 +105,18 @@ def _moments(
     block_bytes: int,
     reweight=None,
     threads=False,
-    products=None,
+    residual=None,
 ):
     """``(mean, spread, weight)`` of X's rows in blocks of ``block_bytes``:
     Chan's merge of its blocks (in threads over groups of blocks if
-    ``threads``, as in ``_linear_pass``). With ``products`` (an array of
-    one row per sample, or a vector, that is zero where ``weights`` is),
-    ``X^T products`` (float64, of shape (n_features,) or (n_features, k))
-    comes fourth, from the same read of X."""
+    ``threads``, as in ``_linear_pass``). With a dense numpy X's
+    ``residual`` R (one row per sample, or a vector; zero where ``weights``
+    is, as a residual is: the blocks of no weight are skipped), ``X^T R``
+    (float64, of shape (n_features,) or (n_features, k)) comes fourth,
+    from the same read of X. R is taken in its own type, a block's rows at
+    a time (no copy of it in ``dtype``)."""
     weights = astype(weights, dtype)
-    if products is not None:
-        products = astype(products, dtype)
-    summarise = partial(_summarised_blocks, weights, covariance, reweight, products)
+    summarise = partial(_summarised_blocks, weights, covariance, reweight, residual)
     whole = one_block(X, block_bytes)
     if whole is not None:
         parts = [summarise(whole)]
@@ -127,11 +127,13 @@ def _moments(
     return _merge_moments(parts, covariance)
 
 
-def _summarised_blocks(weights, covariance: bool, reweight, products, blocks):
-    """The merged ``(mean, spread, weight)`` of ``blocks`` (and ``X^T
-    products``, see ``_moments``: a block of no weight adds none to it)."""
+def _summarised_blocks(weights, covariance: bool, reweight, residual, blocks):
+    """The merged ``(mean, spread, weight)`` of ``blocks`` (and ``X^T R``
+    of the ``residual`` R, see ``_moments``)."""
     xp = namespace(weights)
     summary: tuple = (0.0, 0.0, 0.0)
+    # X^T R, summed over the blocks in place (one array for them all).
+    XtR = None
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
         for rows, X_b, X_b_T in blocks:
             w_b = weights[rows]
@@ -139,13 +141,13 @@ def _summarised_blocks(weights, covariance: bool, reweight, products, blocks):
                 w_b = reweight(X_b, w_b)
             weight_b = float(xp.sum(w_b, dtype=xp.float64))
             if weight_b > 0:
-                R_b = None if products is None else products[rows]
-                block = _block_moments(X_b, X_b_T, w_b, weight_b, covariance, R_b)
+                R_b = None if residual is None else residual[rows]
+                if R_b is not None and XtR is None:
+                    XtR = np.zeros((X_b.shape[1], *R_b.shape[1:]))
+                block = _block_moments(X_b, X_b_T, w_b, weight_b, covariance, R_b, XtR)
                 # Merged as it comes: one (n_features, n_features) sum at a time.
-                summary = _merge_moments(
-                    [summary, (*block[:2], weight_b, *block[2:])], covariance
-                )
-    return summary
+                summary = _merge_moments([summary, (*block, weight_b)], covariance)
+    return summary if XtR is None else (*summary, XtR)
 
 
 def class_moments(
@@ -222,14 +224,17 @@ def _class_sums(weights, reweight: Reweight, blocks):
 
 def _merge_moments(parts, covariance: bool):
     """Merge ``(mean, spread, weight)`` summaries (Chan, Golub and LeVeque),
-    and sum the ``X^T R`` that comes fourth in each, where one does."""
+    and sum the ``X^T R`` that comes fourth in each, where they carry one
+    (all or none; summed in place: each is a pass's own array)."""
     parts = [part for part in parts if part[2] > 0]
     if not parts:  # no weight at all (a chunk may have none)
         return 0.0, 0.0, 0.0
     mean, spread, seen = parts[0][:3]
     if len(parts[0]) > 3:
-        products = sum(part[3] for part in parts)
-        return (*_merge_moments([part[:3] for part in parts], covariance), products)
+        XtR = parts[0][3]
+        for part in parts[1:]:
+            XtR += part[3]
+        return (*_merge_moments([part[:3] for part in parts], covariance), XtR)
     for mean_b, spread_b, weight_b in parts[1:]:
         delta = mean_b - mean
         total = seen + weight_b
@@ -266,10 +271,13 @@ def _cancelled(dtype) -> float:
     return float(np.finfo(dtype).eps) ** 0.25
 
 
-def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool, R_b=None):
-    """Weighted mean and centred sums of squares (or products) of one block,
-    and where ``R_b`` is given, ``X_b^T R_b`` (from the block as it is read:
-    a dense block's in its slices, see ``_sums_and_squares``).
+def _block_moments(
+    X_b, X_b_T, w_b, weight_b: float, covariance: bool, R_b=None, XtR=None
+):
+    """Weighted mean and centred sums of squares (or products) of one block;
+    where ``R_b`` is given, ``X_b^T R_b`` is added into ``XtR`` (float64, of
+    shape (n_features,) or (n_features, k)), from the block as it is read
+    (a dense block's in its slices, see ``_sums_and_squares``).
 
     In the precision of ``w_b``, returned in float64 on the host. A dense
     block's sums of squares (not products) are, as a sparse block's, each
@@ -294,18 +302,17 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool, R_b=None)
             spread[lost] = _centred_spread(X_b[:, lost], w_b, weight_b, mean_b[lost])
         return mean_b, np.maximum(spread, 0.0)
     xp = namespace(X_b)
-    products: tuple = ()
+    assert R_b is None or xp is np, "X^T R in the moments' read: numpy X only"
     if covariance or xp is not np:
         if host_dtype(X_b) != host_dtype(w_b):  # float64 sums of float32 data
             X_b = astype(X_b, host_dtype(w_b))
             X_b_T = X_b.T
-    if R_b is not None and (covariance or xp is not np):
-        # (a block of the covariance's is small: still in the cache)
-        products = (_host64(X_b_T @ astype(R_b, host_dtype(X_b))),)
     if covariance:
-        return (*_centred_moments(X_b, X_b_T, w_b, weight_b, covariance), *products)
+        if R_b is not None:  # (a block of the covariance's is small: cached)
+            XtR += X_b_T @ R_b.astype(X_b.dtype, copy=False)
+        return _centred_moments(X_b, X_b_T, w_b, weight_b, covariance)
     if xp is np:
-        sums, squares, *products = _sums_and_squares(X_b, w_b, R_b)
+        sums, squares = _sums_and_squares(X_b, w_b, R_b, XtR)
         mean_b = sums / weight_b
     else:
         mean_b = _host64(X_b_T @ w_b) / weight_b
@@ -320,7 +327,7 @@ def _block_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool, R_b=None)
         mean_b[lost], spread_b[lost] = _centred_moments(
             columns, columns.T, w_b, weight_b, covariance
         )
-    return mean_b, np.maximum(spread_b, 0.0), *products
+    return mean_b, np.maximum(spread_b, 0.0)
 
 
 def _centred_in_slices(X_b: np.ndarray, w_b: np.ndarray, lost: np.ndarray):
@@ -346,34 +353,33 @@ def _slice_rows(n_columns: int, itemsize: int) -> int:
     return max(_SQUARES_MIN_ROWS, _SQUARES_BYTES // max(1, n_columns * itemsize))
 
 
-def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray, R_b=None):
+def _sums_and_squares(X_b: np.ndarray, w_b: np.ndarray, R_b=None, XtR=None):
     """The weighted sums and sums of squares of a numpy block's columns, in
     float64, in slices of ``_SQUARES_BYTES``: each slice is read from memory
     once, for its sums, and squared in a temporary that stays in the cache
     for its sums of squares (a block's summary and merge cost arrays of
     n_features, so the blocks are large; see ``HostBackend._moments``).
     Each slice is summed in ``w_b``'s precision (float64 for float32 data
-    whose squares would overflow). With ``R_b``, ``X_b^T R_b`` third, from
-    the slices in the cache too."""
+    whose squares would overflow). With ``R_b``, ``X_b^T R_b`` is added
+    into ``XtR`` (see ``_block_moments``), from the slices in the cache too."""
     d = X_b.shape[1]
     rows = _slice_rows(d, X_b.itemsize)
     sums, squares = np.zeros(d), np.zeros(d)
-    # R_b^T X_b, of shape (k, d) for k columns, transposed at the end.
-    products = None if R_b is None else np.zeros((*R_b.shape[1:], d))
+    # Each slice's R_s^T X_s, of shape (k, d) for k columns (XtR's transpose).
+    part = None if R_b is None else np.empty((*R_b.shape[1:], d), dtype=w_b.dtype)
     square = None
     for start in range(0, X_b.shape[0], rows):
         X_s = X_b[start : start + rows].astype(w_b.dtype, copy=False)
         w_s = w_b[start : start + rows]
         sums += w_s @ X_s
-        if products is not None:
-            products += R_b[start : start + rows].T @ X_s
+        if part is not None:
+            R_s = R_b[start : start + rows].astype(w_b.dtype, copy=False)
+            XtR += np.matmul(R_s.T, X_s, out=part).T
         if square is None or square.shape != X_s.shape:
             square = np.empty_like(X_s)
         np.square(X_s, out=square)
         squares += w_s @ square
-    if products is None:
-        return sums, squares
-    return sums, squares, products.T
+    return sums, squares
 
 
 def _lost(spread: np.ndarray, squares: np.ndarray, dtype) -> np.ndarray:
