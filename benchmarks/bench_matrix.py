@@ -305,7 +305,7 @@ def bounds(rows) -> list[str]:
             if ratio > 1.0 and ours > 0 and lbfgs > 0:
                 iterations = ours / lbfgs
                 line = (
-                    f"- {row['name']}, {label}: time {ratio:.2f} of lbfgs's ="
+                    f"- {row['name']}, {label}: time {_ratio(ratio)} of lbfgs's ="
                     f" iterations {ours}/{lbfgs} ({iterations:.2f})"
                     f" x time per iteration {ratio / iterations:.2f}."
                     f" Setup and first iteration {1e3 * row['first ours']:.3g} ms"
@@ -331,13 +331,20 @@ def _yes(value: bool) -> str:
     return "yes" if value else "NO"
 
 
+def _ratio(value: float) -> str:
+    """A time ratio to two decimals, or to three where two would read 1.00
+    (so that a row marked NO by a hair shows why)."""
+    text = f"{value:.2f}"
+    return f"{value:.3f}" if text == "1.00" and value != 1.0 else text
+
+
 COLUMNS: tuple[tuple[str, Callable[[dict], str]], ...] = (
     ("shape", lambda r: r["name"]),
-    ("default: ours/lbfgs", lambda r: f"{r['ratio default']:.2f}"),
+    ("default: ours/lbfgs", lambda r: _ratio(r["ratio default"])),
     ("gap ours", lambda r: f"{r['gap ours']:.1e}"),
     ("gap lbfgs", lambda r: f"{r['gap lbfgs']:.1e}"),
     ("ok", lambda r: _yes(r["ok default"])),
-    ("tol=1e-8: ours/lbfgs", lambda r: f"{r['ratio tight']:.2f}"),
+    ("tol=1e-8: ours/lbfgs", lambda r: _ratio(r["ratio tight"])),
     ("gap ours", lambda r: f"{r['gap ours tight']:.1e}"),
     ("gap lbfgs", lambda r: f"{r['gap lbfgs tight']:.1e}"),
     ("ok", lambda r: _yes(r["ok tight"])),

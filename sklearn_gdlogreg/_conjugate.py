@@ -564,7 +564,13 @@ def conjugate_gradients(
         optimality = geometry.optimality(coef, grad)
         stop = callback is not None and callback(n_iter, coef, value, optimality, step)
         status = schedule.status(optimality, stop)
-        if status == "max_iter" and remetric is not None and schedule.due(optimality):
+        # (none after the last iteration: no step would take it)
+        if (
+            status == "max_iter"
+            and n_iter < max_iter
+            and remetric is not None
+            and schedule.due(optimality)
+        ):
             # The old metric goes before the new one comes, as in
             # gradient_descent (None: no such metric here, the first one).
             first_in_use = metric is geometry

@@ -515,7 +515,13 @@ def gradient_descent(
             n_iter, reported.coef, reported.total, optimality, step
         )
         status = schedule.status(optimality, stop)
-        if status == "max_iter" and remetric is not None and schedule.due(optimality):
+        # (none after the last iteration: no step would take it)
+        if (
+            status == "max_iter"
+            and n_iter < max_iter
+            and remetric is not None
+            and schedule.due(optimality)
+        ):
             metric = geometry  # the old metric goes before the new one comes
             update = remetric(x.coef)
             if update is not None:

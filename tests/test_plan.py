@@ -537,3 +537,35 @@ def test_a_fit_from_zero_takes_its_first_gradient_from_the_moments_read(
     np.testing.assert_allclose(
         fused.intercept_, plain.intercept_, rtol=0, atol=rtol * (1 + scale)
     )
+
+
+@pytest.mark.parametrize("solver", ["nesterov", "gd"])  # conjugate, plain steps
+def test_no_metric_is_measured_after_the_last_iteration(rng, solver):
+    # The Hessian measured again as the fit converges is for the steps that
+    # follow: a fit that max_iter ends measures none after its last step,
+    # and its iterates are those of a longer fit.
+    obj = objective(rng, n_samples=500, n_features=8)
+    plan = make_plan(obj, "auto", solver)
+    assert plan.remeasured == "curvature"
+    start = np.zeros((9, 1))
+
+    def run(max_iter):
+        iterates = []
+
+        def keep(n_iter, coef, *args):
+            iterates.append(coef.copy())
+
+        with counted_passes() as passes:
+            solve(obj, plan, start, max_iter=max_iter, tol=1e-12, callback=keep)
+        return iterates, passes["curvature_moments"]
+
+    runs = [run(max_iter) for max_iter in range(1, 7)]
+    measured = [count for _, count in runs]
+    assert measured[0] == 0 and measured[-1] > 0
+    # One step more measures at most one metric more: the one it takes.
+    assert all(b - a in (0, 1) for a, b in zip(measured, measured[1:]))
+    longest = runs[-1][0]
+    for iterates, _ in runs:
+        assert len(iterates) <= len(longest)
+        for got, expected in zip(iterates, longest):
+            np.testing.assert_array_equal(got, expected)
