@@ -262,14 +262,16 @@ def information_from_the_formula(X, weights, P, n_outputs, fit_intercept, center
 
 
 @pytest.mark.parametrize("kind", ["dense", "csr", "csc"])
-@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("n_outputs", [1, 3, 6])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("centred", [False, True])
 def test_information_matrix_is_the_formula(
     rng, kind, n_outputs, fit_intercept, centred
 ):
     # Binary (the sigmoid's one output of two classes) and multinomial, with
-    # the scores' outer products, on X's own columns or centred ones.
+    # the scores' outer products, on X's own columns or centred ones. Six
+    # classes: more than the columns of [X, 1], whose diagonal blocks then
+    # come from one product with the rows' outer products (_diagonal_blocks).
     if centred and kind != "dense":
         pytest.skip("a center needs a dense X")
     n, d = 300, 4
