@@ -18,12 +18,11 @@ from ._metrics import (
     Geometry,
     _centred_coef,
     _centred_grad,
-    _inverse_or_none,
-    _inverses_or_none,
     _uncentred_step,
     metric_rows,
 )
 from ._objective import LogisticObjective
+from ._row_metrics import _inverse_or_none, _inverses_or_none
 
 
 @dataclass(frozen=True)

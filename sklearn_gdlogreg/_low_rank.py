@@ -65,7 +65,8 @@ SKETCH_ARRAYS = 4
 # law), far below common factors'. The rest's curvature is
 # taken as at least SMALLEST_REST (in standardised units, where the
 # diagonal is one: the full metric's least jitter, see
-# _metrics._cholesky_with_jitter), so that no ratio grows from rounding alone.
+# _row_metrics._cholesky_with_jitter), so that no ratio grows from
+# rounding alone.
 SPIKE, SMALLEST_REST = 4.0, 1e-10
 
 
@@ -142,7 +143,7 @@ def sketched_spikes(
     except np.linalg.LinAlgError:
         return None
     # Y lower^-T, through the (k, k) inverse (numpy's: see the note above
-    # _metrics._cholesky_with_jitter).
+    # _row_metrics._cholesky_with_jitter).
     B = Y @ np.linalg.inv(lower).T
     del Y
     squares, V = np.linalg.eigh(B.T @ B)

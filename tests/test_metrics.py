@@ -16,16 +16,15 @@ from sklearn_gdlogreg._class_metrics import (
     ClassCurvatureMetric,
 )
 from sklearn_gdlogreg._low_rank import SPIKE, LowRankMetric, sketched_spikes
-from sklearn_gdlogreg._metrics import (
+from sklearn_gdlogreg._metrics import Geometry, metric_rows
+from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._plan import make_plan, metric_stride
+from sklearn_gdlogreg._row_metrics import (
     ExclusiveGroups,
-    Geometry,
     _cholesky_with_jitter,
     _inverse_or_none,
     _inverses_or_none,
-    metric_rows,
 )
-from sklearn_gdlogreg._objective import LogisticObjective
-from sklearn_gdlogreg._plan import make_plan, metric_stride
 
 
 @pytest.mark.parametrize("decorrelate", [False, True])

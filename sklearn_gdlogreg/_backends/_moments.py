@@ -254,7 +254,7 @@ def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
     that no (n, n) temporary is made). Not scipy's BLAS ``dger``: scipy's
     OpenBLAS is a second one next to numpy's, whose threads, left spinning
     after a call, slow numpy's products with X long after (see the note
-    above ``_metrics._cholesky_with_jitter``)."""
+    above ``_row_metrics._cholesky_with_jitter``)."""
     scaled = alpha * v
     rows = max(1, _OUTER_ENTRIES // max(1, v.shape[0]))
     for start in range(0, v.shape[0], rows):
