@@ -92,6 +92,12 @@ class ClassCoupledMetric:
             inverse=_by_feature(inverse, n_classes),
         )
 
+    @property
+    def hessian_diagonal(self) -> np.ndarray:
+        """The Hessian's diagonal, feature by feature, the classes within (a
+        copy: it does not hold the Hessian)."""
+        return np.diagonal(self.hessian).copy()
+
     def direction(self, grad: np.ndarray) -> np.ndarray:
         """``H^-1 grad`` in the centred coordinates, mapped back."""
         step = self.inverse @ _centred_grad(grad, self.mean).ravel()
@@ -168,6 +174,12 @@ class ClassBlockMetric:
         if inverses is None or total_inverse is None:
             return None
         return cls(center, blocks, inverses, total_inverse)
+
+    @property
+    def hessian_diagonal(self) -> np.ndarray:
+        """The blocks' diagonals, one row per class (a copy: it does not hold
+        the blocks)."""
+        return np.diagonal(self.blocks, axis1=1, axis2=2).copy()
 
     def direction(self, grad: np.ndarray) -> np.ndarray:
         """Each class's block solved, less the same change to every class."""

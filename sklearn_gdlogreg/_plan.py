@@ -11,6 +11,7 @@ right; the figures that chose them are the benchmarks' output.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Literal
@@ -92,7 +93,7 @@ RESHAPED = 4.0
 # No new metric of all the rows once the optimality is within this factor
 # of tol: it costs several passes, and the one in use, measured near the
 # minimum, finishes the fit. (One from a sample of the rows costs about a
-# pass: always.)
+# pass: always, until it settles, see _remeasured_full.)
 FINISH_WITHIN = 10
 # An accepted step grows by at most GROWTH for the next iteration ...
 GROWTH = 1.25
@@ -543,12 +544,32 @@ def _remeasured_full(
     objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan
 ):
     """:func:`remeasure` for the full metric (dense X): the Hessian, or the
-    class blocks or coupled classes' Hessian, at ``coef``."""
+    class blocks or coupled classes' Hessian, at ``coef``.
+
+    Measured on a sample of the rows (``plan.remeasured_stride`` above 1),
+    such a metric is off the Hessian by the sample's own error, about
+    ``sqrt(size / rows)`` relative to it for a metric of ``size``
+    coefficients from ``rows`` rows (:func:`_sample_error`), and measuring
+    it again cannot take it closer. So once a new one's diagonal differs
+    from the last one's by no more than that anywhere (the curvature has
+    settled, as far as the sample sees it), it is the last: the one in use
+    goes on to the end, and no pass is spent on another."""
     if not geometry.rows.full:
         return None
     mean, scale, stride = geometry.mean, geometry.scale, plan.remeasured_stride
+    # The metric's own size: the coupled classes' Hessian is of every
+    # coefficient; the blocks, and the metric shared by the classes, of one
+    # class's.
+    size = objective.n_features + objective.fit_intercept
+    if plan.remeasured == "class_coupled":
+        size = objective.n_coefficients
+    error = _sample_error(objective.backend.shape[0], stride, size)
+    # The last metric measured's Hessian diagonal, and the one kept to the
+    # end once settled.
+    last: np.ndarray | None = None
+    settled: Geometry | ClassBlockMetric | ClassCoupledMetric | None = None
 
-    def remetric(coef):
+    def measured(coef):
         by_class = None
         if plan.remeasured == "class_coupled":
             by_class = ClassCoupledMetric.at(objective, coef, mean, stride=stride)
@@ -565,7 +586,29 @@ def _remeasured_full(
             return None
         return metric, metric.newton_step
 
+    def remetric(coef):
+        nonlocal last, settled
+        if settled is not None:
+            return settled, None
+        update = measured(coef)
+        if update is None or stride == 1:
+            return update
+        diagonal = update[0].hessian_diagonal
+        if last is not None and last.shape == diagonal.shape:
+            if float(np.max(np.abs(diagonal / last - 1))) <= error:
+                settled = update[0]
+        last = diagonal
+        return update
+
     return remetric
+
+
+def _sample_error(n_rows: int, stride: int, size: int) -> float:
+    """The relative error of a metric of ``size`` coefficients measured on
+    every ``stride``-th of ``n_rows`` rows: ``sqrt(size / rows)``, the
+    order of a sample covariance's (and of the rate at which steps in it
+    converge, where it stands in for the Hessian)."""
+    return math.sqrt(size / -(-n_rows // stride))
 
 
 def solve(

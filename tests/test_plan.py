@@ -318,11 +318,69 @@ def test_a_tall_X_measures_its_metrics_on_a_sample_of_the_rows(rng):
     tall = objective(rng, n_samples=40_000, n_features=4)
     plan = make_plan(tall, "auto", "nesterov")
     assert plan.metric_stride == plan.remeasured_stride == 40_000 // 8192
-    # Such a metric costs about a pass: measured often, to the end.
+    # Such a metric costs about a pass: measured often, to the end (or
+    # until it settles: see below).
     assert (plan.remetric_factor, plan.finish_within) == (SMALL_REMETRIC_FACTOR, 0)
     # Many coefficients of all the rows: measured less often.
     wide = objective(rng, n_samples=300, n_features=100)
     assert make_plan(wide, "auto", "nesterov").remetric_factor == REMETRIC_FACTOR
+
+
+@pytest.mark.parametrize(
+    "n_outputs, remeasured",
+    [(1, "curvature"), (3, "class_coupled"), (3, "class_blocks")],
+)
+def test_a_sampled_metric_is_the_last_once_it_has_settled(rng, n_outputs, remeasured):
+    """A metric of a sample of the rows is off the Hessian by the sample's
+    error: once two in a row differ by less than that, no more is measured
+    (the one in use goes on, its directions kept); a metric of every row is
+    measured whenever asked."""
+    tall = objective(rng, n_samples=40_000, n_features=4, n_outputs=n_outputs)
+    plan = dataclasses.replace(
+        make_plan(tall, "auto", "nesterov"), remeasured=remeasured
+    )
+    assert plan.remeasured_stride == 40_000 // 8192
+    coef = 0.3 * rng.normal(size=(5, n_outputs))
+    far = 4 * coef
+
+    def asked(remetric, at):
+        with counted_passes() as passes:
+            update = remetric(at)
+        return update, sum(passes.values())
+
+    geometry, _ = first_geometry(tall, np.float64, plan)
+    remetric = remeasure(tall, np.float64, geometry, plan)
+    # Far apart: not settled; the same point twice: settled (the second one
+    # is taken, with its step), and then the one in use goes on.
+    for at in (coef, far, far):
+        update, passes = asked(remetric, at)
+        assert passes == 1 and update[1] is not None
+    (last, step), passes = asked(remetric, coef)
+    assert passes == 0 and last is update[0] and step is None
+    # Every row: measured whenever asked, the same point or not.
+    every = dataclasses.replace(plan, remeasured_stride=1)
+    remetric = remeasure(tall, np.float64, geometry, every)
+    for at in (far, far, coef):
+        update, passes = asked(remetric, at)
+        assert passes == 1 and update[1] is not None
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_settled_sampled_metric_reaches_scikit_learns_minimum(rng, n_classes):
+    X = rng.normal(size=(40_000, 4)) * [1.0, 3.0, 0.3, 10.0] + 2.0
+    scores = X @ rng.normal(size=(4, n_classes))
+    y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+    with counted_passes() as passes:
+        fitted = GradientDescentLogisticRegression(tol=1e-10).fit(X, y)
+    reference = LogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y)
+    # Its metrics are of a sample of the rows (and stop once settled, see
+    # above); the minimum is all the rows'.
+    assert passes["information_matrix"] + passes["curvature_moments"] > 0
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(fitted.coef_, reference.coef_, atol=1e-6 * scale)
+    np.testing.assert_allclose(
+        fitted.intercept_, reference.intercept_, atol=1e-6 * scale
+    )
 
 
 @pytest.mark.parametrize(
