@@ -140,7 +140,8 @@ class FitPlan:
     remeasured: Remeasured = "none"
     remeasured_stride: int = 1
     # ... each time the optimality has shrunk by this factor, until it is
-    # within finish_within times tol.
+    # within finish_within times tol (or, measured on a sample of the rows,
+    # until it has settled: see _remeasured_full).
     remetric_factor: float = 1.0
     finish_within: float = 0.0
     # ... and at the start, where the fit starts away from zero (a warm
@@ -492,7 +493,10 @@ def remeasure(objective: LogisticObjective, dtype, geometry: Geometry, plan: Fit
     there); None where the plan measures none. ``geometry`` is the first
     metric: its mean is every metric's centre, its scale the class blocks'
     units. A diagonal or groups metric (a sparse X) is taken only where it
-    reshapes the one in use (see :func:`_reshaping`)."""
+    reshapes the one in use (see :func:`_reshaping`), and a full metric of
+    a sample of the rows only until it has settled (see
+    :func:`_remeasured_full`): else the one in use, with no step (the
+    directions go on)."""
     if plan.remeasured == "none":
         return None
     if plan.metric != "full":
@@ -557,13 +561,8 @@ def _remeasured_full(
     if not geometry.rows.full:
         return None
     mean, scale, stride = geometry.mean, geometry.scale, plan.remeasured_stride
-    # The metric's own size: the coupled classes' Hessian is of every
-    # coefficient; the blocks, and the metric shared by the classes, of one
-    # class's.
-    size = objective.n_features + objective.fit_intercept
-    if plan.remeasured == "class_coupled":
-        size = objective.n_coefficients
-    error = _sample_error(objective.backend.shape[0], stride, size)
+    n_rows = objective.backend.shape[0]
+    m = objective.n_features + objective.fit_intercept
     # The last metric measured's Hessian diagonal, and the one kept to the
     # end once settled.
     last: np.ndarray | None = None
@@ -591,12 +590,24 @@ def _remeasured_full(
         if settled is not None:
             return settled, None
         update = measured(coef)
-        if update is None or stride == 1:
+        if update is None:
             return update
-        diagonal = update[0].hessian_diagonal
-        if last is not None and last.shape == diagonal.shape:
-            if float(np.max(np.abs(diagonal / last - 1))) <= error:
-                settled = update[0]
+        metric = update[0]
+        # The rows it was measured on, and its own size: the coupled
+        # classes' Hessian is of every coefficient; the blocks, and the
+        # curvature metric (shared by the classes), of one class's.
+        rows_stride, size = stride, m
+        if isinstance(metric, Geometry):
+            rows_stride = plan.metric_stride
+        elif isinstance(metric, ClassCoupledMetric):
+            size = objective.n_coefficients
+        diagonal: np.ndarray | None = metric.hessian_diagonal
+        if rows_stride == 1:  # every row: measured whenever asked
+            diagonal = None
+        elif last is not None and last.shape == diagonal.shape:
+            change = float(np.max(np.abs(diagonal / last - 1)))
+            if change <= _sample_error(n_rows, rows_stride, size):
+                settled = metric
         last = diagonal
         return update
 

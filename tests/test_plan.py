@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from conftest import make_objective, one_hot
-from sklearn_gdlogreg import GradientDescentLogisticRegression
+from sklearn_gdlogreg import GradientDescentLogisticRegression, _plan
 from sklearn_gdlogreg._backends import backend_for, counted_passes
 from sklearn_gdlogreg._class_metrics import ClassCurvatureMetric
 from sklearn_gdlogreg._objective import LogisticObjective
@@ -358,7 +358,7 @@ def test_a_sampled_metric_is_the_last_once_it_has_settled(rng, n_outputs, remeas
     (last, step), passes = asked(remetric, coef)
     assert passes == 0 and last is update[0] and step is None
     # Every row: measured whenever asked, the same point or not.
-    every = dataclasses.replace(plan, remeasured_stride=1)
+    every = dataclasses.replace(plan, metric_stride=1, remeasured_stride=1)
     remetric = remeasure(tall, np.float64, geometry, every)
     for at in (far, far, coef):
         update, passes = asked(remetric, at)
@@ -366,16 +366,26 @@ def test_a_sampled_metric_is_the_last_once_it_has_settled(rng, n_outputs, remeas
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_a_settled_sampled_metric_reaches_scikit_learns_minimum(rng, n_classes):
+def test_a_settled_sampled_metric_reaches_scikit_learns_minimum(
+    rng, monkeypatch, n_classes
+):
     X = rng.normal(size=(40_000, 4)) * [1.0, 3.0, 0.3, 10.0] + 2.0
     scores = X @ rng.normal(size=(4, n_classes))
     y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+    asked = []
+
+    def counted(*args):  # the fit's remetric, each call counted
+        remetric = remeasure(*args)
+        return lambda coef: asked.append(coef) or remetric(coef)
+
+    monkeypatch.setattr(_plan, "remeasure", counted)
     with counted_passes() as passes:
         fitted = GradientDescentLogisticRegression(tol=1e-10).fit(X, y)
     reference = LogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y)
-    # Its metrics are of a sample of the rows (and stop once settled, see
-    # above); the minimum is all the rows'.
-    assert passes["information_matrix"] + passes["curvature_moments"] > 0
+    # Its metrics are of a sample of the rows: asked for more often than
+    # measured, once settled (see above); the minimum is all the rows'.
+    measured = passes["information_matrix"] + passes["curvature_moments"]
+    assert 0 < measured < len(asked)
     scale = np.abs(reference.coef_).max()
     np.testing.assert_allclose(fitted.coef_, reference.coef_, atol=1e-6 * scale)
     np.testing.assert_allclose(
