@@ -5,13 +5,13 @@ when it is measured again, whether the solver keeps each point's scores, the
 first step and how the steps grow: :func:`make_plan` decides all of it from
 the objective (its shape, its penalty, the kind of X) and the estimator's
 ``learning_rate`` and ``solver``, and returns a frozen :class:`FitPlan`;
-:func:`solve` runs one. Each threshold below has a name and the reason it is
+:func:`solve` runs one (the metric it measures again comes from
+``_remetric``). Each threshold below has a name and the reason it is
 right; the figures that chose them are the benchmarks' output.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Literal
@@ -19,10 +19,10 @@ from typing import Literal
 import numpy as np
 
 from ._backends import Backend
-from ._class_metrics import ClassBlockMetric, ClassCoupledMetric, ClassCurvatureMetric
 from ._conjugate import Start, conjugate_gradients
 from ._metrics import Geometry
 from ._objective import LogisticObjective
+from ._remetric import remeasure
 from ._solver import Callback, SolverResult, gradient_descent
 
 # The full (decorrelating) metric is a Gram matrix of the features: its set
@@ -83,17 +83,10 @@ MIN_METRIC_ROWS = 8192
 # Hessian (binary, or the classes' blocks) of at most SMALL_METRIC
 # coefficients or of a sample of the rows: then a new one costs about a pass.
 REMETRIC_FACTOR, SMALL_REMETRIC_FACTOR, SMALL_METRIC = 1e-2, 1e-1, 64
-# On a sparse X the metric measured again (diagonal, or one-hot groups)
-# replaces the one in use where their diagonals differ in shape by this
-# factor at least: accelerated steps' count goes as the square root of such
-# a mismatch, so the new one halves it at least. Where the mismatch is
-# smaller, the curvature has settled as far as such a metric sees it: none
-# is measured again (the rest of the fit costs no more passes).
-RESHAPED = 4.0
 # No new metric of all the rows once the optimality is within this factor
 # of tol: it costs several passes, and the one in use, measured near the
 # minimum, finishes the fit. (One from a sample of the rows costs about a
-# pass: always, until it settles, see _remeasured_full.)
+# pass: always, until it settles, see _remetric._remeasured_full.)
 FINISH_WITHIN = 10
 # An accepted step grows by at most GROWTH for the next iteration ...
 GROWTH = 1.25
@@ -134,14 +127,15 @@ class FitPlan:
     # The metric measured again at the current coefficients as the fit
     # converges: none, the curvature of the loss there (binary: the Hessian;
     # multinomial: one metric for all classes; a sparse X: the first
-    # metric's kind at the curvature, see RESHAPED), or the multinomial
-    # Hessian with the classes coupled, or its blocks class by class, or on
-    # a sparse X the first metric's kind at each class's curvature.
+    # metric's kind at the curvature, see _remetric.RESHAPED), or the
+    # multinomial Hessian with the classes coupled, or its blocks class by
+    # class, or on a sparse X the first metric's kind at each class's
+    # curvature.
     remeasured: Remeasured = "none"
     remeasured_stride: int = 1
     # ... each time the optimality has shrunk by this factor, until it is
     # within finish_within times tol (or, measured on a sample of the rows,
-    # until it has settled: see _remeasured_full).
+    # until it has settled: see _remetric._remeasured_full).
     remetric_factor: float = 1.0
     finish_within: float = 0.0
     # ... and at the start, where the fit starts away from zero (a warm
@@ -429,8 +423,9 @@ def _remeasured_sparse(plan: FitPlan, objective: LogisticObjective) -> FitPlan:
     all classes, of one mean curvature a row, makes a rare class's steps
     many times too short. A new one costs about a pass over X: measured
     each time the optimality has shrunk by ``SMALL_REMETRIC_FACTOR``, up to
-    the end, until one does not reshape the one in use (``RESHAPED``; with
-    balanced labels, the first one already does not). Its steps keep the
+    the end, until one does not reshape the one in use
+    (``_remetric.RESHAPED``; with balanced labels, the first one already
+    does not). Its steps keep the
     momentum (``keep_momentum``): the new metric is still a diagonal (or
     block) model of the Hessian, not the Hessian, and its steps gain from
     momentum as the first one's did. None with offsets (see
@@ -484,142 +479,6 @@ def first_geometry(
     if residual is not None:
         start = Start(residual, products)
     return geometry, start
-
-
-def remeasure(objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan):
-    """The plan's ``remetric(coef)`` for the solver (see
-    ``_solver.gradient_descent``): the metric at the coefficients ``coef``
-    and the step that is a Newton step in it, or None (no such metric
-    there); None where the plan measures none. ``geometry`` is the first
-    metric: its mean is every metric's centre, its scale the class blocks'
-    units. A diagonal or groups metric (a sparse X) is taken only where it
-    reshapes the one in use (see :func:`_reshaping`), and a full metric of
-    a sample of the rows only until it has settled (see
-    :func:`_remeasured_full`): else the one in use, with no step (the
-    directions go on)."""
-    if plan.remeasured == "none":
-        return None
-    if plan.metric != "full":
-        return _reshaping(objective, dtype, geometry, plan)
-    return _remeasured_full(objective, dtype, geometry, plan)
-
-
-def _reshaping(objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan):
-    """``remetric`` for the diagonal or groups metric of a sparse X: the
-    metric at the curvature (multinomial: at each class's, with a step of
-    1, its Newton step) where its diagonal differs from the one in use in
-    shape, by ``RESHAPED`` at least; else the one in use, with its step,
-    and none is measured again."""
-    in_use: Geometry | ClassCurvatureMetric = geometry
-    settled = False
-
-    def remetric(coef):
-        nonlocal in_use, settled
-        metric: Geometry | ClassCurvatureMetric | None = None
-        if not settled and plan.remeasured == "class_curvature":
-            metric = ClassCurvatureMetric.at(
-                objective, dtype, coef, metric=plan.metric, groups=plan.groups
-            )
-        elif not settled:
-            metric = Geometry.at_curvature(
-                objective, dtype, coef, metric=plan.metric, groups=plan.groups
-            )
-        if metric is None or _mismatch(metric, in_use) < RESHAPED:
-            settled = True
-            return in_use, None
-        in_use = metric
-        return metric, metric.newton_step
-
-    return remetric
-
-
-def _mismatch(
-    metric: Geometry | ClassCurvatureMetric, other: Geometry | ClassCurvatureMetric
-) -> float:
-    """How far apart in shape two metrics' diagonals (in the Hessian's
-    units, ``hessian_diagonal``: one column, or one per class) are: the
-    largest ratio of the two over the smallest, 1 where one is a multiple
-    of the other."""
-    ratio = metric.hessian_diagonal / other.hessian_diagonal
-    return float(ratio.max() / ratio.min())
-
-
-def _remeasured_full(
-    objective: LogisticObjective, dtype, geometry: Geometry, plan: FitPlan
-):
-    """:func:`remeasure` for the full metric (dense X): the Hessian, or the
-    class blocks or coupled classes' Hessian, at ``coef``.
-
-    Measured on a sample of the rows (``plan.remeasured_stride`` above 1),
-    such a metric is off the Hessian by the sample's own error, about
-    ``sqrt(size / rows)`` relative to it for a metric of ``size``
-    coefficients from ``rows`` rows (:func:`_sample_error`), and measuring
-    it again cannot take it closer. So once a new one's diagonal differs
-    from the last one's by no more than that anywhere (the curvature has
-    settled, as far as the sample sees it), it is the last: the one in use
-    goes on to the end, and no pass is spent on another."""
-    if not geometry.rows.full:
-        return None
-    mean, scale, stride = geometry.mean, geometry.scale, plan.remeasured_stride
-    n_rows = objective.backend.shape[0]
-    m = objective.n_features + objective.fit_intercept
-    # The last metric measured's Hessian diagonal, and the one kept to the
-    # end once settled.
-    last: np.ndarray | None = None
-    settled: Geometry | ClassBlockMetric | ClassCoupledMetric | None = None
-
-    def measured(coef):
-        by_class = None
-        if plan.remeasured == "class_coupled":
-            by_class = ClassCoupledMetric.at(objective, coef, mean, stride=stride)
-        elif plan.remeasured == "class_blocks":
-            by_class = ClassBlockMetric.at(objective, coef, mean, scale, stride=stride)
-        if by_class is not None:
-            return by_class, 1.0
-        # The curvature metric, or where a by-class one is not positive
-        # definite, the one shared by all classes (of the first's rows).
-        metric = Geometry.at_curvature(
-            objective, dtype, coef, stride=plan.metric_stride
-        )
-        if metric is None or not metric.rows.full:
-            return None
-        return metric, metric.newton_step
-
-    def remetric(coef):
-        nonlocal last, settled
-        if settled is not None:
-            return settled, None
-        update = measured(coef)
-        if update is None:
-            return update
-        metric = update[0]
-        # The rows it was measured on, and its own size: the coupled
-        # classes' Hessian is of every coefficient; the blocks, and the
-        # curvature metric (shared by the classes), of one class's.
-        rows_stride, size = stride, m
-        if isinstance(metric, Geometry):
-            rows_stride = plan.metric_stride
-        elif isinstance(metric, ClassCoupledMetric):
-            size = objective.n_coefficients
-        diagonal: np.ndarray | None = metric.hessian_diagonal
-        if rows_stride == 1:  # every row: measured whenever asked
-            diagonal = None
-        elif last is not None and last.shape == diagonal.shape:
-            change = float(np.max(np.abs(diagonal / last - 1)))
-            if change <= _sample_error(n_rows, rows_stride, size):
-                settled = metric
-        last = diagonal
-        return update
-
-    return remetric
-
-
-def _sample_error(n_rows: int, stride: int, size: int) -> float:
-    """The relative error of a metric of ``size`` coefficients measured on
-    every ``stride``-th of ``n_rows`` rows: ``sqrt(size / rows)``, the
-    order of a sample covariance's (and of the rate at which steps in it
-    converge, where it stands in for the Hessian)."""
-    return math.sqrt(size / -(-n_rows // stride))
 
 
 def solve(

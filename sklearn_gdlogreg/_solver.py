@@ -452,7 +452,7 @@ def gradient_descent(
         the step in use; None for both: the first metric). Asked
         for each time the optimality has shrunk by ``plan.remetric_factor``
         since the metric in use was made (a lazily updated preconditioner;
-        see ``_plan.remeasure``), unless the optimality is already within
+        see ``_remetric.remeasure``), unless the optimality is already within
         ``plan.finish_within`` times ``tol``, and at ``coef0`` itself where
         ``plan.measure_at_start``. The run goes on from the iterate, with
         no momentum (a Newton step in a Hessian needs none), or, where

@@ -23,17 +23,15 @@ from sklearn_gdlogreg._plan import (
     FINISH_WITHIN,
     MAX_DECORRELATED_FEATURES,
     REMETRIC_FACTOR,
-    RESHAPED,
     SMALL_KEPT_SCORES,
     SMALL_REMETRIC_FACTOR,
     FitPlan,
-    _mismatch,
     _momentum_costs_more_than_it_saves,
     first_geometry,
     make_plan,
-    remeasure,
     solve,
 )
+from sklearn_gdlogreg._remetric import RESHAPED, _mismatch, remeasure
 
 
 def objective(rng, n_samples=200, n_features=5, n_outputs=1, **params):
