@@ -20,6 +20,7 @@ import numpy as np
 
 from ._backends import Backend
 from ._conjugate import Start, conjugate_gradients
+from ._correlation import features_correlated
 from ._metrics import Geometry
 from ._objective import LogisticObjective
 from ._remetric import remeasure
@@ -278,7 +279,9 @@ def make_plan(
 
     With "auto" the steps are taken in the full metric where it applies (no
     L1 term, whose proximal step needs a diagonal metric; dense X; at most
-    ``MAX_DECORRELATED_FEATURES`` features), and the metric is measured
+    ``MAX_DECORRELATED_FEATURES`` features; a binary fit measured on every
+    row only where the features are correlated, see
+    :func:`_variances_suffice`), and the metric is measured
     again at the current coefficients as the fit converges; on a sparse X
     of one-hot encoded features (no L1 term, an intercept) the first metric
     keeps each feature's covariance, and on any sparse X (no L1 term) it is
@@ -321,12 +324,33 @@ def make_plan(
             plan = replace(plan, metric="low_rank")
         return plan
     stride = metric_stride(objective.backend, objective.n_coefficients)
+    if _variances_suffice(objective, stride):
+        return plan
     plan = _remeasured(replace(plan, metric="full", metric_stride=stride), objective)
     if start is not None and objective.split(start)[0].any():
         plan = replace(plan, measure_at_start=True)
     if _momentum_costs_more_than_it_saves(plan, objective):
         plan = replace(plan, accelerated=False)
     return plan
+
+
+def _variances_suffice(objective: LogisticObjective, stride: int) -> bool:
+    """Whether a narrow dense X's fit keeps the diagonal metric (the
+    variances) where the full one was to be measured: two classes (the
+    multinomial full metric couples the classes too, which the variances
+    do not), on every row (``stride`` 1: on a sample of a tall X's rows the
+    full metric costs about a pass), on an X in memory or on a device, and
+    features that a sample of the rows cannot tell from uncorrelated ones
+    (``_correlation.features_correlated``). The binary full metric's only
+    gain over the variances is then none, and its Gram matrix costs about
+    as many passes as X has features. Row chunks held elsewhere (Dask) keep
+    the full metric."""
+    return (
+        stride == 1
+        and objective.n_outputs == 1
+        and objective.backend.products
+        and not features_correlated(objective)
+    )
 
 
 def _momentum_costs_more_than_it_saves(

@@ -17,11 +17,13 @@ from conftest import make_objective, one_hot
 from sklearn_gdlogreg import GradientDescentLogisticRegression, _plan
 from sklearn_gdlogreg._backends import backend_for, counted_passes
 from sklearn_gdlogreg._class_metrics import ClassCurvatureMetric
+from sklearn_gdlogreg._correlation import features_correlated
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import (
     CONJUGATE_SCORE_ARRAYS,
     FINISH_WITHIN,
     MAX_DECORRELATED_FEATURES,
+    MIN_METRIC_ROWS,
     REMETRIC_FACTOR,
     SMALL_KEPT_SCORES,
     SMALL_REMETRIC_FACTOR,
@@ -35,7 +37,10 @@ from sklearn_gdlogreg._remetric import RESHAPED, _mismatch, remeasure
 
 
 def objective(rng, n_samples=200, n_features=5, n_outputs=1, **params):
+    """Features that share a common factor (correlated: see
+    test_uncorrelated_binary_features_keep_the_variances)."""
     X = rng.normal(size=(n_samples, n_features))
+    X += rng.normal(size=(n_samples, 1))
     return make_objective(rng, n_outputs, X=X, **params)
 
 
@@ -52,6 +57,92 @@ def test_auto_steps_in_the_full_metric_measured_again(rng):
     # directions (see test_conjugate); accelerated steps keep none.
     assert plan.keep_scores and plan.conjugate
     assert not make_plan(objective(rng), "auto", "gd").keep_scores
+
+
+def independent(rng, n_samples, n_features, factor=0.0):
+    """Independent Gaussian features, each column scaled and moved apart
+    (``factor``: the weight of a factor they all share)."""
+    X = rng.normal(size=(n_samples, n_features))
+    X += factor * rng.normal(size=(n_samples, 1))
+    return X * np.logspace(-2, 2, n_features) + np.linspace(-50, 50, n_features)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_sample_tells_correlated_features_from_independent_ones(seed):
+    rng = np.random.RandomState(seed)
+    for n_samples, n_features in [(50, 3), (600, 30), (5000, 200)]:
+        X = independent(rng, n_samples, n_features)
+        assert not features_correlated(make_objective(rng, 1, X=X))
+        # One shared factor, a correlation of 0.5 between any two features.
+        X = independent(rng, n_samples, n_features, factor=1.0)
+        assert features_correlated(make_objective(rng, 1, X=X))
+    # The sample is taken in float64 from any precision of X; a constant
+    # feature counts for none.
+    X = independent(rng, 600, 30).astype(np.float32)
+    X[:, 3] = 7.0
+    assert not features_correlated(make_objective(rng, 1, X=X))
+    X[:, 4] = X[:, 5] * 2 + 1  # two features the same
+    assert features_correlated(make_objective(rng, 1, X=X))
+
+
+def test_a_sample_weighted_onto_two_rows_tells_nothing():
+    # The sample (every 31st row) has two rows of any weight, its effective
+    # number (Kish's): independent features count as correlated (the full
+    # metric), as they do not with even weights.
+    rng = np.random.RandomState(0)
+    obj = make_objective(rng, 1, X=independent(rng, 2000, 10))
+    assert not features_correlated(obj)
+    weights = np.zeros(2000)
+    weights[[0, 31]] = 0.5
+    assert features_correlated(dataclasses.replace(obj, weights=weights))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_uncorrelated_binary_features_keep_the_variances(n_outputs):
+    # The binary full metric's only gain over the variances is the
+    # features' correlation: without any, its Gram matrix is not measured.
+    rng = np.random.RandomState(0)
+    X = independent(rng, 2000, 40)
+    plan = make_plan(make_objective(rng, n_outputs, X=X), "auto", "nesterov")
+    if n_outputs == 1:
+        assert (plan.metric, plan.remeasured) == ("diagonal", "none")
+        assert plan.accelerated and plan.conjugate
+    else:  # the multinomial metric couples the classes too
+        assert plan.metric == "full" and plan.remeasured != "none"
+    correlated = independent(rng, 2000, 40, factor=0.5)
+    assert (
+        make_plan(make_objective(rng, 1, X=correlated), "auto", "nesterov").metric
+        == "full"
+    )
+    # On a sample of a tall X's rows the full metric costs about a pass.
+    tall = independent(rng, 3 * MIN_METRIC_ROWS, 5)
+    plan = make_plan(make_objective(rng, 1, X=tall), "auto", "nesterov")
+    assert plan.metric == "full" and plan.metric_stride > 1
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+def test_uncorrelated_binary_features_reach_scikit_learns_minimum(C, monkeypatch):
+    rng = np.random.RandomState(1)
+    X = independent(rng, 1500, 60)
+    scores = (X - X.mean(axis=0)) / X.std(axis=0) @ rng.normal(size=60) / 4
+    y = (rng.uniform(size=1500) < 1 / (1 + np.exp(-scores))).astype(int)
+    plans = []
+    made = GradientDescentLogisticRegression._plan
+    monkeypatch.setattr(
+        GradientDescentLogisticRegression,
+        "_plan",
+        lambda self, *args: plans.append(made(self, *args)) or plans[-1],
+    )
+    ours = GradientDescentLogisticRegression(C=C, tol=1e-10, max_iter=5000).fit(X, y)
+    assert [plan.metric for plan in plans] == ["diagonal"]
+    reference = LogisticRegression(
+        C=C, tol=1e-12, max_iter=100_000, solver="newton-cholesky"
+    ).fit(X, y)
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(
+        ours.coef_, reference.coef_, rtol=1e-6, atol=1e-7 * scale
+    )
+    np.testing.assert_allclose(ours.intercept_, reference.intercept_, rtol=1e-6)
 
 
 def test_a_constant_step_is_the_notebooks_gradient_descent(rng):

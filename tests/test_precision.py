@@ -174,6 +174,8 @@ def test_every_metric_steps_alike_with_a_large_constant_part(seed, metric):
             return ClassBlockMetric.at(obj, at, weights @ X)
         if metric == "at_curvature":
             return Geometry.at_curvature(obj, np.float64, at)
+        if metric == "full":  # (the plan's only where features are correlated)
+            return Geometry.for_objective(obj, np.float64, "full")
         plan = make_plan(obj, "auto" if metric != "diagonal" else 1.0, "nesterov")
         assert plan.metric == metric
         return Geometry.for_objective(

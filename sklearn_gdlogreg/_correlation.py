@@ -1,0 +1,84 @@
+"""Whether a dense X's features are correlated as far as a sample of its
+rows can tell (:func:`features_correlated`): the plan's reason to measure
+the full (decorrelating) metric on a narrow dense X, rather than the
+variances alone (``_plan.make_plan``).
+
+The full metric's only gain over the diagonal one is the features'
+correlation, and it costs a Gram matrix of X (``n d^2`` products where a
+pass costs ``n d``): where the features are not correlated, the diagonal
+metric takes as many steps, for a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._array_api import to_numpy
+from ._objective import LogisticObjective
+
+# The test reads about this many evenly spaced rows: their Gram matrix costs
+# SAMPLE_ROWS d^2 products, a few passes over X at most. So many rows tell a
+# correlation that reshapes the metric (a sum of squared correlations over
+# the pairs of about one per feature or more, see features_correlated) from
+# none, far beyond the sampling noise.
+SAMPLE_ROWS = 64
+# A sum of squared correlations this many of its standard deviations above
+# what independent features give (a one-sided test at about one in a
+# thousand), or a correlation beyond what any pair of independent features
+# shows but once in a thousand samples, tells correlated features.
+SIGNIFICANT, RARE = 3.0, 1e-3
+
+
+def features_correlated(objective: LogisticObjective) -> bool:
+    """Whether the (weighted) correlations of X's features on about
+    ``SAMPLE_ROWS`` evenly spaced rows are more than independent features
+    would show: the sum of their squares over the pairs of features exceeds
+    its mean under independence, ``pairs / (rows - 1)``, by ``SIGNIFICANT``
+    of its standard deviations there, ``sqrt(2 pairs) / (rows - 1)``
+    (Schott's test of independence, 2005), or the largest of them is
+    beyond what any pair of independent features shows but ``RARE``ly (a
+    few strongly correlated pairs among many features, which the sum
+    dilutes). ``rows`` is the sample's effective number of rows (Kish's,
+    for unequal weights); where it is two or fewer, no sample tells, and
+    the features count as correlated (the full metric, as before).
+
+    That sum is the eigenvalues' spread about their mean, one (the
+    correlation matrix's ``sum (lambda - 1)^2``), the steps' gain from the
+    full metric over the diagonal one: a correlation that changes the steps
+    spreads it by about one per feature or more, which a sample of so many
+    rows shows far beyond its noise. Features no sample can tell apart from
+    independent ones take the diagonal metric. A constant feature in the
+    sample (no spread beyond its mean's rounding) counts for none. The rows
+    are copied from any array library's X to the host (small), so the same
+    X takes the same metric in each."""
+    X = objective.backend.X
+    n = X.shape[0]
+    stride = max(1, n // SAMPLE_ROWS)
+    sample = to_numpy(X[::stride, :]).astype(np.float64)
+    weights = to_numpy(objective.weights[::stride]).astype(np.float64)
+    total = weights.sum()
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = weights @ sample / total
+        centred = (sample - mean) * np.sqrt(weights / total)[:, None]
+        spread = np.einsum("ij,ij->j", centred, centred)
+    if not (total > 0 and np.isfinite(spread).all()):
+        # (X's moments' read tells what is wrong with X: not finite, or
+        # too large to square in float64)
+        return True
+    rows = total**2 / float(weights @ weights)
+    kept = spread > (64 * np.finfo(np.float64).eps * mean) ** 2
+    features = int(kept.sum())
+    if features < 2 or rows <= 2:
+        return features >= 2
+    standardised = centred[:, kept] / np.sqrt(spread[kept])
+    correlation = standardised.T @ standardised
+    np.fill_diagonal(correlation, 0.0)
+    pairs = features * (features - 1) / 2
+    excess = float(np.sum(correlation**2)) / 2 - pairs / (rows - 1)
+    # Each independent pair's correlation is about normal, of variance
+    # 1 / rows: the largest of the pairs' beyond this is rare (Bonferroni).
+    beyond = np.sqrt(2 * np.log(2 * pairs / RARE) / rows)
+    return bool(
+        excess > SIGNIFICANT * np.sqrt(2 * pairs) / (rows - 1)
+        or np.abs(correlation).max() > beyond
+    )
