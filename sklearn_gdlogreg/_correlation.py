@@ -70,15 +70,17 @@ def features_correlated(objective: LogisticObjective) -> bool:
     features = int(kept.sum())
     if features < 2 or rows <= 2:
         return features >= 2
-    standardised = centred[:, kept] / np.sqrt(spread[kept])
+    if features < kept.size:
+        centred, spread = centred[:, kept], spread[kept]
+    standardised = centred / np.sqrt(spread)
     correlation = standardised.T @ standardised
     np.fill_diagonal(correlation, 0.0)
     pairs = features * (features - 1) / 2
-    excess = float(np.sum(correlation**2)) / 2 - pairs / (rows - 1)
+    excess = float(np.vdot(correlation, correlation)) / 2 - pairs / (rows - 1)
     # Each independent pair's correlation is about normal, of variance
     # 1 / rows: the largest of the pairs' beyond this is rare (Bonferroni).
     beyond = np.sqrt(2 * np.log(2 * pairs / RARE) / rows)
     return bool(
         excess > SIGNIFICANT * np.sqrt(2 * pairs) / (rows - 1)
-        or np.abs(correlation).max() > beyond
+        or max(correlation.max(), -correlation.min()) > beyond
     )
