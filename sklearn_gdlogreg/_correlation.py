@@ -16,8 +16,9 @@ import numpy as np
 from ._array_api import to_numpy
 from ._objective import LogisticObjective
 
-# The test reads about this many evenly spaced rows: their Gram matrix costs
-# SAMPLE_ROWS d^2 products, a few passes over X at most. So many rows tell a
+# The test reads about this many evenly spaced rows (up to twice as many):
+# their Gram matrix costs SAMPLE_ROWS d^2 products, a small share of the
+# full metric's n d^2 on all but the smallest X. So many rows tell a
 # correlation that reshapes the metric (a sum of squared correlations over
 # the pairs of about one per feature or more, see features_correlated) from
 # none, far beyond the sampling noise.
@@ -30,43 +31,44 @@ SIGNIFICANT, RARE = 3.0, 1e-3
 
 
 def features_correlated(objective: LogisticObjective) -> bool:
-    """Whether the (weighted) correlations of X's features on about
-    ``SAMPLE_ROWS`` evenly spaced rows are more than independent features
-    would show: the sum of their squares over the pairs of features exceeds
-    its mean under independence, ``pairs / (rows - 1)``, by ``SIGNIFICANT``
-    of its standard deviations there, ``sqrt(2 pairs) / (rows - 1)``
-    (Schott's test of independence, 2005), or the largest of them is
-    beyond what any pair of independent features shows but ``RARE``ly (a
-    few strongly correlated pairs among many features, which the sum
-    dilutes). ``rows`` is the sample's effective number of rows (Kish's,
-    for unequal weights); where it is two or fewer, no sample tells, and
-    the features count as correlated (the full metric, as before).
+    """Whether the correlations of X's features on about ``SAMPLE_ROWS``
+    evenly spaced rows (those of positive weight) are more than independent
+    features would show: the sum of their squares over the pairs of
+    features exceeds its mean under independence, ``pairs / (rows - 1)``,
+    by ``SIGNIFICANT`` of its standard deviations there, about ``sqrt(2
+    pairs) / (rows - 1)`` (Schott's test of independence, 2005), or the
+    largest of them is beyond what any pair of independent features shows
+    but ``RARE``ly (a few strongly correlated pairs among many features,
+    which the sum dilutes). The rows are not weighted (whether features are
+    correlated is X's property, and unweighted rows keep the test's null
+    exact); with two rows or fewer no sample tells, and the features count
+    as correlated (the full metric, as before).
 
-    That sum is the eigenvalues' spread about their mean, one (the
-    correlation matrix's ``sum (lambda - 1)^2``), the steps' gain from the
-    full metric over the diagonal one: a correlation that changes the steps
-    spreads it by about one per feature or more, which a sample of so many
-    rows shows far beyond its noise. Features no sample can tell apart from
-    independent ones take the diagonal metric. A constant feature in the
-    sample (no spread beyond its mean's rounding) counts for none. The rows
+    That sum is half the correlation matrix's ``sum (lambda - 1)^2``, its
+    eigenvalues' spread about their mean, one: what the first full metric
+    gains over the diagonal one. A correlation that changes the steps
+    spreads them by about one per feature or more, which a sample of so
+    many rows shows far beyond its noise. Features no sample can tell apart
+    from independent ones take the diagonal metric. A feature constant in
+    the sample (no spread beyond its mean's rounding) counts for none: a
+    rare indicator column that the sample misses is not tested. The rows
     are copied from any array library's X to the host (small), so the same
-    X takes the same metric in each."""
+    X takes the same metric in each.
+    """
     X = objective.backend.X
-    n = X.shape[0]
-    stride = max(1, n // SAMPLE_ROWS)
-    sample = to_numpy(X[::stride, :]).astype(np.float64)
-    weights = to_numpy(objective.weights[::stride]).astype(np.float64)
-    total = weights.sum()
+    stride = max(1, X.shape[0] // SAMPLE_ROWS)
+    weighed = to_numpy(objective.weights[::stride]) > 0
+    sample = to_numpy(X[::stride, :]).astype(np.float64)[weighed]
+    rows = sample.shape[0]
     with np.errstate(over="ignore", invalid="ignore"):
-        mean = weights @ sample / total
-        centred = (sample - mean) * np.sqrt(weights / total)[:, None]
+        mean = sample.mean(axis=0)
+        centred = sample - mean
         spread = np.einsum("ij,ij->j", centred, centred)
-    if not (total > 0 and np.isfinite(spread).all()):
+        kept = np.sqrt(spread) > 64 * np.finfo(np.float64).eps * np.abs(mean)
+    if not np.isfinite(spread).all():
         # (X's moments' read tells what is wrong with X: not finite, or
         # too large to square in float64)
         return True
-    rows = total**2 / float(weights @ weights)
-    kept = spread > (64 * np.finfo(np.float64).eps * mean) ** 2
     features = int(kept.sum())
     if features < 2 or rows <= 2:
         return features >= 2

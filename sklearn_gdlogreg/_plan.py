@@ -181,8 +181,15 @@ def metric_stride(backend: Backend, size: int) -> int:
     ``MIN_METRIC_ROWS``) from a numpy X of more than twice as many rows, 1
     (every row) for other arrays and smaller X. Evenly spaced rows are views
     of X: no copy."""
-    k = backend.shape[0] // max(METRIC_ROWS_PER_COEFFICIENT * size, MIN_METRIC_ROWS)
-    return int(k) if backend.dense and k >= 2 else 1
+    k = _rows_per_sample(backend, size)
+    return k if backend.dense and k >= 2 else 1
+
+
+def _rows_per_sample(backend: Backend, size: int) -> int:
+    """The stride :func:`metric_stride` takes on a numpy X (of any X's
+    shape: 2 or more where its rows are sampled)."""
+    n = backend.shape[0]
+    return int(n // max(METRIC_ROWS_PER_COEFFICIENT * size, MIN_METRIC_ROWS))
 
 
 def keeps_scores(objective: LogisticObjective) -> bool:
@@ -323,9 +330,9 @@ def make_plan(
         if plan.history and type(objective.backend.X) is np.ndarray:
             plan = replace(plan, metric="low_rank")
         return plan
-    stride = metric_stride(objective.backend, objective.n_coefficients)
-    if _variances_suffice(objective, stride):
+    if _variances_suffice(plan, objective):
         return plan
+    stride = metric_stride(objective.backend, objective.n_coefficients)
     plan = _remeasured(replace(plan, metric="full", metric_stride=stride), objective)
     if start is not None and objective.split(start)[0].any():
         plan = replace(plan, measure_at_start=True)
@@ -334,21 +341,26 @@ def make_plan(
     return plan
 
 
-def _variances_suffice(objective: LogisticObjective, stride: int) -> bool:
+def _variances_suffice(plan: FitPlan, objective: LogisticObjective) -> bool:
     """Whether a narrow dense X's fit keeps the diagonal metric (the
     variances) where the full one was to be measured: two classes (the
     multinomial full metric couples the classes too, which the variances
-    do not), on every row (``stride`` 1: on a sample of a tall X's rows the
-    full metric costs about a pass), on an X in memory or on a device, and
-    features that a sample of the rows cannot tell from uncorrelated ones
-    (``_correlation.features_correlated``). The binary full metric's only
-    gain over the variances is then none, and its Gram matrix costs about
-    as many passes as X has features. Row chunks held elsewhere (Dask) keep
-    the full metric."""
+    do not), conjugate directions (``plan.conjugate``: X in memory or on a
+    device, its scores kept), the full metric measured on every row (where
+    a numpy X of its shape would be sampled, it costs about a pass: kept,
+    for every array library alike), and features that a sample of the rows
+    cannot tell from uncorrelated ones
+    (``_correlation.features_correlated``). The first full metric's gain
+    over the variances is then none, and its Gram matrix costs about as
+    many passes as X has features; the Hessian measured again near the
+    minimum would gain where the curvature reshapes it, which conjugate
+    directions follow (on the benchmarks' drawn binary shapes the variances
+    took as long or less; plain steps would not follow it, and keep the
+    full metric)."""
     return (
-        stride == 1
-        and objective.n_outputs == 1
-        and objective.backend.products
+        objective.n_outputs == 1
+        and plan.conjugate
+        and _rows_per_sample(objective.backend, objective.n_coefficients) < 2
         and not features_correlated(objective)
     )
 

@@ -86,8 +86,8 @@ def test_a_sample_tells_correlated_features_from_independent_ones(seed):
 
 
 def test_a_sample_weighted_onto_two_rows_tells_nothing():
-    # The sample (every 31st row) has two rows of any weight, its effective
-    # number (Kish's): independent features count as correlated (the full
+    # The sample (every 31st row) has two rows of positive weight, the rows
+    # it correlates: independent features count as correlated (the full
     # metric), as they do not with even weights.
     rng = np.random.RandomState(0)
     obj = make_objective(rng, 1, X=independent(rng, 2000, 10))
@@ -118,6 +118,21 @@ def test_uncorrelated_binary_features_keep_the_variances(n_outputs):
     tall = independent(rng, 3 * MIN_METRIC_ROWS, 5)
     plan = make_plan(make_objective(rng, 1, X=tall), "auto", "nesterov")
     assert plan.metric == "full" and plan.metric_stride > 1
+    # Plain steps would not follow the curvature as it reshapes: they keep
+    # the full metric, measured again.
+    plan = make_plan(make_objective(rng, 1, X=X), "auto", "gd")
+    assert (plan.metric, plan.remeasured) == ("full", "curvature")
+
+
+def test_a_tall_X_keeps_the_full_metric_in_every_array_library():
+    # A numpy X of this shape measures the full metric on a sample of its
+    # rows; another library's X, on every row, takes the same plan's kind.
+    xp = pytest.importorskip("array_api_strict")
+    rng = np.random.RandomState(0)
+    X = independent(rng, 3 * MIN_METRIC_ROWS, 5)
+    for data in (X, xp.asarray(X)):
+        plan = make_plan(make_objective(rng, 1, X=data), "auto", "nesterov")
+        assert plan.metric == "full"
 
 
 @pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
