@@ -60,6 +60,8 @@ def features_correlated(objective: LogisticObjective) -> bool:
     weighed = to_numpy(objective.weights[::stride]) > 0
     sample = to_numpy(X[::stride, :]).astype(np.float64)[weighed]
     rows = sample.shape[0]
+    if rows <= 2:
+        return True
     with np.errstate(over="ignore", invalid="ignore"):
         mean = sample.mean(axis=0)
         centred = sample - mean
@@ -70,8 +72,8 @@ def features_correlated(objective: LogisticObjective) -> bool:
         # too large to square in float64)
         return True
     features = int(kept.sum())
-    if features < 2 or rows <= 2:
-        return features >= 2
+    if features < 2:
+        return False
     if features < kept.size:
         centred, spread = centred[:, kept], spread[kept]
     standardised = centred / np.sqrt(spread)

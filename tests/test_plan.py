@@ -95,6 +95,9 @@ def test_a_sample_weighted_onto_two_rows_tells_nothing():
     weights = np.zeros(2000)
     weights[[0, 31]] = 0.5
     assert features_correlated(dataclasses.replace(obj, weights=weights))
+    weights = np.zeros(2000)  # no sampled row weighs anything
+    weights[1] = 1.0
+    assert features_correlated(dataclasses.replace(obj, weights=weights))
 
 
 @pytest.mark.parametrize("n_outputs", [1, 3])
