@@ -196,30 +196,30 @@ def _line_minimum(
     curvature of a logistic loss mostly falls along a line."""
     target = _SLOPE_FRACTION * -start_slope
     low, low_slope = 0.0, start_slope
-    high, high_slope = np.inf, np.inf
+    high, high_slope = math.inf, math.inf
     last, last_slope = 0.0, start_slope
     t = guess
     for _ in range(_MAX_SLOPES):
         s = line_slope(t)
-        if not np.isfinite(s):
-            s = np.inf
+        if not math.isfinite(s):
+            s = math.inf
         elif abs(s) <= target:
             return t
         if s < 0:
             low, low_slope = t, s
         else:
             high, high_slope = t, s
-        secant = np.nan
-        if np.isfinite(s) and s != last_slope:
+        secant = math.nan
+        if math.isfinite(s) and s != last_slope:
             secant = t - s * (t - last) / (s - last_slope)
-        root = np.nan
-        if last == 0.0 and start_curvature is not None and np.isfinite(s):
+        root = math.nan
+        if last == 0.0 and start_curvature is not None and math.isfinite(s):
             root = _modelled_root(start_slope, start_curvature, t, s)
         last, last_slope = t, s
         if low < root < high:
-            t = min(root, _REACH * low) if np.isinf(high) else root
+            t = min(root, _REACH * low) if high == math.inf else root
             continue
-        if np.isinf(high):  # no step uphill yet: reach further
+        if high == math.inf:  # no step uphill yet: reach further
             if not secant > low:
                 t = 2 * low
             elif s > _NEAR * start_slope:  # near: just past the secant's root
@@ -231,7 +231,7 @@ def _line_minimum(
         t = secant if low + edge < secant < high - edge else (low + high) / 2
         if not low < t < high:  # rounding: the bracket has closed
             break
-    if np.isinf(high) or abs(low_slope) <= abs(high_slope):
+    if high == math.inf or abs(low_slope) <= abs(high_slope):
         return low
     return high
 
@@ -380,9 +380,13 @@ def _conjugate(
 def _ratio(numerator: float, denominator: float, otherwise: float) -> float:
     """``numerator / denominator`` where that is finite and positive, else
     ``otherwise`` (a line of no length, or a step that underflowed)."""
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        value = np.float64(numerator) / np.float64(denominator)
-    return float(value) if np.isfinite(value) and value > 0 else otherwise
+    # Python's floats, not numpy's: a few of these a line, where numpy's
+    # scalar calls would cost more than a slope on small data.
+    try:
+        value = float(numerator) / float(denominator)  # inf where it overflows
+    except ZeroDivisionError:
+        return otherwise
+    return value if value > 0 and math.isfinite(value) else otherwise
 
 
 # An overflow far along a line counts as uphill (see _line_minimum): numpy
@@ -535,9 +539,9 @@ def conjugate_gradients(
             residual = None
         if (
             new_grad is None
-            or not np.isfinite(new_value)
+            or not math.isfinite(new_value)
             or new_value > value + rounding
-            or np.array_equal(new_coef, coef)
+            or (new_coef == coef).all()
         ):
             if from_gradient_alone:  # the gradient's own line: no way down
                 status = "stalled"

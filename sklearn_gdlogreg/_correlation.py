@@ -58,26 +58,31 @@ def features_correlated(objective: LogisticObjective) -> bool:
     X = objective.backend.X
     stride = max(1, X.shape[0] // SAMPLE_ROWS)
     weighed = to_numpy(objective.weights[::stride]) > 0
-    sample = to_numpy(X[::stride, :]).astype(np.float64)[weighed]
+    # (Few numpy calls: on small data each costs more than its arithmetic.)
+    sample = np.asarray(to_numpy(X[::stride, :]), dtype=np.float64)
+    if not weighed.all():
+        sample = sample[weighed]
     rows = sample.shape[0]
     if rows <= 2:
         return True
     with np.errstate(over="ignore", invalid="ignore"):
-        mean = sample.mean(axis=0)
+        mean = np.add.reduce(sample, axis=0) / rows
         centred = sample - mean
-        spread = np.einsum("ij,ij->j", centred, centred)
-        kept = np.sqrt(spread) > 64 * np.finfo(np.float64).eps * np.abs(mean)
+        products = centred.T @ centred
+        spread = products.diagonal().copy()
+        kept = spread > np.square(64 * np.finfo(np.float64).eps * mean)
     if not np.isfinite(spread).all():
         # (X's moments' read tells what is wrong with X: not finite, or
         # too large to square in float64)
         return True
-    features = int(kept.sum())
+    features = int(np.count_nonzero(kept))
     if features < 2:
         return False
     if features < kept.size:
-        centred, spread = centred[:, kept], spread[kept]
-    standardised = centred / np.sqrt(spread)
-    correlation = standardised.T @ standardised
+        products, spread = products[np.ix_(kept, kept)], spread[kept]
+    std = np.sqrt(spread)
+    correlation = products / std
+    correlation /= std[:, None]
     np.fill_diagonal(correlation, 0.0)
     pairs = features * (features - 1) / 2
     excess = float(np.vdot(correlation, correlation)) / 2 - pairs / (rows - 1)

@@ -234,8 +234,10 @@ def binary_slope(z, d, y, s) -> float:
         np.exp(z, out=z)
         z += 1
         np.reciprocal(z, out=z)  # 1 - q: the probability of the wrong class
-    else:
-        z = expit(-z)
+        z *= sign
+        z *= s
+        return float(np.vdot(z, d))
+    z = expit(-z)
     z *= sign
     z *= s
     return vdot(z, d)

@@ -291,12 +291,14 @@ class Geometry:
             # information once centred; give it a scale that keeps its
             # rounding noise from moving it.
             constant = var <= (16 * np.finfo(dtype).eps * mean) ** 2
-            var = np.where(constant, np.maximum(mean**2, 1.0), var)
-        scale = var + objective.l2_diagonal() / curvature
+            if constant.any():
+                var = np.where(constant, np.maximum(mean**2, 1.0), var)
+        scale = var + objective._l2_rows(ndim=1) / curvature
         # float64 whatever X's type: the variance of float32 features of
         # 1e20 or more is past float32's range (their steps are not).
         tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
-        scale = np.clip(np.where(scale > 0, scale, 1.0), tiny, huge)
+        if not (scale.min() >= tiny and scale.max() <= huge):  # (NaN: not)
+            scale = np.clip(np.where(scale > 0, scale, 1.0), tiny, huge)
         rows: RowMetric = DiagonalMetric(scale[:, None])
         if decorrelate:
             std = np.sqrt(scale)
@@ -366,7 +368,7 @@ class Geometry:
         std = self._std
         grad_theta = self._centred_grad_W(grad) / std
         if not self.proximal:
-            worst = float(np.abs(grad_theta).max())
+            worst = float(np.abs(grad_theta, out=grad_theta).max())
         else:
             theta = coef[:d] * std
             moved = _soft_threshold(theta - grad_theta, self.l1 / std)
@@ -389,7 +391,12 @@ class Geometry:
         if self.mean is None:
             return 0.0
         d = self.scale.shape[0]
-        return float((np.abs(self.mean) @ np.abs(coef[:d])).max())
+        return float((self._abs_mean @ np.abs(coef[:d])).max())
+
+    @cached_property  # read at every step: computed once
+    def _abs_mean(self) -> np.ndarray:
+        assert self.mean is not None
+        return np.abs(self.mean)
 
     def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
         """Proximal operator of ``step * l1 * ||W||_1`` and the box in this

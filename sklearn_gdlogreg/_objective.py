@@ -409,5 +409,7 @@ def _column_sums(A):
     ones in numpy, far faster than its reduction across rows."""
     xp = namespace(A)
     if xp is np:
+        if A.ndim == 1:  # a vector's sum: no array of ones to make
+            return np.add.reduce(A)
         return np.ones(A.shape[0], dtype=A.dtype) @ A
     return xp.sum(A, axis=0)

@@ -72,17 +72,18 @@ class Line:
         self._keeps = residual is not None and objective.n_outputs > 1
         self._kept: tuple[float, Any, Any] | None = None
         self.curvature = self._curvature(residual[1]) if self._keeps else None
+        slope_of = binary_slope if objective.n_outputs == 1 else multinomial_slope
+        self._slope_parts = (objective._labels(), objective.weights, slope_of)
 
     def __call__(self, t: float) -> float:
-        objective, D = self._objective, self._direction_scores
+        D = self._direction_scores
         total = self._along * t - self._at_coef
         if self._keeps:
             self._kept = None  # before the next residual is made
             loss, R = self._residual(t)
             self._kept = (t, loss, R)
             return total - vdot(R, D)
-        labels, weights = objective._labels(), objective.weights
-        slope_of = binary_slope if objective.n_outputs == 1 else multinomial_slope
+        labels, weights, slope_of = self._slope_parts
         with np.errstate(over="ignore"):  # exp overflows far out: see binary_slope
             for part in self._parts:
                 Z = D[part] * -t

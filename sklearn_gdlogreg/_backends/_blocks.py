@@ -265,4 +265,8 @@ def one_block(X, block_bytes: int | None = None, n_columns: int = 0):
 
 
 def _host64(x) -> np.ndarray:
+    """``x`` (a new array of a pass) in float64 on the host: itself where it
+    is one already (a numpy array's conversion alone is a dozen calls)."""
+    if isinstance(x, np.ndarray):
+        return x.astype(np.float64, copy=False)
     return to_numpy(x).astype(np.float64)

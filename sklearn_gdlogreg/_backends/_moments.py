@@ -58,12 +58,17 @@ def _checked_moments(
     fourth."""
     # Summaries in X's precision, or in float64 where their squares over-
     # or underflow it.
-    for precision in dict.fromkeys((dtype, np.float64)):
+    precisions = tuple(dict.fromkeys((dtype, np.float64)))
+    for precision in precisions:
         mean, spread, seen, *XtR = _merge_moments(summaries(precision), covariance)
         overflow = not (np.isfinite(spread).all() and np.isfinite(mean).all())
         if overflow:  # a NaN or an infinity in X, or squares too large
             assert_finite()
-        underflow = _underflowed(mean, spread, seen, covariance, precision)
+        # (Asked where it tells anything: a wider precision is left to try,
+        # or weights not reweighted raise below.)
+        underflow = np.zeros(1, dtype=bool)
+        if precision is not precisions[-1] or not reweighted:
+            underflow = _underflowed(mean, spread, seen, covariance, precision)
         if not (overflow or underflow.any()):
             break
     if overflow:
@@ -139,7 +144,11 @@ def _summarised_blocks(weights, covariance: bool, reweight, residual, blocks):
             w_b = weights[rows]
             if reweight is not None:
                 w_b = reweight(X_b, w_b)
-            weight_b = float(xp.sum(w_b, dtype=xp.float64))
+            weight_b = float(
+                np.add.reduce(w_b, dtype=np.float64)
+                if xp is np
+                else xp.sum(w_b, dtype=xp.float64)
+            )
             if weight_b > 0:
                 R_b = None if residual is None else residual[rows]
                 if R_b is not None and XtR is None:
@@ -257,6 +266,9 @@ def _add_outer(matrix: np.ndarray, alpha: float, v: np.ndarray) -> None:
     above ``_row_metrics._cholesky_with_jitter``)."""
     scaled = alpha * v
     rows = max(1, _OUTER_ENTRIES // max(1, v.shape[0]))
+    if rows >= v.shape[0]:  # at once (few numpy calls on a small matrix)
+        matrix += np.multiply.outer(scaled, v)
+        return
     for start in range(0, v.shape[0], rows):
         matrix[start : start + rows] += np.outer(scaled[start : start + rows], v)
 
@@ -310,6 +322,8 @@ def _block_moments(
     if covariance:
         if R_b is not None:  # (a block of the covariance's is small: cached)
             XtR += X_b_T @ R_b.astype(X_b.dtype, copy=False)
+        if host_dtype(w_b) == np.float64:
+            return _gram_moments(X_b, X_b_T, w_b, weight_b)
         return _centred_moments(X_b, X_b_T, w_b, weight_b, covariance)
     if xp is np:
         sums, squares = _sums_and_squares(X_b, w_b, R_b, XtR)
@@ -391,6 +405,27 @@ def _lost_mask(spread: np.ndarray, squares: np.ndarray, dtype) -> np.ndarray:
     """Where a ``spread`` (its ``squares`` less its mean's part) lost too
     many digits, or is not a number: see ``_cancelled``."""
     return ~(spread > _cancelled(dtype) * squares) & (squares > 0)
+
+
+def _gram_moments(X_b, X_b_T, w_b, weight_b: float):
+    """A dense block's weighted mean and centred sums of products in
+    float64, as its Gram matrix less its mean's part: one copy of the block
+    (weighted) and two products, where centring costs two more passes over
+    it. Where that left a column's spread too small a share of its squares
+    (``_cancelled``: a large constant part, whose digits cancelled), the
+    block is centred (``_centred_moments``). Otherwise each product lost
+    at most that share of the digits of the spreads it is made of:
+    ``eps^(3/4)`` of a correlation in float64, nothing a metric shows."""
+    xp = namespace(X_b)
+    mean_b = _host64(X_b_T @ w_b) / weight_b
+    scaled = X_b * xp.sqrt(w_b)[:, None]
+    spread_b = _host64(scaled.T @ scaled)
+    del scaled
+    squares = spread_b.diagonal().copy()
+    _add_outer(spread_b, -weight_b, mean_b)
+    if _lost_mask(spread_b.diagonal(), squares, np.float64).any():
+        return _centred_moments(X_b, X_b_T, w_b, weight_b, True)
+    return mean_b, spread_b
 
 
 def _centred_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
