@@ -116,32 +116,32 @@ def test_moments_match_numpy_over_many_blocks(
         np.testing.assert_allclose(sparse_var, expected, rtol=1e-4)
 
 
-def test_covariance_is_the_gram_matrix_less_the_means_unless_digits_cancel(
+def test_covariance_is_the_gram_matrix_less_the_means_with_lost_columns_centred(
     rng, monkeypatch
 ):
     # A float64 block's covariance is its weighted Gram matrix less the
-    # mean's part (no centred copy) where each column's spread keeps enough
-    # of its squares' digits; a column of a large constant part makes the
-    # block centred. Both to the rounding of the centred formula.
-    centred_calls = []
-    centred = _moments._centred_moments
+    # mean's part (no centred copy of the block), where the columns of a
+    # large constant part, whose digits that cancels, are made again from
+    # those columns centred: to the rounding of the centred formula either
+    # way, with a mean and spread far off without the correction.
+    def no_centred_copy(*args):
+        raise AssertionError("the block was centred whole")
 
-    def counted(*args):
-        centred_calls.append(args)
-        return centred(*args)
-
-    monkeypatch.setattr(_moments, "_centred_moments", counted)
+    monkeypatch.setattr(_moments, "_centred_moments", no_centred_copy)
     X = rng.normal(size=(301, 4)) * [1, 3, 0.5, 2] + [0, 50, -20, 1]
     weights = rng.uniform(size=301)
     weights /= weights.sum()
-    for shift, centres in ((0.0, False), (1e6, True)):
+    for shift in (0.0, 1e6, 1e8):
         X[:, 2] += shift
+        X[:, 3] += shift / 10
         mean, spread, _ = backend_for(X).column_moments(weights, covariance=True)
-        assert bool(centred_calls) is centres
         ref_mean, ref_cov = weighted_reference(X, weights)
         np.testing.assert_allclose(mean, ref_mean, rtol=1e-12)
         scale = np.sqrt(np.outer(np.diag(ref_cov), np.diag(ref_cov)))
         np.testing.assert_array_less(np.abs(spread - ref_cov), 1e-11 * scale)
+        naive = (X * weights[:, None]).T @ X - np.outer(ref_mean, ref_mean)
+        lost = np.abs(naive - ref_cov) > 1e-11 * scale
+        assert bool(lost.any()) is (shift > 0)  # the shifted columns need it
 
 
 @pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix, sp.csc_matrix])

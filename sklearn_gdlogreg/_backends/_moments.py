@@ -411,11 +411,12 @@ def _gram_moments(X_b, X_b_T, w_b, weight_b: float):
     """A dense block's weighted mean and centred sums of products in
     float64, as its Gram matrix less its mean's part: one copy of the block
     (weighted) and two products, where centring costs two more passes over
-    it. Where that left a column's spread too small a share of its squares
-    (``_cancelled``: a large constant part, whose digits cancelled), the
-    block is centred (``_centred_moments``). Otherwise each product lost
-    at most that share of the digits of the spreads it is made of:
-    ``eps^(3/4)`` of a correlation in float64, nothing a metric shows."""
+    it. Each product then lost at most the share of its spreads' digits
+    that ``_cancelled`` allows (``eps^(3/4)`` of a correlation in float64,
+    nothing a metric shows), except in the columns whose spread that left
+    too small a share of their squares (a large constant part): their
+    entries are made again from those columns centred
+    (:func:`_centre_lost_columns`)."""
     xp = namespace(X_b)
     mean_b = _host64(X_b_T @ w_b) / weight_b
     scaled = X_b * xp.sqrt(w_b)[:, None]
@@ -423,9 +424,35 @@ def _gram_moments(X_b, X_b_T, w_b, weight_b: float):
     del scaled
     squares = spread_b.diagonal().copy()
     _add_outer(spread_b, -weight_b, mean_b)
-    if _lost_mask(spread_b.diagonal(), squares, np.float64).any():
-        return _centred_moments(X_b, X_b_T, w_b, weight_b, True)
+    lost = _lost(spread_b.diagonal(), squares, np.float64)
+    if lost.size:
+        _centre_lost_columns(X_b, X_b_T, w_b, weight_b, mean_b, spread_b, lost)
     return mean_b, spread_b
+
+
+def _centre_lost_columns(X_b, X_b_T, w_b, weight_b, mean_b, spread_b, lost) -> None:
+    """The entries of the ``lost`` columns and rows of ``spread_b`` (whose
+    digits cancelled, see :func:`_gram_moments`) made again, in place, from
+    a copy of those columns centred on their computed mean ``C`` (one thin
+    product with the block), by the corrected two-pass algorithm of
+    ``_centred_moments``; ``mean_b`` of those columns corrected as there.
+    Between a lost column ``j`` and another ``k``, ``sum_i w_i x_ik c_ij``
+    less ``mean_k sum_i w_i c_ij`` is ``sum_i w_i (x_ik - mean_k) c_ij`` to
+    within ``k``'s own small share of cancelled digits: ``sum_i w_i c_ij``
+    is the rounding of ``j``'s mean alone."""
+    xp = namespace(X_b)
+    centred = xp.take(X_b, like(lost, X_b), axis=1) - like(mean_b[lost], X_b)
+    weighted = centred * w_b[:, None]
+    sums = _host64(xp.sum(weighted, axis=0))  # the centred columns' rounding
+    across = _host64(X_b_T @ weighted)  # (n_features, lost)
+    across -= np.multiply.outer(mean_b, sums)
+    residual = sums / weight_b
+    within = _host64(centred.T @ weighted)
+    within -= weight_b * np.multiply.outer(residual, residual)
+    across[lost] = within
+    spread_b[:, lost] = across
+    spread_b[lost, :] = across.T
+    mean_b[lost] += residual
 
 
 def _centred_moments(X_b, X_b_T, w_b, weight_b: float, covariance: bool):
