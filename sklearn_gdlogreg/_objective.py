@@ -405,8 +405,9 @@ class LogisticObjective:
 
 
 def _column_sums(A):
-    """The sums of ``A``'s columns (a scalar for a vector): a product with
-    ones in numpy, far faster than its reduction across rows."""
+    """The sums of ``A``'s columns (a scalar for a vector): in numpy a
+    product with ones, far faster than its reduction across rows (a vector
+    is reduced, no array of ones made)."""
     xp = namespace(A)
     if xp is np:
         if A.ndim == 1:  # a vector's sum: no array of ones to make

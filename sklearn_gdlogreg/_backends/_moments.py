@@ -292,11 +292,13 @@ def _block_moments(
     (a dense block's in its slices, see ``_sums_and_squares``).
 
     In the precision of ``w_b``, returned in float64 on the host. A dense
-    block's sums of squares (not products) are, as a sparse block's, each
-    column's sum of squares less its mean's part: two products over the
-    block, where centring a copy costs four; a column whose spread that
-    left too small a share of its squares (``_cancelled``: a large
-    constant part) is centred, as products are (``_centred_moments``).
+    block's sums of squares are, as a sparse block's, each column's sum of
+    squares less its mean's part: two products over the block, where
+    centring a copy costs four; a column whose spread that left too small a
+    share of its squares (``_cancelled``: a large constant part) is
+    centred. Its sums of products likewise in float64 (the Gram matrix less
+    the mean's part, its lost columns centred: ``_gram_moments``), else
+    the block centred (``_centred_moments``).
     """
     if sp.issparse(X_b):
         assert R_b is None, "a sparse X's X^T R takes a read of its own"
