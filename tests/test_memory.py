@@ -66,6 +66,23 @@ def make_X(kind, rng):
     return X, y.astype(int)
 
 
+def peak_of_a_default_fit(X, y):
+    """The fitted model and the peak of what its ``fit`` allocated (bytes)."""
+    # What a process allocates once (the passes' thread pool, threadpoolctl's
+    # view of the BLAS libraries) is not the fit's: a first fit makes it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        GradientDescentLogisticRegression(max_iter=1).fit(X, y)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        clf = GradientDescentLogisticRegression().fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    return clf, peak
+
+
 @pytest.mark.parametrize(
     "kind",
     [
@@ -85,18 +102,7 @@ def make_X(kind, rng):
 )
 def test_peak_memory_of_fit_is_under_a_tenth_of_X(kind):
     X, y = make_X(kind, np.random.RandomState(0))
-    # What a process allocates once (the passes' thread pool, threadpoolctl's
-    # view of the BLAS libraries) is not the fit's: a first fit makes it.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        GradientDescentLogisticRegression(max_iter=1).fit(X, y)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        clf = GradientDescentLogisticRegression().fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
+    clf, peak = peak_of_a_default_fit(X, y)
     assert clf.coef_.dtype == (np.float32 if kind.endswith("float32") else np.float64)
     assert peak < 0.1 * data_size(X), f"{peak / data_size(X):.1%} of X"
 
@@ -123,16 +129,7 @@ def test_peak_memory_on_narrow_X_is_a_tenth_of_X_and_a_few_arrays_a_row(
     X = rng.normal(size=(n_samples, n_features))
     scores = X @ rng.normal(scale=0.1, size=(n_features, n_classes))
     y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        GradientDescentLogisticRegression(max_iter=1).fit(X, y)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        GradientDescentLogisticRegression().fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
+    _, peak = peak_of_a_default_fit(X, y)
     n_outputs = 1 if n_classes == 2 else n_classes
     allowed = 0.1 * X.nbytes + ROW_BYTES_PER_OUTPUT * n_samples * n_outputs
     assert peak < allowed, f"{peak / X.nbytes:.1%} of X, {peak / n_samples:.0f} B a row"
