@@ -16,17 +16,7 @@ import sklearn_gdlogreg._restricted as restricted_module
 from conftest import make_objective, one_hot
 from sklearn_gdlogreg import GradientDescentLogisticRegression
 from sklearn_gdlogreg._backends import OffsetLabels, backend_for
-from sklearn_gdlogreg._conjugate import (
-    _ARMIJO,
-    _DECREMENT_FRACTION,
-    _MAX_SLOPES,
-    _SLOPE_FRACTION,
-    _line_minimum,
-    _modelled_root,
-    _newton_step,
-    _Span,
-    _subspace_step,
-)
+from sklearn_gdlogreg._conjugate import _Span
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._plan import (
     CONJUGATE_SCORE_ARRAYS,
@@ -34,6 +24,16 @@ from sklearn_gdlogreg._plan import (
     SUBSPACE_HISTORY,
     make_plan,
     solve,
+)
+from sklearn_gdlogreg._step_search import (
+    _ARMIJO,
+    _DECREMENT_FRACTION,
+    _MAX_SLOPES,
+    _SLOPE_FRACTION,
+    _line_minimum,
+    _modelled_root,
+    _newton_step,
+    _subspace_step,
 )
 
 
